@@ -1,0 +1,35 @@
+"""Settings read from the environment, once, on first use (never at import)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    table: str
+    bucket: str
+    events_queue_url: str
+    platform_key_secret: str
+    cursor_key_secret: str
+    region: str
+    auth_cache_seconds: float
+    max_body_bytes: int
+
+
+@cache
+def settings() -> Settings:
+    """The process's settings; `settings.cache_clear()` re-reads them (tests)."""
+    env = os.environ
+    return Settings(
+        table=env.get("CUSTOS_TABLE", "custos-main"),
+        bucket=env.get("CUSTOS_BUCKET", "custos-artifacts"),
+        events_queue_url=env.get("CUSTOS_EVENTS_QUEUE_URL", ""),
+        platform_key_secret=env.get("CUSTOS_PLATFORM_KEY_SECRET", "custos/platform-key-hash"),
+        cursor_key_secret=env.get("CUSTOS_CURSOR_KEY_SECRET", "custos/cursor-signing-key"),
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        auth_cache_seconds=float(env.get("CUSTOS_AUTH_CACHE_SECONDS", "30")),
+        max_body_bytes=int(env.get("CUSTOS_MAX_BODY_BYTES", str(256 * 1024))),
+    )

@@ -1,0 +1,31 @@
+"""Prefixed ULIDs: time-ordered, globally unique, and self-describing (`mdl_01J…`)."""
+
+from __future__ import annotations
+
+import re
+
+from ulid import ULID
+
+PREFIXES = {
+    "tenant": "ten",
+    "principal": "prn",
+    "api_key": "key",
+    "model": "mdl",
+    "version": "ver",
+    "audit_event": "aud",
+    "event": "evt",
+    "request": "req",
+}
+
+_ID = re.compile(r"^(?P<prefix>[a-z]{3})_(?P<ulid>[0-9A-HJKMNP-TV-Z]{26})$")
+
+
+def new_id(kind: str) -> str:
+    """A new id for an object of `kind` (a key of PREFIXES)."""
+    return f"{PREFIXES[kind]}_{ULID()}"
+
+
+def is_id(value: str, kind: str) -> bool:
+    """True when `value` is shaped like an id of `kind`; says nothing of existence."""
+    match = _ID.match(value)
+    return bool(match) and match.group("prefix") == PREFIXES[kind]

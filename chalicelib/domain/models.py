@@ -1,0 +1,347 @@
+"""Request and response shapes, as pydantic models.
+
+Inbound models forbid unknown fields and are strict about types (a string is
+never coerced to a number); outbound models are what the API answers and what
+the OpenAPI document describes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from chalicelib.domain.roles import Role
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=20_000)]
+ShortText = Annotated[str, StringConstraints(max_length=2_000)]
+Email = Annotated[
+    str,
+    StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/=+-]+$")]
+Scope = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9.-]*(:[a-z0-9.-]+)?$")
+]
+PrincipalId = Annotated[str, StringConstraints(pattern=r"^prn_[0-9A-HJKMNP-TV-Z]{26}$")]
+ModelId = Annotated[str, StringConstraints(pattern=r"^mdl_[0-9A-HJKMNP-TV-Z]{26}$")]
+RiskTier = Annotated[int, Field(ge=1, le=3, description="1 high, 2 medium, 3 low")]
+
+
+class Inbound(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Outbound(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ListPage(Outbound):
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end")
+
+
+# --- tenants -----------------------------------------------------------------
+
+
+class TenantStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class TenantCreate(Inbound):
+    name: Name
+    admin_name: Name = Field(description="The tenant's first admin principal")
+    admin_email: Email
+
+
+class TenantPatch(Inbound):
+    name: Name | None = None
+    status: TenantStatus | None = None
+
+
+class Tenant(Outbound):
+    id: str
+    name: str
+    status: TenantStatus
+    created_at: datetime
+    updated_at: datetime
+    revision: int
+
+
+class TenantList(ListPage):
+    items: list[Tenant]
+
+
+# --- principals and keys -------------------------------------------------------
+
+
+class PrincipalKind(StrEnum):
+    PERSON = "person"
+    SERVICE = "service"
+
+
+class PrincipalStatus(StrEnum):
+    ACTIVE = "active"
+    DEACTIVATED = "deactivated"
+
+
+class PrincipalCreate(Inbound):
+    name: Name
+    email: Email | None = None
+    kind: PrincipalKind = PrincipalKind.PERSON
+    roles: list[Role] = Field(min_length=1, max_length=6)
+
+
+class PrincipalPatch(Inbound):
+    name: Name | None = None
+    email: Email | None = None
+    roles: list[Role] | None = Field(default=None, min_length=1, max_length=6)
+    status: PrincipalStatus | None = None
+
+
+class Principal(Outbound):
+    id: str
+    name: str
+    email: str | None
+    kind: PrincipalKind
+    roles: list[Role]
+    status: PrincipalStatus
+    created_at: datetime
+    updated_at: datetime
+    revision: int
+
+
+class PrincipalList(ListPage):
+    items: list[Principal]
+
+
+class ApiKeyCreate(Inbound):
+    principal_id: PrincipalId
+    name: Name
+    expires_at: datetime | None = Field(default=None, description="Must be in the future")
+
+
+class ApiKeyStatus(StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class ApiKey(Outbound):
+    id: str
+    principal_id: str
+    name: str
+    status: ApiKeyStatus
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKey):
+    secret: str = Field(description="The bearer token; shown once, never again")
+
+
+class ApiKeyList(ListPage):
+    items: list[ApiKey]
+
+
+class TenantCreated(Outbound):
+    tenant: Tenant
+    admin: Principal
+    api_key: ApiKeyCreated
+
+
+class Me(Outbound):
+    principal_id: str
+    tenant_id: str | None
+    key_id: str
+    roles: list[Role]
+    platform: bool
+    name: str | None = None
+
+
+# --- inventory ---------------------------------------------------------------
+
+
+class ModelStatus(StrEnum):
+    IN_DEVELOPMENT = "in_development"
+    APPROVED = "approved"
+    IN_PRODUCTION = "in_production"
+    RETIRED = "retired"
+
+
+class ModelFields(Inbound):
+    """Descriptive fields of a model, shared by create and patch."""
+
+    purpose: Text | None = None
+    intended_use: Text | None = None
+    restrictions: Text | None = None
+    business_unit: ShortText | None = None
+    source_system: ShortText | None = None
+    external_id: ShortText | None = None
+    inputs: list[ShortText] | None = Field(default=None, max_length=100)
+    outputs: list[ShortText] | None = Field(default=None, max_length=100)
+    upstream_model_ids: list[ModelId] | None = Field(default=None, max_length=50)
+    tags: list[Tag] | None = Field(default=None, max_length=50)
+
+
+class ModelCreate(ModelFields):
+    name: Name
+    purpose: Text
+    risk_tier: RiskTier
+    regulatory_scope: list[Scope] = Field(default_factory=list, max_length=20)
+    owner_id: PrincipalId | None = Field(default=None, description="Defaults to the caller")
+    developer_ids: list[PrincipalId] | None = Field(
+        default=None, max_length=50, description="Defaults to the caller"
+    )
+
+
+class ModelPatch(ModelFields):
+    """JSON merge-patch: absent fields stay, null clears an optional field."""
+
+    name: Name | None = None
+    risk_tier: RiskTier | None = None
+    regulatory_scope: list[Scope] | None = Field(default=None, max_length=20)
+    owner_id: PrincipalId | None = None
+    developer_ids: list[PrincipalId] | None = Field(default=None, max_length=50)
+
+
+class Model(Outbound):
+    id: str
+    name: str
+    purpose: str
+    intended_use: str | None = None
+    restrictions: str | None = None
+    owner_id: str
+    developer_ids: list[str]
+    business_unit: str | None = None
+    risk_tier: int
+    regulatory_scope: list[str]
+    source_system: str | None = None
+    external_id: str | None = None
+    inputs: list[str] = Field(default_factory=list)
+    outputs: list[str] = Field(default_factory=list)
+    upstream_model_ids: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    status: ModelStatus
+    version_count: int
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    revision: int
+
+
+class ModelList(ListPage):
+    items: list[Model]
+
+
+class VersionStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RETIRED = "retired"
+
+
+class Lineage(Inbound):
+    code_repository: ShortText | None = None
+    commit: Annotated[str, StringConstraints(max_length=64, pattern=r"^[0-9a-fA-F]{7,64}$")] | None = (
+        None
+    )
+    training_data_ref: ShortText | None = None
+    source_run: ShortText | None = None
+
+
+class ModelCard(Inbound):
+    """The sections of a model card (Mitchell et al., 2019)."""
+
+    model_details: Text | None = None
+    intended_use: Text | None = None
+    factors: Text | None = None
+    metrics: Text | None = None
+    evaluation_data: Text | None = None
+    training_data: Text | None = None
+    quantitative_analyses: Text | None = None
+    ethical_considerations: Text | None = None
+    caveats_and_recommendations: Text | None = None
+
+
+class VersionCreate(Inbound):
+    description: Text | None = None
+    lineage: Lineage = Field(default_factory=Lineage)
+    model_card: ModelCard = Field(default_factory=ModelCard)
+
+
+class VersionPatch(Inbound):
+    """Merge-patch of a draft version; lineage is an immutable fact of the version."""
+
+    description: Text | None = None
+    model_card: ModelCard | None = None
+
+
+class Version(Outbound):
+    id: str
+    model_id: str
+    number: int
+    status: VersionStatus
+    description: str | None = None
+    lineage: dict[str, Any]
+    model_card: dict[str, Any]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    revision: int
+
+
+class VersionList(ListPage):
+    items: list[Version]
+
+
+# --- audit -------------------------------------------------------------------
+
+
+class AuditActor(Outbound):
+    principal_id: str
+    key_id: str
+    platform: bool = False
+
+
+class AuditSubject(Outbound):
+    type: str
+    id: str
+
+
+class AuditEvent(Outbound):
+    seq: int
+    id: str
+    time: datetime
+    action: str
+    actor: AuditActor
+    subject: AuditSubject
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    request_id: str
+    prev_hash: str
+    hash: str
+
+
+class AuditEventList(ListPage):
+    items: list[AuditEvent]
+
+
+class AuditVerification(Outbound):
+    valid: bool
+    head_seq: int = Field(description="Sequence number of the chain head")
+    verified_from: int = Field(description="First sequence number checked by this call")
+    verified_to: int = Field(description="Last sequence number known good")
+    complete: bool = Field(description="False when the call stopped early; call again to go on")
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+
+class Health(Outbound):
+    status: str
+    version: str

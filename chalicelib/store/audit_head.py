@@ -1,0 +1,46 @@
+"""The per-tenant audit chain head, read consistently and cached optimistically.
+
+The cache only saves a GetItem: every append conditions on the head's sequence
+number, so a stale cache costs one retry, never a fork.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from chalicelib.store import dynamo, keys
+
+GENESIS_HASH = "0" * 64
+
+_cache: dict[str, tuple[int, str]] = {}
+_lock = threading.Lock()
+
+
+def current(tenant_id: str, *, fresh: bool = False) -> tuple[int, str]:
+    """(sequence, hash) of the chain head; (0, GENESIS_HASH) for an empty chain."""
+    if not fresh:
+        with _lock:
+            hit = _cache.get(tenant_id)
+        if hit:
+            return hit
+    item = dynamo.get(keys.audit_head_key(tenant_id), consistent=True)
+    head = (int(item["seq"]), str(item["hash"])) if item else (0, GENESIS_HASH)
+    remember(tenant_id, head)
+    return head
+
+
+def remember(tenant_id: str, head: tuple[int, str]) -> None:
+    with _lock:
+        known = _cache.get(tenant_id)
+        if known is None or known[0] <= head[0]:
+            _cache[tenant_id] = head
+
+
+def forget(tenant_id: str) -> None:
+    with _lock:
+        _cache.pop(tenant_id, None)
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()

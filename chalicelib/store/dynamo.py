@@ -1,0 +1,199 @@
+"""Thin typed access to the one DynamoDB table, with AWS errors translated at the edge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from chalicelib.bootstrap import client
+from chalicelib.config import settings
+
+Item = dict[str, Any]
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class TransactionCancelledError(Exception):
+    """A TransactWriteItems was cancelled; `reasons[i]` is item i's code or None."""
+
+    def __init__(self, reasons: list[str | None]) -> None:
+        super().__init__(f"transaction cancelled: {reasons}")
+        self.reasons = reasons
+
+    def failed(self, index: int) -> bool:
+        return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
+
+    @property
+    def contended(self) -> bool:
+        return any(r == "TransactionConflict" for r in self.reasons)
+
+
+def serialize(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Python values to DynamoDB attribute values; None values are left out."""
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, set):
+        return sorted(_plain(v) for v in value)
+    return value
+
+
+def deserialize(item: Mapping[str, Any]) -> Item:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _ddb() -> Any:
+    return client("dynamodb")
+
+
+def table_name() -> str:
+    return settings().table
+
+
+def get(key: Mapping[str, str], *, consistent: bool = True) -> Item | None:
+    """One GetItem; None when the item does not exist."""
+    answer = _ddb().get_item(
+        TableName=table_name(), Key=serialize(key), ConsistentRead=consistent
+    )
+    raw = answer.get("Item")
+    return deserialize(raw) if raw else None
+
+
+def batch_get(keys: list[Mapping[str, str]], *, consistent: bool = True) -> list[Item]:
+    """One BatchGetItem for up to 100 keys (unprocessed keys are retried)."""
+    if not keys:
+        return []
+    request: dict[str, Any] = {
+        table_name(): {"Keys": [serialize(k) for k in keys], "ConsistentRead": consistent}
+    }
+    found: list[Item] = []
+    for _ in range(5):
+        answer = _ddb().batch_get_item(RequestItems=request)
+        found.extend(deserialize(i) for i in answer.get("Responses", {}).get(table_name(), []))
+        request = answer.get("UnprocessedKeys") or {}
+        if not request:
+            break
+    return found
+
+
+def query(
+    *,
+    partition: tuple[str, str],
+    sort_prefix: tuple[str, str] | None = None,
+    sort_from: tuple[str, str] | None = None,
+    index: str | None = None,
+    limit: int = 100,
+    start_key: dict[str, Any] | None = None,
+    filter_expression: str | None = None,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+    forward: bool = True,
+    consistent: bool = False,
+) -> tuple[list[Item], dict[str, Any] | None]:
+    """One Query page: (items, LastEvaluatedKey in DynamoDB's typed form or None)."""
+    attr_names = {"#pk": partition[0], **(names or {})}
+    attr_values: dict[str, Any] = {":pk": partition[1], **(values or {})}
+    condition = "#pk = :pk"
+    if sort_prefix:
+        attr_names["#sk"] = sort_prefix[0]
+        attr_values[":skp"] = sort_prefix[1]
+        condition += " AND begins_with(#sk, :skp)"
+    elif sort_from:
+        attr_names["#sk"] = sort_from[0]
+        attr_values[":skf"] = sort_from[1]
+        condition += " AND #sk >= :skf"
+    params: dict[str, Any] = {
+        "TableName": table_name(),
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": attr_names,
+        "ExpressionAttributeValues": serialize(attr_values),
+        "Limit": limit,
+        "ScanIndexForward": forward,
+    }
+    if index:
+        params["IndexName"] = index
+    elif consistent:
+        params["ConsistentRead"] = True
+    if start_key:
+        params["ExclusiveStartKey"] = start_key
+    if filter_expression:
+        params["FilterExpression"] = filter_expression
+    answer = _ddb().query(**params)
+    return [deserialize(i) for i in answer.get("Items", [])], answer.get("LastEvaluatedKey")
+
+
+def transact(items: Iterable[dict[str, Any]]) -> None:
+    """One TransactWriteItems; cancellation raises TransactionCancelledError with reasons."""
+    try:
+        _ddb().transact_write_items(TransactItems=list(items))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        reasons = [
+            (r.get("Code") if r.get("Code") not in (None, "None") else None)
+            for r in exc.response.get("CancellationReasons", [])
+        ]
+        raise TransactionCancelledError(reasons) from exc
+
+
+def put_op(
+    item: Mapping[str, Any],
+    condition: str | None = None,
+    *,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A Put for a transaction, optionally conditional."""
+    op: dict[str, Any] = {"TableName": table_name(), "Item": serialize(item)}
+    _add_condition(op, condition, {"names": names, "values": values})
+    return {"Put": op}
+
+
+def update_op(
+    key: Mapping[str, str],
+    update: str,
+    condition: str | None = None,
+    *,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "TableName": table_name(),
+        "Key": serialize(key),
+        "UpdateExpression": update,
+    }
+    _add_condition(op, condition, {"names": names, "values": values})
+    return {"Update": op}
+
+
+def check_op(
+    key: Mapping[str, str],
+    condition: str,
+    *,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {"TableName": table_name(), "Key": serialize(key)}
+    _add_condition(op, condition, {"names": names, "values": values})
+    return {"ConditionCheck": op}
+
+
+def _add_condition(op: dict[str, Any], condition: str | None, expr: Mapping[str, Any]) -> None:
+    if condition:
+        op["ConditionExpression"] = condition
+    if expr.get("names"):
+        op["ExpressionAttributeNames"] = dict(expr["names"])
+    if expr.get("values"):
+        op["ExpressionAttributeValues"] = serialize(expr["values"])

@@ -1,0 +1,51 @@
+"""Idempotency records: a creating POST's first answer, kept for 24 hours."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.errors import IdempotencyConflictError
+from chalicelib.store import dynamo, keys
+from chalicelib.store.writer import IdempotentResponse
+
+Rendered = tuple[int, dict[str, Any], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A request that will record its answer under an Idempotency-Key when it commits."""
+
+    key: dict[str, str]
+    request_hash: str
+    render: Callable[[Any], Rendered]
+
+    def response(self, result: Any) -> IdempotentResponse:
+        status, body, headers = self.render(result)
+        return IdempotentResponse(self.key, self.request_hash, status, body, headers)
+
+
+def record_key(tenant_id: str | None, principal_id: str, idempotency_key: str) -> dict[str, str]:
+    return keys.idempotency_key(tenant_id, principal_id, idempotency_key)
+
+
+def lookup(key: dict[str, str], request_hash: str) -> StoredResponse | None:
+    """The stored answer for a replay, None for a first request; 409 for another body."""
+    item = dynamo.get(key, consistent=True)
+    if not item or int(item.get("expires_at", 0)) < time.time():
+        return None
+    if item["request_hash"] != request_hash:
+        raise IdempotencyConflictError(
+            "this Idempotency-Key was already used with a different request"
+        )
+    return StoredResponse(int(item["status"]), json.loads(item["body"]), dict(item["headers"]))

@@ -1,0 +1,44 @@
+"""Tenant items: `T#<tenant>/TENANT`, listed for the platform through gsi1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.store import dynamo, keys
+
+Item = dict[str, Any]
+
+
+def get(tenant_id: str) -> Item | None:
+    """The tenant's item, or None."""
+    return dynamo.get(keys.tenant_key(tenant_id))
+
+
+def put_new(tenant: Item) -> dict[str, Any]:
+    """A transaction op creating the tenant (fails if the id exists)."""
+    return dynamo.put_op(
+        {
+            **keys.tenant_key(tenant["id"]),
+            "gsi1pk": keys.TENANTS_GSI_PK,
+            "gsi1sk": tenant["id"],
+            **tenant,
+        },
+        "attribute_not_exists(pk)",
+    )
+
+
+def put_replace(tenant: Item, expected_revision: int) -> dict[str, Any]:
+    """A transaction op replacing the tenant if its revision is still `expected_revision`."""
+    return dynamo.put_op(
+        {**keys.tenant_key(tenant["id"]), "gsi1pk": keys.TENANTS_GSI_PK, "gsi1sk": tenant["id"], **tenant},
+        "#rev = :rev",
+        names={"#rev": "revision"},
+        values={":rev": expected_revision},
+    )
+
+
+def list_page(limit: int, start: dict[str, Any] | None) -> tuple[list[Item], dict[str, Any] | None]:
+    """One page of all tenants, oldest first (platform only)."""
+    return dynamo.query(
+        partition=("gsi1pk", keys.TENANTS_GSI_PK), index="gsi1", limit=limit, start_key=start
+    )
