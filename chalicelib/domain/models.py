@@ -22,9 +22,12 @@ Email = Annotated[
     str,
     StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
 ]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/=+-]+$")]
+Tag = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/=+-]+$")
+]
 Scope = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9.-]*(:[a-z0-9.-]+)?$")
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9.-]*(:[a-z0-9.-]+)?$"),
 ]
 PrincipalId = Annotated[str, StringConstraints(pattern=r"^prn_[0-9A-HJKMNP-TV-Z]{26}$")]
 ModelId = Annotated[str, StringConstraints(pattern=r"^mdl_[0-9A-HJKMNP-TV-Z]{26}$")]
@@ -40,7 +43,9 @@ class Outbound(BaseModel):
 
 
 class ListPage(Outbound):
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null at the end"
+    )
 
 
 # --- tenants -----------------------------------------------------------------
@@ -141,7 +146,12 @@ class ApiKey(Outbound):
 
 
 class ApiKeyCreated(ApiKey):
-    secret: str = Field(description="The bearer token; shown once, never again")
+    secret: str | None = Field(
+        description=(
+            "The bearer token, shown once. An Idempotency-Key replay answers null here:"
+            " Custos never stores a secret it could show again."
+        )
+    )
 
 
 class ApiKeyList(ListPage):
@@ -184,7 +194,7 @@ class ModelFields(Inbound):
     external_id: ShortText | None = None
     inputs: list[ShortText] | None = Field(default=None, max_length=100)
     outputs: list[ShortText] | None = Field(default=None, max_length=100)
-    upstream_model_ids: list[ModelId] | None = Field(default=None, max_length=50)
+    upstream_model_ids: list[ModelId] | None = Field(default=None, max_length=20)
     tags: list[Tag] | None = Field(default=None, max_length=50)
 
 
@@ -195,7 +205,7 @@ class ModelCreate(ModelFields):
     regulatory_scope: list[Scope] = Field(default_factory=list, max_length=20)
     owner_id: PrincipalId | None = Field(default=None, description="Defaults to the caller")
     developer_ids: list[PrincipalId] | None = Field(
-        default=None, max_length=50, description="Defaults to the caller"
+        default=None, max_length=20, description="Defaults to the caller"
     )
 
 
@@ -206,7 +216,7 @@ class ModelPatch(ModelFields):
     risk_tier: RiskTier | None = None
     regulatory_scope: list[Scope] | None = Field(default=None, max_length=20)
     owner_id: PrincipalId | None = None
-    developer_ids: list[PrincipalId] | None = Field(default=None, max_length=50)
+    developer_ids: list[PrincipalId] | None = Field(default=None, max_length=20)
 
 
 class Model(Outbound):
@@ -248,9 +258,9 @@ class VersionStatus(StrEnum):
 
 class Lineage(Inbound):
     code_repository: ShortText | None = None
-    commit: Annotated[str, StringConstraints(max_length=64, pattern=r"^[0-9a-fA-F]{7,64}$")] | None = (
-        None
-    )
+    commit: (
+        Annotated[str, StringConstraints(max_length=64, pattern=r"^[0-9a-fA-F]{7,64}$")] | None
+    ) = None
     training_data_ref: ShortText | None = None
     source_run: ShortText | None = None
 

@@ -64,9 +64,7 @@ def table_name() -> str:
 
 def get(key: Mapping[str, str], *, consistent: bool = True) -> Item | None:
     """One GetItem; None when the item does not exist."""
-    answer = _ddb().get_item(
-        TableName=table_name(), Key=serialize(key), ConsistentRead=consistent
-    )
+    answer = _ddb().get_item(TableName=table_name(), Key=serialize(key), ConsistentRead=consistent)
     raw = answer.get("Item")
     return deserialize(raw) if raw else None
 
@@ -92,7 +90,7 @@ def query(
     *,
     partition: tuple[str, str],
     sort_prefix: tuple[str, str] | None = None,
-    sort_from: tuple[str, str] | None = None,
+    sort_between: tuple[str, str, str] | None = None,
     index: str | None = None,
     limit: int = 100,
     start_key: dict[str, Any] | None = None,
@@ -110,10 +108,10 @@ def query(
         attr_names["#sk"] = sort_prefix[0]
         attr_values[":skp"] = sort_prefix[1]
         condition += " AND begins_with(#sk, :skp)"
-    elif sort_from:
-        attr_names["#sk"] = sort_from[0]
-        attr_values[":skf"] = sort_from[1]
-        condition += " AND #sk >= :skf"
+    elif sort_between:
+        attr_names["#sk"] = sort_between[0]
+        attr_values[":lo"], attr_values[":hi"] = sort_between[1], sort_between[2]
+        condition += " AND #sk BETWEEN :lo AND :hi"
     params: dict[str, Any] = {
         "TableName": table_name(),
         "KeyConditionExpression": condition,

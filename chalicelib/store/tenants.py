@@ -30,7 +30,12 @@ def put_new(tenant: Item) -> dict[str, Any]:
 def put_replace(tenant: Item, expected_revision: int) -> dict[str, Any]:
     """A transaction op replacing the tenant if its revision is still `expected_revision`."""
     return dynamo.put_op(
-        {**keys.tenant_key(tenant["id"]), "gsi1pk": keys.TENANTS_GSI_PK, "gsi1sk": tenant["id"], **tenant},
+        {
+            **keys.tenant_key(tenant["id"]),
+            "gsi1pk": keys.TENANTS_GSI_PK,
+            "gsi1sk": tenant["id"],
+            **tenant,
+        },
         "#rev = :rev",
         names={"#rev": "revision"},
         values={":rev": expected_revision},

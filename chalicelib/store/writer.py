@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.audit import canonical, chain_hash
+from chalicelib.domain.audit import bounded, canonical, chain_hash
 from chalicelib.domain.context import Caller
 from chalicelib.domain.ids import new_id
 from chalicelib.errors import ConflictError, CustosError, TransientConflictError
@@ -131,8 +131,8 @@ def _event(
             "platform": caller.platform,
         },
         "subject": {"type": entry.subject_type, "id": entry.subject_id},
-        "before": entry.before,
-        "after": entry.after,
+        "before": bounded(entry.before),
+        "after": bounded(entry.after),
         "request_id": caller.request_id,
         "prev_hash": prev_hash,
     }

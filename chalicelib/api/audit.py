@@ -1,0 +1,43 @@
+"""The audit trail: paging through events and verifying the chain."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, QueryParam, Reply, endpoint
+from chalicelib.domain.models import AuditEventList, AuditVerification
+from chalicelib.domain.roles import Role
+from chalicelib.services import audit
+
+bp = Blueprint(__name__)
+READERS = {Role.AUDITOR, Role.ADMIN}
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/v1/audit-events",
+    summary="Page through the audit trail in order",
+    tag="Audit",
+    roles=READERS,
+    response=AuditEventList,
+    query=(LIMIT, CURSOR, QueryParam("from_seq", int, "Start at this sequence number")),
+)
+def list_audit_events(req: ApiRequest) -> Reply:
+    from_seq = max(1, int(req.query.get("from_seq", 1)))
+    items, next_cursor = audit.list_events(req.caller, req.limit, req.cursor, from_seq)
+    return Reply(AuditEventList(items=items, next_cursor=next_cursor))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/v1/audit/verify",
+    summary="Verify the hash chain from the last checkpoint (or fully)",
+    tag="Audit",
+    roles=READERS,
+    response=AuditVerification,
+    query=(QueryParam("full", str, "true: re-check from the first event", ("true", "false")),),
+)
+def verify_audit_chain(req: ApiRequest) -> Reply:
+    return Reply(audit.verify(req.caller, full=req.query.get("full") == "true"))

@@ -1,0 +1,192 @@
+"""OpenAPI 3.1, generated from the route declarations and the pydantic models."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from chalicelib.api.http import REGISTRY, Operation
+from chalicelib.api.meta import VERSION
+
+REF = "#/components/schemas/{model}"
+STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    204: "No content",
+    400: "The request does not match the schema",
+    401: "Missing or invalid API key",
+    403: "Not allowed",
+    404: "Not found (also another tenant's)",
+    409: "Conflicts with the current state",
+    412: "If-Match is stale",
+    413: "Body too large",
+    415: "Body is not JSON",
+    422: "Breaks a domain rule",
+    428: "If-Match is missing",
+    429: "Too many requests",
+    500: "Internal error (request id only)",
+}
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["field", "message"],
+            },
+        },
+    },
+}
+
+
+def _errors(op: Operation) -> list[int]:
+    codes = {429, 500, *op.errors}
+    if op.auth != "none":
+        codes |= {401, 403}
+    if op.request or op.query:
+        codes.add(400)
+    if op.request:
+        codes |= {413, 415}
+    if op.path_params:
+        codes.add(404)
+    if op.idempotent:
+        codes.add(409)
+    if op.if_match:
+        codes |= {412, 428}
+    return sorted(codes)
+
+
+def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
+    params: list[dict[str, Any]] = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+        for p in op.path_params
+    ]
+    for q in op.query:
+        schema: dict[str, Any] = {"type": "integer" if q.kind is int else "string"}
+        if q.choices:
+            schema["enum"] = list(q.choices)
+        params.append(
+            {
+                "name": q.name,
+                "in": "query",
+                "required": False,
+                "description": q.description,
+                "schema": schema,
+            }
+        )
+    if op.idempotent:
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 255},
+                "description": "A replay returns the first answer",
+            }
+        )
+    if op.if_match:
+        params.append(
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "The ETag last read",
+            }
+        )
+    ok: dict[str, Any] = {"description": STATUS_TEXT.get(op.status, "OK")}
+    if op.response is not None and op.status != 204:
+        ok["content"] = {"application/json": {"schema": refs[(op.response, "serialization")]}}
+    responses: dict[str, Any] = {str(op.status): ok}
+    for code in _errors(op):
+        responses[str(code)] = {
+            "description": STATUS_TEXT[code],
+            "content": {
+                "application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}
+            },
+        }
+    spec: dict[str, Any] = {
+        "operationId": op.name,
+        "summary": op.summary,
+        "tags": [op.tag],
+        "parameters": params,
+        "responses": responses,
+    }
+    if op.request is not None:
+        spec["requestBody"] = {
+            "required": True,
+            "content": {
+                mime: {"schema": refs[(op.request, "validation")]}
+                for mime in ("application/json", "application/merge-patch+json")
+                if mime == "application/json" or op.method == "PATCH"
+            },
+        }
+    spec["security"] = [] if op.auth == "none" else [{"bearer": []}]
+    if op.roles:
+        spec["x-custos-roles"] = sorted(op.roles)
+    return spec
+
+
+@cache
+def document() -> str:
+    """The whole document as JSON text (built once per process)."""
+    pairs: set[tuple[Any, Any]] = {(op.request, "validation") for op in REGISTRY if op.request}
+    pairs |= {(op.response, "serialization") for op in REGISTRY if op.response}
+    refs, schemas = models_json_schema(
+        sorted(pairs, key=lambda p: (p[0].__name__, p[1])), ref_template=REF
+    )
+    components = dict(schemas.get("$defs", {}))
+    components["Problem"] = PROBLEM_SCHEMA
+    paths: dict[str, dict[str, Any]] = {}
+    for op in REGISTRY:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, dict(refs))
+    paths["/v1/openapi.json"] = {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "tags": ["Meta"],
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "OpenAPI 3.1",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    }
+    return json.dumps(
+        {
+            "openapi": "3.1.0",
+            "info": {
+                "title": "Custos API",
+                "version": VERSION,
+                "description": "Multi-tenant ModelOps governance: inventory, validation, "
+                "approval, audit.",
+            },
+            "servers": [{"url": "/"}],
+            "paths": paths,
+            "components": {
+                "schemas": components,
+                "securitySchemes": {
+                    "bearer": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "cus_<key id>_<secret>",
+                    }
+                },
+            },
+        }
+    )

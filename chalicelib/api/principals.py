@@ -1,0 +1,145 @@
+"""Principals, API keys and the caller's identity."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, QueryParam, Reply, endpoint, etag
+from chalicelib.domain.models import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    Me,
+    Principal,
+    PrincipalCreate,
+    PrincipalList,
+    PrincipalPatch,
+)
+from chalicelib.domain.roles import Role
+from chalicelib.services import principals
+
+bp = Blueprint(__name__)
+ADMIN = {Role.ADMIN}
+
+
+def _principal_created(p: Principal) -> Reply:
+    return Reply(p, 201, {"Location": f"/v1/principals/{p.id}", "ETag": etag(p.revision)})
+
+
+def _key_created(k: ApiKeyCreated) -> Reply:
+    return Reply(k, 201, {"Location": f"/v1/api-keys/{k.id}"})
+
+
+@endpoint(bp, "GET", "/v1/me", summary="Who the caller is", tag="Identity", auth="any", response=Me)
+def me(req: ApiRequest) -> Reply:
+    return Reply(principals.whoami(req.caller))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/v1/principals",
+    summary="Add a person or service account",
+    tag="Principals",
+    roles=ADMIN,
+    request=PrincipalCreate,
+    response=Principal,
+    status=201,
+    idempotent=True,
+)
+def create_principal(req: ApiRequest) -> Reply:
+    claim = req.claim_for(_principal_created)
+    return _principal_created(principals.create_principal(req.caller, req.body, claim))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/v1/principals",
+    summary="List principals",
+    tag="Principals",
+    roles=ADMIN,
+    response=PrincipalList,
+    query=(LIMIT, CURSOR),
+)
+def list_principals(req: ApiRequest) -> Reply:
+    items, next_cursor = principals.list_principals(req.caller, req.limit, req.cursor)
+    return Reply(PrincipalList(items=items, next_cursor=next_cursor))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/v1/principals/{principal_id}",
+    summary="Get a principal",
+    tag="Principals",
+    roles=ADMIN,
+    response=Principal,
+)
+def get_principal(req: ApiRequest, principal_id: str) -> Reply:
+    p = principals.get_principal(req.caller, principal_id)
+    return Reply(p, headers={"ETag": etag(p.revision)})
+
+
+@endpoint(
+    bp,
+    "PATCH",
+    "/v1/principals/{principal_id}",
+    summary="Change a principal's name, roles or status (merge-patch)",
+    tag="Principals",
+    roles=ADMIN,
+    request=PrincipalPatch,
+    response=Principal,
+    if_match=True,
+)
+def update_principal(req: ApiRequest, principal_id: str) -> Reply:
+    p = principals.update_principal(req.caller, principal_id, req.body, req.expected_revision)
+    return Reply(p, headers={"ETag": etag(p.revision)})
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/v1/api-keys",
+    summary="Issue an API key (the secret is shown once)",
+    tag="API keys",
+    roles=ADMIN,
+    request=ApiKeyCreate,
+    response=ApiKeyCreated,
+    status=201,
+    idempotent=True,
+    errors=(422,),
+)
+def create_api_key(req: ApiRequest) -> Reply:
+    return _key_created(principals.create_key(req.caller, req.body, req.claim_for(_key_created)))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/v1/api-keys",
+    summary="List API keys (never their secrets)",
+    tag="API keys",
+    roles=ADMIN,
+    response=ApiKeyList,
+    query=(LIMIT, CURSOR, QueryParam("principal_id", str, "Only this principal's keys")),
+)
+def list_api_keys(req: ApiRequest) -> Reply:
+    items, next_cursor = principals.list_keys(
+        req.caller, req.limit, req.cursor, req.query.get("principal_id")
+    )
+    return Reply(ApiKeyList(items=items, next_cursor=next_cursor))
+
+
+@endpoint(
+    bp,
+    "DELETE",
+    "/v1/api-keys/{key_id}",
+    summary="Revoke an API key",
+    tag="API keys",
+    roles=ADMIN,
+    status=204,
+)
+def revoke_api_key(req: ApiRequest, key_id: str) -> Reply:
+    principals.revoke_key(req.caller, key_id)
+    return Reply(None, 204)

@@ -1,0 +1,77 @@
+"""Tenants: the platform operator's routes."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, Reply, endpoint, etag
+from chalicelib.domain.models import Tenant, TenantCreate, TenantCreated, TenantList, TenantPatch
+from chalicelib.services import tenants
+
+bp = Blueprint(__name__)
+TAG = "Tenants"
+
+
+def _created(result: TenantCreated) -> Reply:
+    return Reply(result, 201, {"Location": f"/v1/tenants/{result.tenant.id}"})
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/v1/tenants",
+    summary="Create a tenant with its first admin and key",
+    tag=TAG,
+    auth="platform",
+    request=TenantCreate,
+    response=TenantCreated,
+    status=201,
+    idempotent=True,
+)
+def create_tenant(req: ApiRequest) -> Reply:
+    return _created(tenants.create_tenant(req.caller, req.body, req.claim_for(_created)))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/v1/tenants",
+    summary="List tenants",
+    tag=TAG,
+    auth="platform",
+    response=TenantList,
+    query=(LIMIT, CURSOR),
+)
+def list_tenants(req: ApiRequest) -> Reply:
+    items, next_cursor = tenants.list_tenants(req.limit, req.cursor)
+    return Reply(TenantList(items=items, next_cursor=next_cursor))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/v1/tenants/{tenant_id}",
+    summary="Get a tenant",
+    tag=TAG,
+    auth="platform",
+    response=Tenant,
+)
+def get_tenant(req: ApiRequest, tenant_id: str) -> Reply:
+    tenant = tenants.get_tenant(tenant_id)
+    return Reply(tenant, headers={"ETag": etag(tenant.revision)})
+
+
+@endpoint(
+    bp,
+    "PATCH",
+    "/v1/tenants/{tenant_id}",
+    summary="Rename, suspend or reactivate a tenant (merge-patch)",
+    tag=TAG,
+    auth="platform",
+    request=TenantPatch,
+    response=Tenant,
+    if_match=True,
+)
+def update_tenant(req: ApiRequest, tenant_id: str) -> Reply:
+    tenant = tenants.update_tenant(req.caller, tenant_id, req.body, req.expected_revision)
+    return Reply(tenant, headers={"ETag": etag(tenant.revision)})

@@ -1,0 +1,104 @@
+"""Reading and verifying a tenant's hash-chained audit trail."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.domain.audit import chain_hash
+from chalicelib.domain.context import Caller
+from chalicelib.domain.models import AuditEvent, AuditVerification
+from chalicelib.services.paging import page
+from chalicelib.services.records import timestamp
+from chalicelib.store import audit, cursor
+from chalicelib.store.audit_head import GENESIS_HASH
+
+VERIFY_BUDGET = 5_000  # events checked per call; a longer chain goes on from the checkpoint
+VERIFY_PAGE = 500
+
+
+def event_view(item: dict[str, Any]) -> AuditEvent:
+    return AuditEvent.model_validate({**json.loads(item["body"]), "hash": item["hash"]})
+
+
+def list_events(
+    caller: Caller, limit: int, cursor_text: str | None, from_seq: int = 1
+) -> tuple[list[AuditEvent], str | None]:
+    """A page of the tenant's audit events in sequence order."""
+    items, next_cursor = page(
+        lambda n, start: audit.list_page(caller.tenant, n, start, from_seq),
+        tenant=caller.tenant,
+        query=cursor.fingerprint("audit", from_seq=from_seq),
+        limit=limit,
+        cursor_text=cursor_text,
+    )
+    return [event_view(i) for i in items], next_cursor
+
+
+def verify(caller: Caller, full: bool = False) -> AuditVerification:
+    """Check the chain from the last good checkpoint (or from the start) to the head.
+
+    Each event's hash must equal sha256(previous hash + its canonical body), its
+    sequence number must follow the previous one, and the last one must be the
+    head. A good run moves the checkpoint forward, so the next call only checks
+    what was appended since.
+    """
+    tenant = caller.tenant
+    head = audit.head(tenant)
+    head_seq, head_hash = (int(head["seq"]), head["hash"]) if head else (0, GENESIS_HASH)
+    checkpoint = None if full else audit.checkpoint(tenant)
+    seq, prev_hash = (
+        (int(checkpoint["seq"]), checkpoint["hash"]) if checkpoint else (0, GENESIS_HASH)
+    )
+    start = seq + 1
+
+    def result(
+        valid: bool, to: int, complete: bool, bad: int | None = None, reason: str | None = None
+    ) -> AuditVerification:
+        return AuditVerification(
+            valid=valid,
+            head_seq=head_seq,
+            verified_from=start,
+            verified_to=to,
+            complete=complete,
+            first_bad_seq=bad,
+            reason=reason,
+        )
+
+    if checkpoint and seq > 0:
+        anchor, _ = audit.list_page(tenant, 1, None, seq)
+        if not anchor or int(anchor[0]["seq"]) != seq or anchor[0]["hash"] != prev_hash:
+            return result(False, seq - 1, True, seq, "the event at the checkpoint was altered")
+    checked, last_key = 0, None
+    while seq < head_seq and checked < VERIFY_BUDGET:
+        items, last_key = audit.list_page(tenant, VERIFY_PAGE, last_key, start)
+        for item in items:
+            bad = _check(item, seq + 1, prev_hash)
+            if bad:
+                return result(False, seq, True, seq + 1, bad)
+            seq, prev_hash = seq + 1, item["hash"]
+            checked += 1
+        if not last_key:
+            break
+    if seq < head_seq and checked < VERIFY_BUDGET:
+        return result(False, seq, True, seq + 1, "events are missing before the chain head")
+    if seq == head_seq and prev_hash != head_hash:
+        return result(False, seq - 1, True, seq, "the chain head does not match the last event")
+    if seq > 0:
+        audit.save_checkpoint(tenant, seq, prev_hash, timestamp())
+    return result(True, seq, seq >= head_seq)
+
+
+def _check(item: dict[str, Any], expected_seq: int, prev_hash: str) -> str | None:
+    """Why `item` breaks the chain, or None when it holds."""
+    if int(item["seq"]) != expected_seq:
+        return f"sequence number {expected_seq} is missing"
+    try:
+        body = json.loads(item["body"])
+    except (ValueError, TypeError):
+        return "the event body is not valid JSON"
+    if body.get("seq") != expected_seq or body.get("prev_hash") != prev_hash:
+        return "the event does not link to the previous one"
+    if chain_hash(prev_hash, item["body"]) != item["hash"]:
+        return "the event's hash does not match its content"
+    return None

@@ -1,0 +1,142 @@
+"""`make run`: the whole backend on this machine, with moto as AWS.
+
+Starts an embedded moto server on 127.0.0.1, creates the resources of
+`infra/resources.py`, seeds a demo tenant with a principal for every role,
+prints the keys, serves the API on http://127.0.0.1:$CUSTOS_PORT (8000) and
+runs the event dispatcher, until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_PEOPLE = [
+    ("Dana Developer", "developer"),
+    ("Devon Developer", "developer"),
+    ("Vera Validator", "validator"),
+    ("Victor Validator", "validator"),
+    ("Ada Approver", "approver"),
+    ("Abel Approver", "approver"),
+    ("April Approver", "approver"),
+    ("Otto Auditor", "auditor"),
+    ("Mona Monitor", "monitor"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_moto() -> tuple[Any, int]:
+    """An embedded moto server on 127.0.0.1, executing state machines for real."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return server, port
+
+
+def aws_environment(moto_port: int) -> None:
+    os.environ.update(
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{moto_port}",
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
+        MOTO_PORT=str(moto_port),
+    )
+
+
+def seed_demo() -> list[tuple[str, str, str]]:
+    """A demo tenant with a principal for every role; returns (name, roles, key) rows."""
+    from chalicelib.domain.context import Caller
+    from chalicelib.domain.models import ApiKeyCreate, PrincipalCreate, TenantCreate
+    from chalicelib.domain.roles import Role
+    from chalicelib.services import principals, tenants
+
+    platform = Caller(request_id="seed", tenant_id=None, principal_id="platform",
+                      key_id="platform", platform=True)
+    created = tenants.create_tenant(platform, TenantCreate(
+        name="Demo Bank", admin_name="Alice Admin", admin_email="alice@demo.example"))
+    tenant_id = created.tenant.id
+    admin = Caller(request_id="seed", tenant_id=tenant_id, principal_id=created.admin.id,
+                   key_id=created.api_key.id, roles=frozenset({Role.ADMIN}))
+    rows = [("Alice Admin", "admin", str(created.api_key.secret))]
+    for name, role in DEMO_PEOPLE:
+        email = name.lower().replace(" ", ".") + "@demo.example"
+        person = principals.create_principal(
+            admin, PrincipalCreate(name=name, email=email, roles=[Role(role)]))
+        key = principals.create_key(
+            admin, ApiKeyCreate(principal_id=person.id, name=f"{name} (demo)"))
+        rows.append((name, role, str(key.secret)))
+    print(f"\nDemo tenant {tenant_id} (Demo Bank):")
+    return rows
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto_server, moto_port = start_moto()
+    aws_environment(moto_port)
+
+    import boto3
+
+    from infra.provision import provision
+
+    platform_key = os.environ.get("CUSTOS_PLATFORM_KEY") or "cusp_" + secrets.token_urlsafe(32)
+    session = boto3.session.Session()
+    env = provision(session, "custos-local", platform_key)
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+
+    from chalice.config import Config
+    from chalice.local import create_local_server
+
+    from app import app
+    from chalicelib import bootstrap
+    from infra.dispatch import Dispatcher
+
+    bootstrap.reset()
+    rows = seed_demo()
+    print(f"\nPlatform key:  {platform_key}")
+    for name, role, key in rows:
+        print(f"  {role:<10} {name:<18} {key}")
+
+    port = int(os.environ.get("CUSTOS_PORT", "8000"))
+    config = Config.create(chalice_stage="dev", chalice_app=app, project_dir=str(ROOT),
+                           app_name="custos", environment_variables=env)
+    server = create_local_server(app, config, "127.0.0.1", port)
+    dispatcher = Dispatcher(app, session, env)
+    dispatcher.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    print(f"\nCustos API on http://127.0.0.1:{port}/v1 (moto on :{moto_port}). Ctrl-C stops.",
+          flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    print("\nstopping…", flush=True)
+    server.shutdown()
+    dispatcher.stop()
+    moto_server.stop()
+
+
+if __name__ == "__main__":
+    main()
