@@ -110,7 +110,7 @@ class PrincipalPatch(Inbound):
 class Principal(Outbound):
     id: str
     name: str
-    email: str | None
+    email: str | None = None
     kind: PrincipalKind
     roles: list[Role]
     status: PrincipalStatus
@@ -141,8 +141,8 @@ class ApiKey(Outbound):
     name: str
     status: ApiKeyStatus
     created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
 
 
 class ApiKeyCreated(ApiKey):
@@ -166,7 +166,7 @@ class TenantCreated(Outbound):
 
 class Me(Outbound):
     principal_id: str
-    tenant_id: str | None
+    tenant_id: str | None = None
     key_id: str
     roles: list[Role]
     platform: bool

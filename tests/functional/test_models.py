@@ -1,0 +1,117 @@
+"""Developers keep the inventory; validators and approvers outside the team classify risk."""
+
+from __future__ import annotations
+
+from tests.conftest import Api, Tenant, new_model
+
+
+def test_registering_a_model_answers_201_with_location_and_defaults_the_team(
+    api: Api, tenant: Tenant
+) -> None:
+    answer = api.post("/v1/models", tenant.keys["developer"], {
+        "name": "Fraud score", "purpose": "Flag card fraud", "risk_tier": 1,
+        "regulatory_scope": ["sr-11-7", "eu-ai-act:high"], "tags": ["fraud"],
+        "inputs": ["transactions"], "outputs": ["score"],
+    })
+    assert answer.status == 201
+    model = answer.json
+    assert answer.headers["location"] == f"/v1/models/{model['id']}"
+    assert model["id"].startswith("mdl_") and model["status"] == "in_development"
+    assert model["owner_id"] == tenant.ids["developer"]
+    assert model["developer_ids"] == [tenant.ids["developer"]]
+    assert model["version_count"] == 0
+
+
+def test_owner_and_developers_must_be_active_principals_of_the_tenant(
+    api: Api, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    foreign = other_tenant.ids["developer"]
+    answer = api.post("/v1/models", tenant.keys["developer"], {
+        "name": "X", "purpose": "Y", "risk_tier": 3,
+        "developer_ids": [tenant.ids["developer"], foreign],
+    })
+    assert answer.status == 422
+    assert answer.json["errors"] == [
+        {"field": "body.developer_ids[1]", "message": "no active principal of this tenant"}
+    ]
+    assert api.get("/v1/models", tenant.keys["developer"]).json["items"] == []
+
+
+def test_inventory_filters_by_tier_status_owner_and_tag_and_pages_with_cursors(
+    api: Api, tenant: Tenant
+) -> None:
+    key = tenant.keys["developer"]
+    for i in range(5):
+        new_model(api, tenant, name=f"m{i}", risk_tier=1 + i % 3, tags=["retail"] if i % 2 else [])
+    owned = new_model(api, tenant, name="owned", owner_id=tenant.ids["developer2"], risk_tier=3)
+    assert {m["name"] for m in api.get("/v1/models?risk_tier=1", key).json["items"]} == {"m0", "m3"}
+    assert {m["name"] for m in api.get("/v1/models?tag=retail", key).json["items"]} == {"m1", "m3"}
+    by_owner = api.get(f"/v1/models?owner={tenant.ids['developer2']}", key).json["items"]
+    assert [m["id"] for m in by_owner] == [owned["id"]]
+    assert len(api.get("/v1/models?status=in_development", key).json["items"]) == 6
+    seen, cursor = [], None
+    for _ in range(10):
+        page = api.get("/v1/models?limit=4" + (f"&cursor={cursor}" if cursor else ""), key).json
+        seen += [m["name"] for m in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == ["m0", "m1", "m2", "m3", "m4", "owned"]
+    filtered = api.get("/v1/models?risk_tier=3&limit=1", key).json
+    rest = api.get(f"/v1/models?risk_tier=3&limit=1&cursor={filtered['next_cursor']}", key).json
+    assert {filtered["items"][0]["name"], rest["items"][0]["name"]} == {"m2", "owned"}
+
+
+def test_a_cursor_only_continues_the_query_that_made_it(api: Api, tenant: Tenant) -> None:
+    key = tenant.keys["developer"]
+    new_model(api, tenant, name="a", risk_tier=1)
+    new_model(api, tenant, name="b", risk_tier=1)
+    cursor = api.get("/v1/models?limit=1", key).json["next_cursor"]
+    other = api.get(f"/v1/models?limit=1&risk_tier=1&cursor={cursor}", key)
+    assert other.status == 400 and other.json["errors"][0]["field"] == "query.cursor"
+    forged = api.get(f"/v1/models?cursor={cursor[:-3]}abc", key)
+    assert forged.status == 400
+    garbage = api.get("/v1/models?cursor=%%%", key)
+    assert garbage.status == 400
+
+
+def test_patch_needs_a_current_etag(api: Api, tenant: Tenant) -> None:
+    key = tenant.keys["developer"]
+    model = new_model(api, tenant)
+    path = f"/v1/models/{model['id']}"
+    missing = api.patch(path, key, {"purpose": "new"})
+    assert missing.status == 428 and missing.json["status"] == 428
+    changed = api.patch(path, key, {"purpose": "new", "intended_use": "retail"}, '"1"')
+    assert changed.status == 200 and changed.headers["etag"] == '"2"'
+    assert changed.json["purpose"] == "new" and changed.json["intended_use"] == "retail"
+    stale = api.patch(path, key, {"purpose": "again"}, '"1"')
+    assert stale.status == 412
+    cleared = api.patch(path, key, {"intended_use": None}, '"2"')
+    assert cleared.status == 200 and cleared.json["intended_use"] is None
+    assert api.get(path, key).json["purpose"] == "new"
+
+
+def test_risk_tier_changes_only_by_validators_or_approvers_outside_the_team(
+    api: Api, tenant: Tenant
+) -> None:
+    model = new_model(api, tenant, developer_ids=[tenant.ids["developer"], tenant.ids["validator2"]])
+    path = f"/v1/models/{model['id']}"
+    by_developer = api.patch(path, tenant.keys["developer"], {"risk_tier": 1}, '"1"')
+    assert by_developer.status == 403
+    by_team_validator = api.patch(path, tenant.keys["validator2"], {"risk_tier": 1}, '"1"')
+    assert by_team_validator.status == 403
+    by_validator = api.patch(
+        path, tenant.keys["validator"], {"risk_tier": 1, "regulatory_scope": ["sr-11-7"]}, '"1"'
+    )
+    assert by_validator.status == 200 and by_validator.json["risk_tier"] == 1
+    descriptive = api.patch(path, tenant.keys["approver"], {"purpose": "mine now"}, '"2"')
+    assert descriptive.status == 403
+    last = api.get("/v1/audit-events?limit=100", tenant.keys["auditor"]).json["items"][-1]
+    assert last["action"] == "model.reclassified"
+    assert last["before"]["risk_tier"] == 2 and last["after"]["risk_tier"] == 1
+
+
+def test_developers_outside_the_team_cannot_edit(api: Api, tenant: Tenant) -> None:
+    model = new_model(api, tenant)
+    answer = api.patch(f"/v1/models/{model['id']}", tenant.keys["developer2"], {"purpose": "x"}, '"1"')
+    assert answer.status == 403
