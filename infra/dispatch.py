@@ -41,14 +41,20 @@ def function_handler(app: Chalice, name: str) -> Handler:
 
 @dataclass
 class StreamPump:
-    """Feeds one table's stream to one function, shard by shard, in order."""
+    """Feeds one table's stream to one function, shard by shard, in order.
+
+    It remembers the last sequence number it delivered and asks for a fresh
+    iterator after it on every pass, rather than keeping iterators: on AWS they
+    expire after 15 minutes, and moto replaces a table's shard object when it
+    rolls back a cancelled transaction, which strands a kept iterator.
+    """
 
     streams: Any
     stream_arn: str
     handler: Handler
     batch_size: int = 100
     max_attempts: int = 10
-    _iterators: dict[str, str | None] = field(default_factory=dict)
+    _positions: dict[str, str] = field(default_factory=dict)
     _failures: int = 0
 
     def pump_once(self) -> int:
@@ -56,36 +62,40 @@ class StreamPump:
         delivered = 0
         description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
         for shard in description.get("Shards", []):
-            shard_id = shard["ShardId"]
-            if shard_id not in self._iterators:
-                self._iterators[shard_id] = self.streams.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-            delivered += self._drain(shard_id)
+            delivered += self._drain(shard["ShardId"])
         return delivered
+
+    def _iterator(self, shard_id: str) -> str:
+        position = self._positions.get(shard_id)
+        params: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard_id}
+        if position is None:
+            params["ShardIteratorType"] = "TRIM_HORIZON"
+        else:
+            params.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=position)
+        return str(self.streams.get_shard_iterator(**params)["ShardIterator"])
 
     def _drain(self, shard_id: str) -> int:
         delivered = 0
-        for _ in range(100):  # bounded: at most 100 batches a call per shard
-            iterator = self._iterators.get(shard_id)
+        iterator: str | None = self._iterator(shard_id)
+        for _ in range(100):  # bounded: at most 100 batches a pass per shard
             if not iterator:
-                return delivered
+                break
             answer = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
             records = answer.get("Records", [])
             if not records:
-                self._iterators[shard_id] = answer.get("NextShardIterator", iterator)
-                return delivered
+                break
             try:
                 self.handler({"Records": records}, None)
             except Exception:
                 self._failures += 1
                 log.exception("stream batch failed (attempt %s)", self._failures)
                 if self._failures < self.max_attempts:
-                    return delivered  # same iterator: the batch is retried next time
+                    break  # the position stays: the batch is retried on the next pass
                 log.error("giving up on a stream batch of %s records", len(records))
             self._failures = 0
-            self._iterators[shard_id] = answer.get("NextShardIterator")
+            self._positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
             delivered += len(records)
+            iterator = answer.get("NextShardIterator")
         return delivered
 
 

@@ -1,0 +1,65 @@
+"""Creating POSTs accept Idempotency-Key: a replay answers the first answer."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.conftest import PLATFORM_KEY, Api, Tenant
+
+BODY = {"name": "Churn", "purpose": "Predict churn", "risk_tier": 3}
+
+
+def test_a_replay_returns_the_first_answer_and_creates_nothing_more(api: Api, tenant: Tenant) -> None:
+    key = tenant.keys["developer"]
+    first = api.post("/v1/models", key, BODY, headers={"Idempotency-Key": "abc-1"})
+    again = api.post("/v1/models", key, BODY, headers={"Idempotency-Key": "abc-1"})
+    assert first.status == again.status == 201
+    assert again.json == first.json
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert len(api.get("/v1/models", key).json["items"]) == 1
+
+
+def test_the_same_key_with_another_body_is_409(api: Api, tenant: Tenant) -> None:
+    key = tenant.keys["developer"]
+    api.post("/v1/models", key, BODY, headers={"Idempotency-Key": "abc-2"})
+    other = api.post("/v1/models", key, {**BODY, "name": "Other"},
+                     headers={"Idempotency-Key": "abc-2"})
+    assert other.status == 409 and other.json["type"].endswith("idempotency-key-reused")
+    assert [m["name"] for m in api.get("/v1/models", key).json["items"]] == ["Churn"]
+
+
+def test_keys_are_per_principal(api: Api, tenant: Tenant) -> None:
+    api.post("/v1/models", tenant.keys["developer"], BODY, headers={"Idempotency-Key": "k"})
+    api.post("/v1/models", tenant.keys["developer2"], BODY, headers={"Idempotency-Key": "k"})
+    assert len(api.get("/v1/models", tenant.keys["developer"]).json["items"]) == 2
+
+
+@pytest.mark.usefixtures("atomic_aws")
+def test_concurrent_requests_with_one_key_create_one_model(api: Api, tenant: Tenant) -> None:
+    key = tenant.keys["developer"]
+    answers: list[dict] = []
+
+    def send() -> None:
+        answer = api.post("/v1/models", key, BODY, headers={"Idempotency-Key": "race"})
+        answers.append({"status": answer.status, "id": (answer.json or {}).get("id")})
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert {a["status"] for a in answers} == {201}
+    assert len({a["id"] for a in answers}) == 1
+    assert len(api.get("/v1/models", key).json["items"]) == 1
+
+
+def test_a_replayed_tenant_creation_never_shows_the_secret_again(api: Api) -> None:
+    body = {"name": "Hooli", "admin_name": "Gavin", "admin_email": "g@hooli.example"}
+    first = api.post("/v1/tenants", PLATFORM_KEY, body, headers={"Idempotency-Key": "t-1"})
+    again = api.post("/v1/tenants", PLATFORM_KEY, body, headers={"Idempotency-Key": "t-1"})
+    assert first.json["api_key"]["secret"] and again.json["api_key"]["secret"] is None
+    assert again.json["tenant"] == first.json["tenant"]
+    assert len(api.get("/v1/tenants", PLATFORM_KEY).json["items"]) == 1
