@@ -32,10 +32,10 @@ def function_handler(app: Chalice, name: str) -> Handler:
     """The callable Chalice registered for the Lambda function `name`."""
     for function in app.pure_lambda_functions:
         if function.name == name:
-            return function  # type: ignore[return-value]
+            return function
     for source in app.event_sources:
         if source.name == name:
-            return app.handler_map[name]  # type: ignore[return-value]
+            return app.handler_map[name]
     raise KeyError(f"the app declares no function {name}")
 
 
@@ -161,8 +161,14 @@ def rate_seconds(expression: str) -> float | None:
 class Dispatcher:
     """Runs every pump on a background thread until stopped."""
 
-    def __init__(self, app: Chalice, session: Any, env: dict[str, str],
-                 resources: Resources = RESOURCES, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        app: Chalice,
+        session: Any,
+        env: dict[str, str],
+        resources: Resources = RESOURCES,
+        poll_seconds: float = 0.5,
+    ) -> None:
         self.app = app
         self.poll_seconds = poll_seconds
         self.stop_event = threading.Event()
@@ -174,15 +180,21 @@ class Dispatcher:
         for consumer in resources.stream_consumers:
             table = resources.table(consumer.table)
             arn = ddb.describe_table(TableName=env[table.env_var])["Table"]["LatestStreamArn"]
-            self.streams.append(StreamPump(
-                streams, arn, function_handler(app, consumer.function), consumer.batch_size,
-                consumer.maximum_retry_attempts,
-            ))
+            self.streams.append(
+                StreamPump(
+                    streams,
+                    arn,
+                    function_handler(app, consumer.function),
+                    consumer.batch_size,
+                    consumer.maximum_retry_attempts,
+                )
+            )
         sqs = session.client("sqs")
         for queue_consumer in resources.queue_consumers:
             url = env[resources.queue(queue_consumer.queue).env_var]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-                "Attributes"]["QueueArn"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
             handler = function_handler(app, queue_consumer.function)
             self.queues.append(QueuePump(sqs, url, arn, handler, queue_consumer.batch_size))
         for source in app.event_sources:

@@ -67,20 +67,30 @@ def seed_demo() -> list[tuple[str, str, str]]:
     from chalicelib.domain.roles import Role
     from chalicelib.services import principals, tenants
 
-    platform = Caller(request_id="seed", tenant_id=None, principal_id="platform",
-                      key_id="platform", platform=True)
-    created = tenants.create_tenant(platform, TenantCreate(
-        name="Demo Bank", admin_name="Alice Admin", admin_email="alice@demo.example"))
+    platform = Caller(
+        request_id="seed", tenant_id=None, principal_id="platform", key_id="platform", platform=True
+    )
+    created = tenants.create_tenant(
+        platform,
+        TenantCreate(name="Demo Bank", admin_name="Alice Admin", admin_email="alice@demo.example"),
+    )
     tenant_id = created.tenant.id
-    admin = Caller(request_id="seed", tenant_id=tenant_id, principal_id=created.admin.id,
-                   key_id=created.api_key.id, roles=frozenset({Role.ADMIN}))
+    admin = Caller(
+        request_id="seed",
+        tenant_id=tenant_id,
+        principal_id=created.admin.id,
+        key_id=created.api_key.id,
+        roles=frozenset({Role.ADMIN}),
+    )
     rows = [("Alice Admin", "admin", str(created.api_key.secret))]
     for name, role in DEMO_PEOPLE:
         email = name.lower().replace(" ", ".") + "@demo.example"
         person = principals.create_principal(
-            admin, PrincipalCreate(name=name, email=email, roles=[Role(role)]))
+            admin, PrincipalCreate(name=name, email=email, roles=[Role(role)])
+        )
         key = principals.create_key(
-            admin, ApiKeyCreate(principal_id=person.id, name=f"{name} (demo)"))
+            admin, ApiKeyCreate(principal_id=person.id, name=f"{name} (demo)")
+        )
         rows.append((name, role, str(key.secret)))
     print(f"\nDemo tenant {tenant_id} (Demo Bank):")
     return rows
@@ -116,8 +126,13 @@ def main() -> None:
         print(f"  {role:<10} {name:<18} {key}")
 
     port = int(os.environ.get("CUSTOS_PORT", "8000"))
-    config = Config.create(chalice_stage="dev", chalice_app=app, project_dir=str(ROOT),
-                           app_name="custos", environment_variables=env)
+    config = Config.create(
+        chalice_stage="dev",
+        chalice_app=app,
+        project_dir=str(ROOT),
+        app_name="custos",
+        environment_variables=env,
+    )
     server = create_local_server(app, config, "127.0.0.1", port)
     dispatcher = Dispatcher(app, session, env)
     dispatcher.start()
@@ -125,8 +140,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     serving = threading.Thread(target=server.serve_forever, daemon=True)
     serving.start()
-    print(f"\nCustos API on http://127.0.0.1:{port}/v1 (moto on :{moto_port}). Ctrl-C stops.",
-          flush=True)
+    print(
+        f"\nCustos API on http://127.0.0.1:{port}/v1 (moto on :{moto_port}). Ctrl-C stops.",
+        flush=True,
+    )
     try:
         while not stop.wait(0.5):
             pass

@@ -109,9 +109,9 @@ def _create_queue(sqs: Any, name: str, queue: Any) -> str:
         QueueName=f"{name}-dlq",
         Attributes={"MessageRetentionPeriod": str(queue.dlq_retention_seconds)},
     )["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.max_receive_count)}
     return str(
         sqs.create_queue(

@@ -92,9 +92,9 @@ class Api:
         sent = dict(headers or {})
         if key:
             sent.setdefault("Authorization", f"Bearer {key}")
-        data = raw
+        data = raw.encode() if isinstance(raw, str) else raw
         if body is not None:
-            data = json.dumps(body)
+            data = json.dumps(body).encode()
             sent.setdefault("Content-Type", "application/json")
         answer = self.client.http.request(method, path, headers=sent, body=data or b"")
         lowered = {k.lower(): v for k, v in answer.headers.items()}
@@ -106,8 +106,9 @@ class Api:
     def post(self, path: str, key: str | None, body: Any = None, **kw: Any) -> Answer:
         return self.call("POST", path, key, body, **kw)
 
-    def patch(self, path: str, key: str | None, body: Any, etag: str | None = None,
-              **kw: Any) -> Answer:
+    def patch(
+        self, path: str, key: str | None, body: Any, etag: str | None = None, **kw: Any
+    ) -> Answer:
         headers = dict(kw.pop("headers", None) or {})
         if etag is not None:
             headers["If-Match"] = etag
@@ -148,7 +149,8 @@ PEOPLE = {
 
 def make_tenant(api: Api, name: str) -> Tenant:
     created = api.post(
-        "/v1/tenants", PLATFORM_KEY,
+        "/v1/tenants",
+        PLATFORM_KEY,
         {"name": name, "admin_name": f"{name} admin", "admin_email": "admin@example.com"},
     )
     assert created.status == 201, created.json
@@ -156,12 +158,16 @@ def make_tenant(api: Api, name: str) -> Tenant:
     tenant.keys["admin"] = created.json["api_key"]["secret"]
     tenant.ids["admin"] = created.json["admin"]["id"]
     for person, roles in PEOPLE.items():
-        principal = api.post("/v1/principals", tenant.keys["admin"],
-                             {"name": f"{name} {person}", "roles": roles})
+        principal = api.post(
+            "/v1/principals", tenant.keys["admin"], {"name": f"{name} {person}", "roles": roles}
+        )
         assert principal.status == 201, principal.json
         tenant.ids[person] = principal.json["id"]
-        key = api.post("/v1/api-keys", tenant.keys["admin"],
-                       {"principal_id": principal.json["id"], "name": person})
+        key = api.post(
+            "/v1/api-keys",
+            tenant.keys["admin"],
+            {"principal_id": principal.json["id"], "name": person},
+        )
         assert key.status == 201, key.json
         tenant.keys[person] = key.json["secret"]
     return tenant

@@ -101,11 +101,11 @@ class ApiRequest:
     body: Any
     query: dict[str, Any]
     headers: Mapping[str, str]
-    idempotency: tuple[dict[str, str], str] | None = None
+    idempotency_record: tuple[dict[str, str], str] | None = None
 
     def claim_for(self, to_reply: Callable[[Any], Reply]) -> idempotency.Claim | None:
         """The claim a service commits with, rendering its result as `to_reply` would."""
-        if self.idempotency is None:
+        if self.idempotency_record is None:
             return None
 
         def rendered(result: Any) -> idempotency.Rendered:
@@ -113,7 +113,8 @@ class ApiRequest:
             assert reply.body is not None
             return reply.status, reply.body.model_dump(mode="json"), reply.headers
 
-        return idempotency.Claim(self.idempotency[0], self.idempotency[1], rendered)
+        key, request_hash = self.idempotency_record
+        return idempotency.Claim(key, request_hash, rendered)
 
     @property
     def limit(self) -> int:
@@ -235,7 +236,7 @@ def handle(
 
 def render(reply: Reply) -> Response:
     body = "" if reply.body is None else reply.body.model_dump_json()
-    headers = {"Content-Type": "application/json", **reply.headers}
+    headers: dict[str, str | list[str]] = {"Content-Type": "application/json", **reply.headers}
     if reply.body is None:
         headers.pop("Content-Type")
     return Response(body=body, status_code=reply.status, headers=headers)
@@ -347,18 +348,22 @@ def _start_idempotent(api_request: ApiRequest, request: Request) -> Response | N
     caller = api_request.caller
     digest = hashlib.sha256()
     digest.update(f"{request.method} {request.path}\n".encode())
-    digest.update(request.raw_body or b"")
+    raw = request.raw_body or b""
+    digest.update(raw if isinstance(raw, bytes) else raw.encode())
     record_key = idempotency.record_key(caller.tenant_id, caller.principal_id, key_text)
     stored = idempotency.lookup(record_key, digest.hexdigest())
     if stored is not None:
-        headers = {"Content-Type": "application/json", "Idempotent-Replayed": "true"}
+        headers: dict[str, str | list[str]] = {
+            "Content-Type": "application/json",
+            "Idempotent-Replayed": "true",
+        }
         return Response(
             body=json.dumps(stored.body),
             status_code=stored.status,
             headers={**headers, **stored.headers},
         )
 
-    api_request.idempotency = (record_key, digest.hexdigest())
+    api_request.idempotency_record = (record_key, digest.hexdigest())
     return None
 
 

@@ -28,4 +28,4 @@ def new_id(kind: str) -> str:
 def is_id(value: str, kind: str) -> bool:
     """True when `value` is shaped like an id of `kind`; says nothing of existence."""
     match = _ID.match(value)
-    return bool(match) and match.group("prefix") == PREFIXES[kind]
+    return match is not None and match.group("prefix") == PREFIXES[kind]

@@ -14,6 +14,7 @@ from chalicelib.domain.models import (
     ApiKey,
     ApiKeyCreate,
     ApiKeyCreated,
+    ApiKeyStatus,
     Me,
     Principal,
     PrincipalCreate,
@@ -128,11 +129,11 @@ def whoami(caller: Caller) -> Me:
 def key_view(item: dict[str, Any]) -> ApiKey:
     """The public face of a key item: never its hash."""
     expires = item.get("key_expires_at")
-    status = "active"
+    status = ApiKeyStatus.ACTIVE
     if item.get("revoked_at"):
-        status = "revoked"
+        status = ApiKeyStatus.REVOKED
     elif expires and datetime.fromisoformat(expires) <= datetime.now(UTC):
-        status = "expired"
+        status = ApiKeyStatus.EXPIRED
     return ApiKey(
         id=item["id"],
         principal_id=item["principal_id"],

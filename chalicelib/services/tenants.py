@@ -28,8 +28,9 @@ from chalicelib.store.writer import AuditEntry, DomainEvent, Write, commit
 def create_tenant(caller: Caller, body: TenantCreate, claim: Claim | None = None) -> TenantCreated:
     """A new tenant with its first admin principal and that admin's API key."""
     at = timestamp()
+    tenant_id = new_id("tenant")
     tenant = {
-        "id": new_id("tenant"),
+        "id": tenant_id,
         "name": body.name,
         "status": "active",
         "created_at": at,
@@ -62,16 +63,16 @@ def create_tenant(caller: Caller, body: TenantCreate, claim: Claim | None = None
         api_key=ApiKeyCreated(**_key_view(key), secret=token),
     )
     write = Write(
-        tenant_id=tenant["id"],
+        tenant_id=tenant_id,
         ops=[
             tenants.put_new(tenant),
-            principals.put_new(tenant["id"], admin),
-            principals.put_new_key(tenant["id"], key),
+            principals.put_new(tenant_id, admin),
+            principals.put_new_key(tenant_id, key),
         ],
         audit=AuditEntry(
             "tenant.created",
             "tenant",
-            tenant["id"],
+            tenant_id,
             after={
                 "tenant": public(result.tenant),
                 "admin": public(result.admin),

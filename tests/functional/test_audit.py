@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+
 from tests.conftest import Api, Tenant, new_model
 
 
 def events(api: Api, tenant: Tenant) -> list[dict]:
     found, cursor = [], None
     for _ in range(50):
-        page = api.get("/v1/audit-events?limit=10" + (f"&cursor={cursor}" if cursor else ""),
-                       tenant.keys["auditor"]).json
+        page = api.get(
+            "/v1/audit-events?limit=10" + (f"&cursor={cursor}" if cursor else ""),
+            tenant.keys["auditor"],
+        ).json
         found += page["items"]
         cursor = page["next_cursor"]
         if not cursor:
@@ -23,10 +27,10 @@ def test_every_change_appends_one_chained_event(api: Api, tenant: Tenant) -> Non
     api.patch(f"/v1/models/{model['id']}", tenant.keys["developer"], {"purpose": "p2"}, '"1"')
     api.post(f"/v1/models/{model['id']}/versions", tenant.keys["developer"], {})
     after = events(api, tenant)
-    added = after[len(before):]
+    added = after[len(before) :]
     assert [e["action"] for e in added] == ["model.created", "model.updated", "version.created"]
     assert [e["seq"] for e in after] == list(range(1, len(after) + 1))
-    for prev, event in zip(after, after[1:], strict=False):
+    for prev, event in itertools.pairwise(after):
         assert event["prev_hash"] == prev["hash"]
     assert added[1]["before"]["purpose"] == "Probability of default"
     assert added[1]["after"]["purpose"] == "p2"

@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import Api, Tenant, new_model
 
 
-def assert_problem(answer, status: int, field: str | None = None) -> None:  # type: ignore[no-untyped-def]
+def assert_problem(answer, status: int, field: str | None = None) -> None:
     assert answer.status == status, answer.json
     assert answer.headers["content-type"] == "application/problem+json"
     body = answer.json
@@ -26,8 +26,10 @@ def assert_problem(answer, status: int, field: str | None = None) -> None:  # ty
         ({"purpose": "y", "risk_tier": 1}, "body.name"),
         ({"name": "x", "purpose": "y", "risk_tier": 1, "tags": "a"}, "body.tags"),
         ({"name": "x", "purpose": "y", "risk_tier": 1, "owner_id": "bob"}, "body.owner_id"),
-        ({"name": "x", "purpose": "y", "risk_tier": 1, "regulatory_scope": ["EU AI"]},
-         "body.regulatory_scope.0"),
+        (
+            {"name": "x", "purpose": "y", "risk_tier": 1, "regulatory_scope": ["EU AI"]},
+            "body.regulatory_scope.0",
+        ),
     ],
 )
 def test_schema_violations_are_400_naming_the_field(
@@ -39,26 +41,37 @@ def test_schema_violations_are_400_naming_the_field(
 
 def test_non_json_and_wrong_content_type_and_oversize_bodies(api: Api, tenant: Tenant) -> None:
     key = tenant.keys["developer"]
-    not_json = api.call("POST", "/v1/models", key, raw="{nope",
-                        headers={"Content-Type": "application/json"})
+    not_json = api.call(
+        "POST", "/v1/models", key, raw="{nope", headers={"Content-Type": "application/json"}
+    )
     assert_problem(not_json, 400, "body")
-    as_text = api.call("POST", "/v1/models", key, raw="name=x",
-                       headers={"Content-Type": "text/plain"})
+    as_text = api.call(
+        "POST", "/v1/models", key, raw="name=x", headers={"Content-Type": "text/plain"}
+    )
     assert_problem(as_text, 415, "header.content-type")
     big = '{"name": "x", "purpose": "' + "a" * 300_000 + '", "risk_tier": 1}'
-    assert_problem(api.call("POST", "/v1/models", key, raw=big,
-                            headers={"Content-Type": "application/json"}), 413)
-    array = api.call("POST", "/v1/models", key, raw="[1, 2]",
-                     headers={"Content-Type": "application/json"})
+    assert_problem(
+        api.call("POST", "/v1/models", key, raw=big, headers={"Content-Type": "application/json"}),
+        413,
+    )
+    array = api.call(
+        "POST", "/v1/models", key, raw="[1, 2]", headers={"Content-Type": "application/json"}
+    )
     assert_problem(array, 400)
     assert api.get("/v1/models", key).json["items"] == []
 
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("limit=0", "query.limit"), ("limit=101", "query.limit"), ("limit=ten", "query.limit"),
-     ("risk_tier=x", "query.risk_tier"), ("status=alive", "query.status"),
-     ("colour=red", "query.colour"), ("cursor=abc.def", "query.cursor")],
+    [
+        ("limit=0", "query.limit"),
+        ("limit=101", "query.limit"),
+        ("limit=ten", "query.limit"),
+        ("risk_tier=x", "query.risk_tier"),
+        ("status=alive", "query.status"),
+        ("colour=red", "query.colour"),
+        ("cursor=abc.def", "query.cursor"),
+    ],
 )
 def test_bad_query_parameters_are_400(api: Api, tenant: Tenant, query: str, field: str) -> None:
     assert_problem(api.get(f"/v1/models?{query}", tenant.keys["developer"]), 400, field)
@@ -67,10 +80,14 @@ def test_bad_query_parameters_are_400(api: Api, tenant: Tenant, query: str, fiel
 def test_auth_failures_are_problem_json(api: Api, tenant: Tenant) -> None:
     assert_problem(api.get("/v1/models"), 401)
     assert_problem(api.get("/v1/models", "cus_key_01ARZ3NDEKTSV4RRFFQ69G5FAV_" + "x" * 43), 401)
-    tampered = tenant.keys["developer"][:-2] + ("AA" if not tenant.keys["developer"].endswith("AA") else "BB")
+    tampered = tenant.keys["developer"][:-2] + (
+        "AA" if not tenant.keys["developer"].endswith("AA") else "BB"
+    )
     assert_problem(api.get("/v1/models", tampered), 401)
     assert_problem(api.get("/v1/models", headers={"Authorization": "Basic abc"}), 401)
-    assert_problem(api.post("/v1/principals", tenant.keys["developer"], {"name": "x", "roles": ["admin"]}), 403)
+    assert_problem(
+        api.post("/v1/principals", tenant.keys["developer"], {"name": "x", "roles": ["admin"]}), 403
+    )
 
 
 def test_unsupported_methods_are_problem_json(api: Api, tenant: Tenant) -> None:
@@ -82,10 +99,22 @@ def test_unsupported_methods_are_problem_json(api: Api, tenant: Tenant) -> None:
 def test_a_failed_update_changes_nothing(api: Api, tenant: Tenant) -> None:
     model = new_model(api, tenant)
     path = f"/v1/models/{model['id']}"
-    assert_problem(api.patch(path, tenant.keys["developer"], {"risk_tier": "high"}, '"1"'), 400,
-                   "body.risk_tier")
-    assert_problem(api.patch(path, tenant.keys["developer"], {"name": None}, '"1"'), 400, "body.name")
-    assert_problem(api.patch(path, tenant.keys["developer"],
-                             {"developer_ids": ["prn_01ARZ3NDEKTSV4RRFFQ69G5FAV"]}, '"1"'), 422,
-                   "body.developer_ids[0]")
+    assert_problem(
+        api.patch(path, tenant.keys["developer"], {"risk_tier": "high"}, '"1"'),
+        400,
+        "body.risk_tier",
+    )
+    assert_problem(
+        api.patch(path, tenant.keys["developer"], {"name": None}, '"1"'), 400, "body.name"
+    )
+    assert_problem(
+        api.patch(
+            path,
+            tenant.keys["developer"],
+            {"developer_ids": ["prn_01ARZ3NDEKTSV4RRFFQ69G5FAV"]},
+            '"1"',
+        ),
+        422,
+        "body.developer_ids[0]",
+    )
     assert api.get(path, tenant.keys["developer"]).json == model

@@ -29,8 +29,9 @@ def test_sixteen_concurrent_patches_with_one_etag_have_exactly_one_winner(
 
     def patch(i: int) -> None:
         barrier.wait(timeout=30)
-        answer = api.patch(f"/v1/models/{model['id']}", tenant.keys["developer"],
-                           {"purpose": f"writer {i}"}, '"1"')
+        answer = api.patch(
+            f"/v1/models/{model['id']}", tenant.keys["developer"], {"purpose": f"writer {i}"}, '"1"'
+        )
         statuses.append(answer.status)
 
     # WHEN sixteen threads patch with the same ETag
@@ -45,8 +46,10 @@ def test_sixteen_concurrent_patches_with_one_etag_have_exactly_one_winner(
     assert api.get(f"/v1/models/{model['id']}", tenant.keys["developer"]).json["revision"] == 2
     verified = api.get("/v1/audit/verify?full=true", tenant.keys["auditor"]).json
     assert verified["valid"] and verified["complete"]
-    actions = [e["action"] for e in api.get("/v1/audit-events?limit=100",
-                                            tenant.keys["auditor"]).json["items"]]
+    actions = [
+        e["action"]
+        for e in api.get("/v1/audit-events?limit=100", tenant.keys["auditor"]).json["items"]
+    ]
     assert actions.count("model.updated") == 1
     dispatcher.pump_all()
     bodies = []
@@ -55,8 +58,12 @@ def test_sixteen_concurrent_patches_with_one_etag_have_exactly_one_winner(
         if not got:
             break
         bodies += [m["Body"] for m in got]
-        sqs.delete_message_batch(QueueUrl=queue, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+        sqs.delete_message_batch(
+            QueueUrl=queue,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)
+            ],
+        )
     assert len(bodies) == 1 and '"model.updated"' in bodies[0]
 
 
@@ -65,8 +72,13 @@ def test_concurrent_writers_in_one_tenant_never_fork_the_chain(api: Api, tenant:
     statuses: list[int] = []
 
     def register(i: int) -> None:
-        statuses.append(api.post("/v1/models", tenant.keys["developer"],
-                                 {"name": f"m{i}", "purpose": "p", "risk_tier": 3}).status)
+        statuses.append(
+            api.post(
+                "/v1/models",
+                tenant.keys["developer"],
+                {"name": f"m{i}", "purpose": "p", "risk_tier": 3},
+            ).status
+        )
 
     threads = [threading.Thread(target=register, args=(i,)) for i in range(12)]
     for t in threads:

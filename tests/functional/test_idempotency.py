@@ -11,7 +11,9 @@ from tests.conftest import PLATFORM_KEY, Api, Tenant
 BODY = {"name": "Churn", "purpose": "Predict churn", "risk_tier": 3}
 
 
-def test_a_replay_returns_the_first_answer_and_creates_nothing_more(api: Api, tenant: Tenant) -> None:
+def test_a_replay_returns_the_first_answer_and_creates_nothing_more(
+    api: Api, tenant: Tenant
+) -> None:
     key = tenant.keys["developer"]
     first = api.post("/v1/models", key, BODY, headers={"Idempotency-Key": "abc-1"})
     again = api.post("/v1/models", key, BODY, headers={"Idempotency-Key": "abc-1"})
@@ -25,8 +27,9 @@ def test_a_replay_returns_the_first_answer_and_creates_nothing_more(api: Api, te
 def test_the_same_key_with_another_body_is_409(api: Api, tenant: Tenant) -> None:
     key = tenant.keys["developer"]
     api.post("/v1/models", key, BODY, headers={"Idempotency-Key": "abc-2"})
-    other = api.post("/v1/models", key, {**BODY, "name": "Other"},
-                     headers={"Idempotency-Key": "abc-2"})
+    other = api.post(
+        "/v1/models", key, {**BODY, "name": "Other"}, headers={"Idempotency-Key": "abc-2"}
+    )
     assert other.status == 409 and other.json["type"].endswith("idempotency-key-reused")
     assert [m["name"] for m in api.get("/v1/models", key).json["items"]] == ["Churn"]
 

@@ -8,11 +8,19 @@ from tests.conftest import Api, Tenant, new_model
 def test_registering_a_model_answers_201_with_location_and_defaults_the_team(
     api: Api, tenant: Tenant
 ) -> None:
-    answer = api.post("/v1/models", tenant.keys["developer"], {
-        "name": "Fraud score", "purpose": "Flag card fraud", "risk_tier": 1,
-        "regulatory_scope": ["sr-11-7", "eu-ai-act:high"], "tags": ["fraud"],
-        "inputs": ["transactions"], "outputs": ["score"],
-    })
+    answer = api.post(
+        "/v1/models",
+        tenant.keys["developer"],
+        {
+            "name": "Fraud score",
+            "purpose": "Flag card fraud",
+            "risk_tier": 1,
+            "regulatory_scope": ["sr-11-7", "eu-ai-act:high"],
+            "tags": ["fraud"],
+            "inputs": ["transactions"],
+            "outputs": ["score"],
+        },
+    )
     assert answer.status == 201
     model = answer.json
     assert answer.headers["location"] == f"/v1/models/{model['id']}"
@@ -26,10 +34,16 @@ def test_owner_and_developers_must_be_active_principals_of_the_tenant(
     api: Api, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     foreign = other_tenant.ids["developer"]
-    answer = api.post("/v1/models", tenant.keys["developer"], {
-        "name": "X", "purpose": "Y", "risk_tier": 3,
-        "developer_ids": [tenant.ids["developer"], foreign],
-    })
+    answer = api.post(
+        "/v1/models",
+        tenant.keys["developer"],
+        {
+            "name": "X",
+            "purpose": "Y",
+            "risk_tier": 3,
+            "developer_ids": [tenant.ids["developer"], foreign],
+        },
+    )
     assert answer.status == 422
     assert answer.json["errors"] == [
         {"field": "body.developer_ids[1]", "message": "no active principal of this tenant"}
@@ -94,7 +108,9 @@ def test_patch_needs_a_current_etag(api: Api, tenant: Tenant) -> None:
 def test_risk_tier_changes_only_by_validators_or_approvers_outside_the_team(
     api: Api, tenant: Tenant
 ) -> None:
-    model = new_model(api, tenant, developer_ids=[tenant.ids["developer"], tenant.ids["validator2"]])
+    model = new_model(
+        api, tenant, developer_ids=[tenant.ids["developer"], tenant.ids["validator2"]]
+    )
     path = f"/v1/models/{model['id']}"
     by_developer = api.patch(path, tenant.keys["developer"], {"risk_tier": 1}, '"1"')
     assert by_developer.status == 403
@@ -113,5 +129,7 @@ def test_risk_tier_changes_only_by_validators_or_approvers_outside_the_team(
 
 def test_developers_outside_the_team_cannot_edit(api: Api, tenant: Tenant) -> None:
     model = new_model(api, tenant)
-    answer = api.patch(f"/v1/models/{model['id']}", tenant.keys["developer2"], {"purpose": "x"}, '"1"')
+    answer = api.patch(
+        f"/v1/models/{model['id']}", tenant.keys["developer2"], {"purpose": "x"}, '"1"'
+    )
     assert answer.status == 403

@@ -1,9 +1,8 @@
-"""Domain events are written in the change's transaction and relayed to SQS by the stream consumer."""
+"""Domain events are written with the change and relayed to SQS by the stream consumer."""
 
 from __future__ import annotations
 
 import json
-
 from collections.abc import Callable
 
 import boto3
@@ -25,19 +24,23 @@ def relay(aws: dict[str, str]) -> Relay:
     return lambda: _drain(dispatcher, session, aws)
 
 
-def _drain(dispatcher, session, aws: dict[str, str]) -> list[dict]:  # type: ignore[no-untyped-def]
+def _drain(dispatcher, session, aws: dict[str, str]) -> list[dict]:
     dispatcher.pump_all()
     sqs = session.client("sqs")
     received = []
     for _ in range(20):
-        answer = sqs.receive_message(QueueUrl=aws["CUSTOS_EVENTS_QUEUE_URL"],
-                                     MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+        answer = sqs.receive_message(
+            QueueUrl=aws["CUSTOS_EVENTS_QUEUE_URL"],
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+        )
         if not answer.get("Messages"):
             break
         for message in answer["Messages"]:
             received.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=aws["CUSTOS_EVENTS_QUEUE_URL"],
-                               ReceiptHandle=message["ReceiptHandle"])
+            sqs.delete_message(
+                QueueUrl=aws["CUSTOS_EVENTS_QUEUE_URL"], ReceiptHandle=message["ReceiptHandle"]
+            )
     return received
 
 
@@ -63,12 +66,13 @@ def test_a_refused_change_publishes_nothing(api: Api, tenant: Tenant, relay: Rel
     assert relay() == []
 
 
-def test_tenant_creation_publishes_tenant_principal_and_key_events(
-    api: Api, relay: Relay
-) -> None:
+def test_tenant_creation_publishes_tenant_principal_and_key_events(api: Api, relay: Relay) -> None:
     from tests.conftest import PLATFORM_KEY
 
-    api.post("/v1/tenants", PLATFORM_KEY,
-             {"name": "Umbrella", "admin_name": "Al", "admin_email": "al@u.example"})
+    api.post(
+        "/v1/tenants",
+        PLATFORM_KEY,
+        {"name": "Umbrella", "admin_name": "Al", "admin_email": "al@u.example"},
+    )
     kinds = [e["type"] for e in relay()]
     assert kinds == ["tenant.created", "principal.created", "api_key.created"]

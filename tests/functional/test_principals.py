@@ -11,9 +11,14 @@ from tests.conftest import Api, Tenant
 
 def test_admin_adds_a_principal_and_issues_a_key_shown_once(api: Api, tenant: Tenant) -> None:
     admin = tenant.keys["admin"]
-    person = api.post("/v1/principals", admin,
-                      {"name": "Quinn", "email": "q@acme.example", "roles": ["validator"]})
-    assert person.status == 201 and person.headers["location"] == f"/v1/principals/{person.json['id']}"
+    person = api.post(
+        "/v1/principals",
+        admin,
+        {"name": "Quinn", "email": "q@acme.example", "roles": ["validator"]},
+    )
+    assert (
+        person.status == 201 and person.headers["location"] == f"/v1/principals/{person.json['id']}"
+    )
     key = api.post("/v1/api-keys", admin, {"principal_id": person.json["id"], "name": "laptop"})
     assert key.status == 201
     secret = key.json["secret"]
@@ -50,7 +55,8 @@ def test_revocation_reaches_other_warm_processes_within_the_cache_time(
     assert api.get("/v1/models", key).status == 200
     # WHEN another process revokes it (written straight to the table: this process's cache stays)
     dynamo.client("dynamodb").update_item(
-        TableName=dynamo.table_name(), Key=dynamo.serialize(keys.api_key_key(key_id)),
+        TableName=dynamo.table_name(),
+        Key=dynamo.serialize(keys.api_key_key(key_id)),
         UpdateExpression="SET revoked_at = :at",
         ExpressionAttributeValues={":at": {"S": "2026-01-01T00:00:00Z"}},
     )
@@ -64,11 +70,25 @@ def test_revocation_reaches_other_warm_processes_within_the_cache_time(
 
 def test_expired_keys_are_refused_and_keys_cannot_be_born_expired(api: Api, tenant: Tenant) -> None:
     admin = tenant.keys["admin"]
-    past = api.post("/v1/api-keys", admin, {"principal_id": tenant.ids["auditor"], "name": "old",
-                                             "expires_at": "2020-01-01T00:00:00Z"})
+    past = api.post(
+        "/v1/api-keys",
+        admin,
+        {
+            "principal_id": tenant.ids["auditor"],
+            "name": "old",
+            "expires_at": "2020-01-01T00:00:00Z",
+        },
+    )
     assert past.status == 422 and past.json["errors"][0]["field"] == "body.expires_at"
-    soon = api.post("/v1/api-keys", admin, {"principal_id": tenant.ids["auditor"], "name": "soon",
-                                             "expires_at": "2099-01-01T00:00:00+00:00"})
+    soon = api.post(
+        "/v1/api-keys",
+        admin,
+        {
+            "principal_id": tenant.ids["auditor"],
+            "name": "soon",
+            "expires_at": "2099-01-01T00:00:00+00:00",
+        },
+    )
     assert soon.status == 201 and soon.json["expires_at"].startswith("2099-01-01")
 
 
@@ -77,8 +97,9 @@ def test_a_key_for_an_unknown_principal_is_refused_and_nothing_is_stored(
 ) -> None:
     admin = tenant.keys["admin"]
     before = api.get("/v1/api-keys?limit=100", admin).json["items"]
-    answer = api.post("/v1/api-keys", admin,
-                      {"principal_id": "prn_01ARZ3NDEKTSV4RRFFQ69G5FAV", "name": "ghost"})
+    answer = api.post(
+        "/v1/api-keys", admin, {"principal_id": "prn_01ARZ3NDEKTSV4RRFFQ69G5FAV", "name": "ghost"}
+    )
     assert answer.status == 422 and answer.json["errors"][0]["field"] == "body.principal_id"
     assert api.get("/v1/api-keys?limit=100", admin).json["items"] == before
 
@@ -96,7 +117,11 @@ def test_role_changes_are_audited_and_take_effect(api: Api, tenant: Tenant) -> N
     events = api.get("/v1/audit-events?limit=100", admin).json["items"]
     last = events[-1]
     assert last["action"] == "principal.roles_changed"
-    assert last["before"] == {"revision": 1, "roles": ["monitor"], "updated_at": last["before"]["updated_at"]}
+    assert last["before"] == {
+        "revision": 1,
+        "roles": ["monitor"],
+        "updated_at": last["before"]["updated_at"],
+    }
     assert last["after"]["roles"] == ["auditor", "monitor"]
     assert last["actor"]["principal_id"] == tenant.ids["admin"]
 

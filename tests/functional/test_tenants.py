@@ -7,7 +7,8 @@ from tests.conftest import PLATFORM_KEY, Api, Tenant
 
 def test_platform_creates_a_tenant_with_an_admin_whose_key_works(api: Api) -> None:
     created = api.post(
-        "/v1/tenants", PLATFORM_KEY,
+        "/v1/tenants",
+        PLATFORM_KEY,
         {"name": "Initech", "admin_name": "Bill", "admin_email": "bill@initech.example"},
     )
     assert created.status == 201
@@ -17,8 +18,12 @@ def test_platform_creates_a_tenant_with_an_admin_whose_key_works(api: Api) -> No
     assert body["api_key"]["secret"].startswith(f"cus_{body['api_key']['id']}_")
     me = api.get("/v1/me", body["api_key"]["secret"]).json
     assert me == {
-        "principal_id": body["admin"]["id"], "tenant_id": body["tenant"]["id"],
-        "key_id": body["api_key"]["id"], "roles": ["admin"], "platform": False, "name": "Bill",
+        "principal_id": body["admin"]["id"],
+        "tenant_id": body["tenant"]["id"],
+        "key_id": body["api_key"]["id"],
+        "roles": ["admin"],
+        "platform": False,
+        "name": "Bill",
     }
 
 
@@ -31,9 +36,7 @@ def test_platform_lists_and_reads_tenants(api: Api, tenant: Tenant, other_tenant
     assert one.status == 200 and one.json["name"] == "Acme" and one.headers["etag"] == '"1"'
 
 
-def test_a_suspended_tenants_keys_get_403_until_it_is_reactivated(
-    api: Api, tenant: Tenant
-) -> None:
+def test_a_suspended_tenants_keys_get_403_until_it_is_reactivated(api: Api, tenant: Tenant) -> None:
     suspended = api.patch(f"/v1/tenants/{tenant.id}", PLATFORM_KEY, {"status": "suspended"}, '"1"')
     assert suspended.status == 200 and suspended.json["status"] == "suspended"
     from chalicelib import auth
@@ -42,9 +45,10 @@ def test_a_suspended_tenants_keys_get_403_until_it_is_reactivated(
     denied = api.get("/v1/models", tenant.keys["developer"])
     assert denied.status == 403
     assert denied.headers["content-type"] == "application/problem+json"
-    assert api.patch(
-        f"/v1/tenants/{tenant.id}", PLATFORM_KEY, {"status": "active"}, '"2"'
-    ).status == 200
+    assert (
+        api.patch(f"/v1/tenants/{tenant.id}", PLATFORM_KEY, {"status": "active"}, '"2"').status
+        == 200
+    )
     auth.clear_cache()
     assert api.get("/v1/models", tenant.keys["developer"]).status == 200
 

@@ -8,19 +8,32 @@ import pytest
 
 from tests.conftest import Api, Tenant, new_model
 
-CARD = {"model_details": "GBM, 200 trees", "intended_use": "Retail credit decisions",
-        "metrics": "AUC 0.81 on the 2025 holdout"}
+CARD = {
+    "model_details": "GBM, 200 trees",
+    "intended_use": "Retail credit decisions",
+    "metrics": "AUC 0.81 on the 2025 holdout",
+}
 
 
-def test_versions_are_numbered_1_2_3_with_lineage_and_a_model_card(api: Api, tenant: Tenant) -> None:
+def test_versions_are_numbered_1_2_3_with_lineage_and_a_model_card(
+    api: Api, tenant: Tenant
+) -> None:
     model = new_model(api, tenant)
     key = tenant.keys["developer"]
     for n in (1, 2, 3):
-        answer = api.post(f"/v1/models/{model['id']}/versions", key, {
-            "lineage": {"code_repository": "git@example:credit.git", "commit": "a1b2c3d4",
-                        "training_data_ref": "s3://data/2025", "source_run": "mlflow:run/9"},
-            "model_card": CARD,
-        })
+        answer = api.post(
+            f"/v1/models/{model['id']}/versions",
+            key,
+            {
+                "lineage": {
+                    "code_repository": "git@example:credit.git",
+                    "commit": "a1b2c3d4",
+                    "training_data_ref": "s3://data/2025",
+                    "source_run": "mlflow:run/9",
+                },
+                "model_card": CARD,
+            },
+        )
         assert answer.status == 201 and answer.json["number"] == n
         assert answer.headers["location"] == f"/v1/models/{model['id']}/versions/{n}"
     listed = api.get(f"/v1/models/{model['id']}/versions", tenant.keys["auditor"]).json["items"]
@@ -63,7 +76,8 @@ def test_only_drafts_can_be_patched(api: Api, tenant: Tenant) -> None:
     dynamo.client("dynamodb").update_item(
         TableName=dynamo.table_name(),
         Key=dynamo.serialize(keys.version_key(tenant.id, model["id"], 1)),
-        UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":s": {"S": "submitted"}},
     )
     refused = api.patch(f"{base}/1", key, {"description": "late"}, '"2"')
@@ -75,8 +89,9 @@ def test_lineage_is_an_immutable_fact_of_the_version(api: Api, tenant: Tenant) -
     model = new_model(api, tenant)
     key = tenant.keys["developer"]
     api.post(f"/v1/models/{model['id']}/versions", key, {"lineage": {"commit": "abcdef1"}})
-    answer = api.patch(f"/v1/models/{model['id']}/versions/1", key,
-                       {"lineage": {"commit": "1234567"}}, '"1"')
+    answer = api.patch(
+        f"/v1/models/{model['id']}/versions/1", key, {"lineage": {"commit": "1234567"}}, '"1"'
+    )
     assert answer.status == 400 and answer.json["errors"][0]["field"] == "body.lineage"
 
 

@@ -1,0 +1,171 @@
+"""`make run`'s server, driven over real HTTP as a new user would, then stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from infra.local import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+PLATFORM_KEY = "cusp_e2e-platform-key-0123456789"
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e")]
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[dict[str, str]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(CUSTOS_PORT=str(port), CUSTOS_PLATFORM_KEY=PLATFORM_KEY, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "Ctrl-C stops" in line:
+            break
+    banner = "".join(lines)
+    assert "Ctrl-C stops" in banner, banner
+    moto_port = re.search(r"moto on :(\d+)", banner)
+    assert moto_port
+    yield {
+        "base": f"http://127.0.0.1:{port}",
+        "banner": banner,
+        "moto": moto_port.group(1),
+        "pid": str(process.pid),
+    }
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def call(
+    stack: dict[str, str],
+    method: str,
+    path: str,
+    key: str | None = None,
+    body: dict | None = None,
+    **headers: str,
+) -> requests.Response:
+    sent = {k.replace("_", "-"): v for k, v in headers.items()}
+    if key:
+        sent["Authorization"] = f"Bearer {key}"
+    return requests.request(method, stack["base"] + path, json=body, headers=sent, timeout=10)
+
+
+def test_make_run_prints_a_demo_tenant_with_every_role(stack: dict[str, str]) -> None:
+    roles = re.findall(r"^\s+(\w+)\s+.+ (cus_key_\S+)$", stack["banner"], flags=re.M)
+    counted = {role: sum(1 for r, _ in roles if r == role) for role, _ in roles}
+    assert counted == {
+        "admin": 1,
+        "developer": 2,
+        "validator": 2,
+        "approver": 3,
+        "auditor": 1,
+        "monitor": 1,
+    }
+    assert f"Platform key:  {PLATFORM_KEY}" in stack["banner"]
+    developer = next(key for role, key in roles if role == "developer")
+    assert call(stack, "GET", "/v1/me", developer).json()["roles"] == ["developer"]
+
+
+def test_a_new_tenant_keeps_its_inventory_and_events_reach_the_queue(stack: dict[str, str]) -> None:
+    created = call(
+        stack,
+        "POST",
+        "/v1/tenants",
+        PLATFORM_KEY,
+        {"name": "E2E Bank", "admin_name": "Eve", "admin_email": "eve@e2e.example"},
+    )
+    assert created.status_code == 201
+    admin = created.json()["api_key"]["secret"]
+    dev = call(stack, "POST", "/v1/principals", admin, {"name": "Dev", "roles": ["developer"]})
+    key = call(
+        stack, "POST", "/v1/api-keys", admin, {"principal_id": dev.json()["id"], "name": "cli"}
+    ).json()["secret"]
+    model = call(
+        stack,
+        "POST",
+        "/v1/models",
+        key,
+        {"name": "Pricing", "purpose": "Quote premiums", "risk_tier": 1},
+        Idempotency_Key="e2e-1",
+    )
+    assert model.status_code == 201 and model.headers["Location"].startswith("/v1/models/mdl_")
+    model_id = model.json()["id"]
+    patched = call(
+        stack,
+        "PATCH",
+        f"/v1/models/{model_id}",
+        key,
+        {"tags": ["motor"]},
+        If_Match=model.headers["ETag"],
+    )
+    assert patched.status_code == 200 and patched.json()["tags"] == ["motor"]
+    version = call(
+        stack,
+        "POST",
+        f"/v1/models/{model_id}/versions",
+        key,
+        {"model_card": {"intended_use": "Motor pricing"}},
+    )
+    assert version.status_code == 201 and version.json()["number"] == 1
+    bad = call(stack, "POST", "/v1/models", key, {"name": "x"})
+    assert bad.status_code == 400 and bad.headers["Content-Type"] == "application/problem+json"
+    assert call(stack, "GET", "/v1/audit/verify", admin).json()["valid"] is True
+    # the dispatcher relays the outbox to SQS by itself
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=f"http://127.0.0.1:{stack['moto']}",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    queue = sqs.get_queue_url(QueueName="custos-local-domainevents")["QueueUrl"]
+    seen: set[str] = set()
+    deadline = time.monotonic() + 30
+    while "version.created" not in seen and time.monotonic() < deadline:
+        for message in sqs.receive_message(
+            QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", []):
+            event = json.loads(message["Body"])
+            if event["tenant_id"] == created.json()["tenant"]["id"]:
+                seen.add(event["type"])
+    assert {"tenant.created", "model.created", "model.updated", "version.created"} <= seen
+
+
+def test_ctrl_c_stops_everything_cleanly(stack: dict[str, str]) -> None:
+    os.kill(int(stack["pid"]), signal.SIGINT)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            requests.get(stack["base"] + "/v1/health", timeout=1)
+        except requests.ConnectionError:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the server still answers after Ctrl-C")
