@@ -42,6 +42,7 @@ from chalicelib.store import idempotency
 from chalicelib.store.writer import IdempotencyRaceError
 
 log = logging.getLogger("custos")
+log.setLevel(logging.INFO)
 PROBLEM_JSON = "application/problem+json"
 Auth = Literal["none", "platform", "tenant", "any"]
 
