@@ -1,0 +1,151 @@
+"""Every role against every route: the route-level role gate matches DESIGN.md section 3.
+
+The expected table is `route_fixtures.PERMISSIONS`, written by hand from the design; the
+app's routes come from Chalice's own route table, so a new route fails here until someone
+decides who may call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.conftest import Answer, Api, Tenant, make_tenant, new_model
+from tests.functional.route_fixtures import (
+    ALL_ROLES,
+    ANONYMOUS,
+    PERMISSIONS,
+    PLATFORM,
+    Route,
+    app_routes,
+    current_etag,
+    fill,
+    key_of,
+    route_id,
+    running_api,
+)
+
+
+@dataclass
+class World:
+    api: Api
+    tenant: Tenant
+    ids: dict[str, str]  # a real id of the tenant for every path parameter
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    with running_api() as api:
+        tenant = make_tenant(api, "Acme")
+        model = new_model(api, tenant)  # owned by the developer: the team's finer rules pass
+        version = api.post(f"/v1/models/{model['id']}/versions", tenant.keys["developer"], {})
+        assert version.status == 201, version.json
+        # Principal and key routes act on a bystander, so no probe locks out a role's key.
+        target = api.post(
+            "/v1/principals", tenant.keys["admin"], {"name": "Acme target", "roles": ["monitor"]}
+        )
+        assert target.status == 201, target.json
+        key = api.post(
+            "/v1/api-keys",
+            tenant.keys["admin"],
+            {"principal_id": target.json["id"], "name": "target"},
+        )
+        assert key.status == 201, key.json
+        yield World(
+            api,
+            tenant,
+            {
+                "tenant_id": tenant.id,
+                "principal_id": target.json["id"],
+                "key_id": key.json["id"],
+                "model_id": model["id"],
+                "number": str(version.json["number"]),
+            },
+        )
+
+
+def body_for(route: Route, role: str, world: World) -> dict[str, Any] | None:
+    """A body the route accepts, so an allowed role fails, if at all, for a reason past the
+    gate. PATCH /v1/models sends each role the field its finer rule lets it change."""
+    probe: dict[Route, dict[str, Any]] = {
+        ("POST", "/v1/tenants"): {
+            "name": "Probe Inc",
+            "admin_name": "Probe admin",
+            "admin_email": "p@example.com",
+        },
+        ("PATCH", "/v1/tenants/{tenant_id}"): {"name": "Acme"},
+        ("POST", "/v1/principals"): {"name": "Probe", "roles": ["monitor"]},
+        ("PATCH", "/v1/principals/{principal_id}"): {"name": "Acme target renamed"},
+        ("POST", "/v1/api-keys"): {"principal_id": world.ids["principal_id"], "name": "probe"},
+        ("POST", "/v1/models"): {"name": "Probe", "purpose": "A probe", "risk_tier": 3},
+        ("PATCH", "/v1/models/{model_id}"): {"purpose": f"Edited by the {role}"},
+        ("POST", "/v1/models/{model_id}/versions"): {},
+        ("PATCH", "/v1/models/{model_id}/versions/{number}"): {"description": f"By {role}"},
+    }
+    if route == ("PATCH", "/v1/models/{model_id}") and role in ("validator", "approver"):
+        # Risk tier is the validator's and approver's to change; 2 -> 1 or 3 always changes it.
+        return {"risk_tier": 1 if role == "validator" else 3}
+    return probe.get(route)
+
+
+def call(world: World, route: Route, role: str) -> Answer:
+    method, template = route
+    path = fill(template, world.ids)
+    headers: dict[str, str] = {}
+    if method == "PATCH":
+        headers["If-Match"] = current_etag(world.api, world.tenant, template, path)
+    return world.api.call(
+        method, path, key_of(world.tenant, role), body_for(route, role, world), headers=headers
+    )
+
+
+CASES = [
+    pytest.param(route, role, id=f"{route_id(route)} as {role}")
+    for route in sorted(PERMISSIONS)
+    for role in ALL_ROLES
+]
+
+
+@pytest.mark.parametrize(("route", "role"), CASES)
+def test_a_role_passes_the_gate_exactly_where_the_design_allows_it(
+    world: World, route: Route, role: str
+) -> None:
+    # WHEN the role calls the route with a well-formed request about its own tenant
+    answer = call(world, route, role)
+    # THEN the gate lets it through when the design allows it, and refuses it otherwise
+    seen = f"{route_id(route)} as {role}: {answer.status} {answer.json}"
+    if role in PERMISSIONS[route]:
+        assert answer.status not in (401, 403), f"allowed by DESIGN.md §3 but refused: {seen}"
+        assert answer.status < 500, f"allowed role got a server error: {seen}"
+    elif role == ANONYMOUS:
+        assert answer.status == 401, f"no key must be a 401: {seen}"
+    else:
+        assert answer.status == 403, f"disallowed by DESIGN.md §3: {seen}"
+        assert answer.headers["content-type"] == "application/problem+json", seen
+
+
+def test_the_permission_table_names_every_route_of_the_app_and_no_other() -> None:
+    routes = set(app_routes())
+    missing = sorted(route_id(r) for r in routes - set(PERMISSIONS))
+    stale = sorted(route_id(r) for r in set(PERMISSIONS) - routes)
+    assert not missing, (
+        f"routes with no expected permissions: {missing}; add them to PERMISSIONS in "
+        "tests/functional/route_fixtures.py from DESIGN.md section 3"
+    )
+    assert not stale, f"PERMISSIONS lists routes the app does not have: {stale}"
+
+
+def test_the_table_gives_every_role_something_and_keeps_the_platform_out_of_tenants() -> None:
+    # A guard on the hand-written table itself: the design's two hard lines.
+    for role in ALL_ROLES:
+        assert any(role in roles for roles in PERMISSIONS.values()), role
+    inside = [
+        r
+        for r, roles in PERMISSIONS.items()
+        if PLATFORM in roles
+        and not r[1].startswith(("/v1/tenants", "/v1/me", "/v1/health", "/v1/openapi"))
+    ]
+    assert not inside, f"the platform manages tenants and nothing in them: {inside}"
