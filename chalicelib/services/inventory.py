@@ -247,7 +247,8 @@ def create_version(
 
 
 def _version_number(number: str) -> int | None:
-    return int(number) if number.isdigit() and 0 < len(number) <= 6 else None
+    canonical = number.isdigit() and not number.startswith("0") and len(number) <= 6
+    return int(number) if canonical else None
 
 
 def get_version(caller: Caller, model_id: str, number: str) -> Version:

@@ -108,3 +108,6 @@ def test_missing_versions_and_models_are_404(api: Api, tenant: Tenant) -> None:
     assert api.get(f"/v1/models/{model['id']}/versions/abc", key).status == 404
     assert api.get("/v1/models/mdl_01ARZ3NDEKTSV4RRFFQ69G5FAV/versions", key).status == 404
     assert api.get(f"/v1/models/{model['id']}/versions", key).json["items"] == []
+    api.post(f"/v1/models/{model['id']}/versions", key, {})
+    assert api.get(f"/v1/models/{model['id']}/versions/1", key).status == 200
+    assert api.get(f"/v1/models/{model['id']}/versions/01", key).status == 404
