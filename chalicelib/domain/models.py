@@ -34,12 +34,14 @@ ModelId = Annotated[str, StringConstraints(pattern=r"^mdl_[0-9A-HJKMNP-TV-Z]{26}
 RiskTier = Annotated[int, Field(ge=1, le=3, description="1 high, 2 medium, 3 low")]
 
 
+# defer_build: a class's validator is built on first use, not at import; a cold Lambda
+# builds only the few a request touches.
 class Inbound(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class Outbound(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class ListPage(Outbound):

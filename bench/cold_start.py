@@ -1,0 +1,276 @@
+"""`python -m bench.cold_start`: Custos's cold start against a bare Chalice app.
+
+DESIGN.md section 10: a fresh process importing `app` and serving its first
+authenticated GET costs at most 1.5x a bare Chalice app that creates the same
+clients and does the same GetItem.
+
+An embedded moto server on 127.0.0.1 is provisioned and seeded (a tenant, a
+developer with a key, a model) through the API in this process. Each trial then
+starts a fresh `python` (bench/cold_child.py) that imports one app and sends
+`GET /v1/models/{id}` to its Lambda entry point; trials of the two apps are
+interleaved. The primary figure is the wall time of the whole child measured
+here; the child's own clock splits it into interpreter startup, import and the
+first request. Prints figures and never judges by exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+from bench.cold_child import CHILD_SCRIPT
+from bench.counting import CallCounter
+from bench.seed import FAKE_CREDENTIALS, PLATFORM_KEY, Http, seed
+
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET = 1.5
+APPS = ("custos", "bare")
+IMPORTS = {"custos": "from app import app", "bare": "from bench.bare_app import app"}
+PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+
+
+@dataclass(frozen=True)
+class Trial:
+    app: str
+    wall: float  # spawn to exit, measured here
+    startup: float  # spawn to the child's first line
+    import_: float
+    request: float
+    status: int
+
+    @property
+    def first_response(self) -> float:
+        return self.startup + self.import_ + self.request
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """An embedded moto server on 127.0.0.1; yields its endpoint URL."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def prepare(endpoint: str) -> dict[str, str]:
+    """Provision and seed through the app in this process; the children's environment."""
+    import boto3
+    from chalice.test import Client
+
+    aws = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
+    os.environ.update(aws)
+    counter = CallCounter()
+    counter.install()  # before the first botocore session exists
+    from infra.provision import provision
+
+    custos = provision(boto3.session.Session(), "bench", PLATFORM_KEY)
+    os.environ.update(custos)
+    from app import app
+    from chalicelib import bootstrap
+    from chalicelib.store import keys
+
+    bootstrap.reset()
+    http = Http(Client(app))
+    seeded = seed(http)
+    model_id = seeded.model_ids[0]
+    bootstrap.reset()  # so the GET below builds its clients as a cold process would
+    with counter.record() as calls:
+        answer = http.call("GET", f"/v1/models/{model_id}", seeded.developer_key)
+    if answer.status != 200:
+        raise RuntimeError(f"the seeded GET answered {answer.status}: {answer.json}")
+    item_key = keys.model_key(seeded.tenant_id, model_id)
+    bench = {
+        "BENCH_MODEL_ID": model_id,
+        "BENCH_KEY": seeded.developer_key,
+        "BENCH_CLIENTS": ",".join(sorted(calls.services)),
+        "BENCH_TABLE": custos["CUSTOS_TABLE"],
+        "BENCH_PK": item_key["pk"],
+        "BENCH_SK": item_key["sk"],
+    }
+    passed = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
+    # bench/ stays importable when the Custos child runs from another checkout (--custos-dir).
+    return {**passed, **aws, **custos, **bench, "PYTHONPATH": str(ROOT)}
+
+
+def run_child(app: str, env: dict[str, str], cwd: Path) -> Trial:
+    """One fresh process serving one GET; `app` is imported from `cwd`."""
+    spawned = perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD_SCRIPT, app],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = perf_counter() - spawned
+    if done.returncode != 0:
+        raise RuntimeError(f"the {app} child failed:\n{done.stderr}")
+    stamps: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return Trial(
+        app=app,
+        wall=wall,
+        # perf_counter is CLOCK_MONOTONIC on Linux, shared by parent and child.
+        startup=stamps["started"] - spawned,
+        import_=stamps["imported"] - stamps["started"],
+        request=stamps["answered"] - stamps["imported"],
+        status=int(stamps["status"]),
+    )
+
+
+def run_trials(env: dict[str, str], trials: int, dirs: dict[str, Path]) -> dict[str, list[Trial]]:
+    """`trials` runs of each app, interleaved and alternating which goes first."""
+    for app in APPS:
+        run_child(app, env, dirs[app])  # warm-up: bytecode caches and the page cache, not counted
+    found: dict[str, list[Trial]] = {app: [] for app in APPS}
+    for n in range(trials):
+        for app in APPS if n % 2 == 0 else APPS[::-1]:
+            found[app].append(run_child(app, env, dirs[app]))
+    return found
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:7.1f}"
+
+
+def print_timings(found: dict[str, list[Trial]]) -> None:
+    header = (
+        "app     wall median    min  | to 1st response median  | startup  import  "
+        "1st request (medians, ms)  status"
+    )
+    print(header)
+    print("-" * len(header))
+    for app, trials in found.items():
+        statuses: dict[int, int] = defaultdict(int)
+        for trial in trials:
+            statuses[trial.status] += 1
+        status = ", ".join(f"{code} x{count}" for code, count in sorted(statuses.items()))
+
+        def median(attr: str, trials: list[Trial] = trials) -> float:
+            return statistics.median(getattr(t, attr) for t in trials)
+
+        print(
+            f"{app:<7} {_ms(median('wall'))}  {_ms(min(t.wall for t in trials))}  |"
+            f" {_ms(median('first_response'))}                 |"
+            f" {_ms(median('startup'))} {_ms(median('import_'))}  {_ms(median('request'))}"
+            f"{'':20}{status}"
+        )
+    print()
+    print("per-trial wall (ms):")
+    for app, trials in found.items():
+        print(f"  {app:<7} " + " ".join(f"{t.wall * 1000:.0f}" for t in trials))
+
+
+def print_verdict(found: dict[str, list[Trial]]) -> None:
+    custos, bare = found["custos"], found["bare"]
+    for what, pick in (("median", statistics.median), ("min", min)):
+        ratio = pick(t.wall for t in custos) / pick(t.wall for t in bare)
+        verdict = "within" if ratio <= BUDGET else "EXCEEDED"
+        print(f"ratio custos/bare, {what} wall: {ratio:.2f}x (budget {BUDGET}x: {verdict})")
+    ratio = statistics.median(t.import_ + t.request for t in custos) / statistics.median(
+        t.import_ + t.request for t in bare
+    )
+    print(f"ratio custos/bare, import + first request only (medians): {ratio:.2f}x")
+
+
+def import_profile(env: dict[str, str], top: int, dirs: dict[str, Path]) -> None:
+    """`python -X importtime`: self time by top-level package, and the largest imports."""
+    self_by_app: dict[str, dict[str, float]] = {}
+    cumulative: list[tuple[float, str]] = []
+    for app in APPS:
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", IMPORTS[app]],
+            env=env,
+            cwd=dirs[app],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        totals: dict[str, float] = defaultdict(float)
+        for line in done.stderr.splitlines():
+            match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)", line)
+            if not match:
+                continue
+            own, total, indent, name = match.groups()
+            totals[name.split(".")[0]] += int(own) / 1e6
+            if app == "custos":
+                cumulative.append((int(total) / 1e6, f"{indent}{name}"))
+        self_by_app[app] = totals
+    print(f"Import time (python -X importtime, one run each; top {top}, ms):")
+    print("  self time by top-level package      custos     bare")
+    packages = sorted(self_by_app["custos"], key=lambda p: -self_by_app["custos"][p])[:top]
+    for package in packages:
+        print(
+            f"  {package:<32} {_ms(self_by_app['custos'][package])}  "
+            f"{_ms(self_by_app['bare'].get(package, 0.0))}"
+        )
+    for app in APPS:
+        print(f"  {'(all, ' + app + ')':<32} {_ms(sum(self_by_app[app].values()))}")
+    print("  largest cumulative imports under `import app` (indented by nesting):")
+    for total, name in sorted(cumulative, reverse=True)[:top]:
+        print(f"    {_ms(total)}  {name}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Seed, time the children, print the table, the ratio and the import profile."""
+    parser = argparse.ArgumentParser(description="Custos cold start against a bare Chalice app")
+    parser.add_argument("-n", "--trials", type=int, default=7, help="trials per app (7)")
+    parser.add_argument("--top", type=int, default=12, help="rows of the import profile (12)")
+    parser.add_argument(
+        "--custos-dir",
+        type=Path,
+        default=ROOT,
+        help="time app.py and chalicelib of another checkout (a what-if); seeding uses this one",
+    )
+    args = parser.parse_args(argv)
+    dirs = {"custos": args.custos_dir.resolve(), "bare": ROOT}
+    with moto_server() as endpoint:
+        env = prepare(endpoint)
+        found = run_trials(env, args.trials, dirs)
+        print(
+            "Cold start (DESIGN.md section 10): a fresh python importing the app and serving "
+            "its first authenticated GET /v1/models/{id} through the Lambda entry point."
+        )
+        print(
+            f"moto server {endpoint}; clients on Custos's GET path: {env['BENCH_CLIENTS']}; "
+            f"{args.trials} trials each, interleaved; python {sys.version.split()[0]}"
+        )
+        if dirs["custos"] != ROOT:
+            print(f"Custos imported from {dirs['custos']}")
+        print()
+        print_timings(found)
+        print()
+        print_verdict(found)
+        if args.top:
+            print()
+            import_profile(env, args.top, dirs)
+
+
+if __name__ == "__main__":
+    main()
