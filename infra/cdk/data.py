@@ -1,13 +1,12 @@
 """The stateful resources declared in `infra/resources.py`, as CDK constructs.
 
 Every resource keeps a stable logical id derived from its declaration
-(`logical_id(kind, name)`), so renaming a Python variable never replaces a
+(`infra.cdk.names.logical_id`), so renaming a Python variable never replaces a
 table, and the drift test can find each declared resource in the template.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from aws_cdk import CfnResource, Duration, RemovalPolicy, SecretValue
@@ -22,32 +21,12 @@ from constructs import Construct
 
 from infra.cdk.access import Grant
 from infra.cdk.build import REPO_ROOT
+from infra.cdk.names import convention_env_var, logical_id
 from infra.resources import Bucket, Queue, Resources, Secret, Table
 
-# Logical-id suffix per declared kind; tests/infra/test_drift.py relies on it.
-SUFFIX = {
-    "table": "Table",
-    "bucket": "Bucket",
-    "queue": "Queue",
-    "dlq": "DeadLetterQueue",
-    "secret": "Secret",
-    "key": "Key",
-    "state_machine": "StateMachine",
-}
 UNSET_SECRET = "UNSET: put the value with `aws secretsmanager put-secret-value`"
 ACCESS_LOG_DAYS = 365
 WORKFLOWS_DIR = REPO_ROOT / "chalicelib" / "workflows"
-
-
-def logical_id(kind: str, name: str) -> str:
-    """The template logical id of the declared resource `name` of `kind`."""
-    return f"{name}{SUFFIX[kind]}"
-
-
-def convention_env_var(name: str, what: str) -> str:
-    """Env var for declarations without an `env_var` (keys, state machines): CUSTOS_<NAME>_<WHAT>."""
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
-    return f"CUSTOS_{snake}_{what}"
 
 
 def _pin(construct: Construct, kind: str, name: str) -> None:
@@ -59,9 +38,19 @@ def _pin(construct: Construct, kind: str, name: str) -> None:
 class DataPlane(Construct):
     """Tables, buckets, queues, secrets, keys and state machines of one declaration."""
 
-    def __init__(self, scope: Construct, construct_id: str, resources: Resources) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        resources: Resources,
+        workflows_dir: Path = WORKFLOWS_DIR,
+    ) -> None:
         super().__init__(scope, construct_id)
+        # Log delivery through a bucket policy, not the legacy ACL, whatever
+        # feature flags the app carries (the ACL needs ObjectWriter ownership).
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         self.resources = resources
+        self.workflows_dir = workflows_dir
         self.environment: dict[str, str] = {}
         self.tables = {t.logical_id: self._table(t) for t in resources.tables}
         self.access_logs = self._access_log_bucket() if resources.buckets else None
@@ -78,7 +67,8 @@ class DataPlane(Construct):
         match grant.kind:
             case "table":
                 arn = self.tables[target].table_arn
-                return [arn, f"{arn}/index/*"]
+                indexes = self.resources.table(target).indexes
+                return [arn, *(f"{arn}/index/{index.name}" for index in indexes)]
             case "bucket":
                 return [self.buckets[target].bucket_arn]
             case "objects":
@@ -95,6 +85,7 @@ class DataPlane(Construct):
 
     def _table(self, decl: Table) -> dynamodb.Table:
         string = dynamodb.AttributeType.STRING
+        stream = decl.stream_view_type
         table = dynamodb.Table(
             self,
             decl.logical_id,
@@ -106,7 +97,7 @@ class DataPlane(Construct):
                 point_in_time_recovery_enabled=decl.point_in_time_recovery
             ),
             deletion_protection=decl.deletion_protection,
-            stream=dynamodb.StreamViewType(decl.stream_view_type) if decl.stream_view_type else None,
+            stream=dynamodb.StreamViewType(stream) if stream else None,
             time_to_live_attribute=decl.ttl_attribute,
             # The system of record outlives any one stack.
             removal_policy=RemovalPolicy.RETAIN,
@@ -123,7 +114,7 @@ class DataPlane(Construct):
         return table
 
     def _access_log_bucket(self) -> s3.Bucket:
-        bucket = s3.Bucket(
+        return s3.Bucket(
             self,
             "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -133,7 +124,6 @@ class DataPlane(Construct):
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(ACCESS_LOG_DAYS))],
             removal_policy=RemovalPolicy.RETAIN,
         )
-        return bucket
 
     def _bucket(self, decl: Bucket) -> s3.Bucket:
         bucket = s3.Bucket(
@@ -208,15 +198,13 @@ class DataPlane(Construct):
         return secret
 
     def _key(self, name: str) -> kms.Key:
-        key = kms.Key(
-            self, name, enable_key_rotation=True, removal_policy=RemovalPolicy.RETAIN
-        )
+        key = kms.Key(self, name, enable_key_rotation=True, removal_policy=RemovalPolicy.RETAIN)
         _pin(key, "key", name)
         self.environment[convention_env_var(name, "KEY_ARN")] = key.key_arn
         return key
 
     def _state_machine(self, name: str) -> sfn.StateMachine:
-        definition = Path(WORKFLOWS_DIR / f"{name}.asl.json").read_text()
+        definition = (self.workflows_dir / f"{name}.asl.json").read_text()
         # Queue URLs reach the definition as ${<Queue>QueueUrl} substitutions;
         # the machine may send only to the queues its definition names.
         used = [q for q in self.queues if f"${{{q}QueueUrl}}" in definition]
@@ -237,7 +225,5 @@ class DataPlane(Construct):
         for queue in used:
             self.queues[queue].grant_send_messages(machine)
         _pin(machine, "state_machine", name)
-        self.environment[convention_env_var(name, "STATE_MACHINE_ARN")] = (
-            machine.state_machine_arn
-        )
+        self.environment[convention_env_var(name, "STATE_MACHINE_ARN")] = machine.state_machine_arn
         return machine

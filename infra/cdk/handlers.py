@@ -8,9 +8,10 @@ app flows through without touching infra/cdk.
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from chalice import app as chalice_app
@@ -39,18 +40,30 @@ class Handler:
     kind: str
     detail: str = ""
 
-    @property
-    def logical_id(self) -> str:
-        """The function's logical id in the packaged (SAM) template."""
-        # chalice renames the API handler's resource when it builds the RestAPI.
-        return "APIHandler" if self.function == API_HANDLER else to_cfn_resource_name(self.function)
+
+def function_logical_id(function: str) -> str:
+    """The logical id chalice gives `function` in the packaged template."""
+    # chalice renames the API handler's resource when it builds the RestAPI.
+    return "APIHandler" if function == API_HANDLER else to_cfn_resource_name(function)
 
 
 def load_app() -> Any:
-    """The `Chalice` object from the repository's app.py."""
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    return importlib.import_module("app").app
+    """The `Chalice` object from the repository's app.py, imported as module `app`.
+
+    Loaded by path: run from infra/cdk (the CDK CLI does), `import app` would
+    find infra/cdk/app.py first. chalice later imports `app` and reuses it.
+    """
+    path = REPO_ROOT / "app.py"
+    loaded = sys.modules.get("app")
+    if loaded is None or Path(getattr(loaded, "__file__", "")).resolve() != path:
+        if str(REPO_ROOT) not in sys.path:
+            sys.path.insert(0, str(REPO_ROOT))  # for chalicelib
+        spec = importlib.util.spec_from_file_location("app", path)
+        assert spec is not None and spec.loader is not None
+        loaded = importlib.util.module_from_spec(spec)
+        sys.modules["app"] = loaded
+        spec.loader.exec_module(loaded)
+    return loaded.app
 
 
 def declared_handlers(app: Any) -> list[Handler]:
@@ -70,17 +83,13 @@ def declared_handlers(app: Any) -> list[Handler]:
     return handlers
 
 
-def function_names(app: Any) -> list[str]:
-    """The distinct Lambda functions `chalice package` creates for the app."""
-    return list(dict.fromkeys(h.function for h in declared_handlers(app)))
-
-
 def _event_handler(source: Any) -> Handler:
+    name: str = source.name
     for config_type, kind in _EVENT_KINDS:
         if isinstance(source, config_type):
-            return Handler(source.name, kind, _detail(source))
+            return Handler(name, kind, _detail(source))
     # Websocket handlers and anything newer: deployed, but not described further.
-    return Handler(source.name, type(source).__name__)
+    return Handler(name, type(source).__name__)
 
 
 def _detail(source: Any) -> str:

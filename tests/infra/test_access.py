@@ -1,0 +1,157 @@
+"""Least privilege: one role per function, each allowing only what its code calls."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+pytest.importorskip("aws_cdk", reason="needs the cdk extra: pip install -e '.[dev,cdk]'")
+
+from aws_cdk import App, CfnResource, Stack
+from aws_cdk.assertions import Template
+
+from infra.cdk.access import ACCESS
+from infra.cdk.data import DataPlane
+from infra.cdk.functions import QUEUE_RECEIVE, STREAM_LIST, STREAM_READ, FunctionWiring
+from infra.cdk.names import logical_id
+from infra.resources import RESOURCES, QueueConsumer
+from tests.infra.conftest import Synthesized
+from tests.infra.templates import as_list, refs, resources_of, role_actions, role_statements
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cdk")]
+
+DATA_SERVICES = ("dynamodb", "s3", "sqs", "secretsmanager", "kms", "states")
+LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def test_each_function_runs_with_its_own_role_and_log_group(synthesized: Synthesized) -> None:
+    functions = resources_of(synthesized.template, "AWS::Serverless::Function").values()
+    roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions]
+    log_groups = [f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] for f in functions]
+    assert len(set(roles)) == len(roles) == len(set(log_groups))
+
+
+def test_every_deployed_function_has_an_entry_in_the_access_map(synthesized: Synthesized) -> None:
+    # A function missing here runs with logs-only permissions: add it to
+    # infra/cdk/access.py (an empty tuple if it really calls no AWS API).
+    deployed = set(synthesized.stack.wiring.roles)
+    assert deployed - set(ACCESS) == set()
+
+
+def _binding_grants(synthesized: Synthesized, function: str) -> set[tuple[str, str]]:
+    """(action, logical id) pairs an event-source binding of `function` needs."""
+    pairs: set[tuple[str, str]] = set()
+    mappings = resources_of(synthesized.template, "AWS::Lambda::EventSourceMapping").values()
+    for consumer in RESOURCES.stream_consumers:
+        if consumer.function != function:
+            continue
+        table = logical_id("table", consumer.table)
+        pairs |= {(action, table) for action in (*STREAM_READ, *STREAM_LIST)}
+        for mapping in mappings:
+            props = mapping["Properties"]
+            if props["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}:
+                failures = props["DestinationConfig"]["OnFailure"]["Destination"]
+                pairs.add(("sqs:SendMessage", failures["Fn::GetAtt"][0]))
+    for queue_consumer in RESOURCES.queue_consumers:
+        if queue_consumer.function == function:
+            queue = logical_id("queue", queue_consumer.queue)
+            pairs |= {(action, queue) for action in QUEUE_RECEIVE}
+    return pairs
+
+
+def test_each_role_allows_exactly_its_access_map_entry_and_bindings(
+    synthesized: Synthesized,
+) -> None:
+    for function in synthesized.stack.wiring.roles:
+        allowed = {
+            (action, target)
+            for s in role_statements(synthesized.template, function)
+            if s["Effect"] == "Allow"
+            for action in as_list(s["Action"])
+            if action not in LOGS
+            for target in refs(s["Resource"])
+        }
+        declared = {
+            (action, logical_id("bucket" if g.kind == "objects" else g.kind, g.target))
+            for g in ACCESS.get(function, ())
+            for action in g.actions
+        }
+        assert allowed == declared | _binding_grants(synthesized, function), function
+
+
+def test_outbox_relay_reads_the_table_stream_and_sends_only_to_its_queues(
+    synthesized: Synthesized,
+) -> None:
+    actions = role_actions(synthesized.template, "outbox_relay")
+    assert actions == LOGS | {
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+        "sqs:SendMessage",
+    }
+
+
+def test_api_handler_cannot_scan(synthesized: Synthesized) -> None:
+    actions = role_actions(synthesized.template, "api_handler")
+    assert "dynamodb:GetItem" in actions
+    assert not {a for a in actions if a.startswith("dynamodb:") and "Scan" in a}
+    assert not {a for a in actions if a.startswith("dynamodb:") and "PartiQL" in a}
+
+
+def test_no_identity_policy_grants_wildcard_actions_on_data_services(
+    synthesized: Synthesized,
+) -> None:
+    statements: list[dict[str, Any]] = []
+    for role in resources_of(synthesized.template, "AWS::IAM::Role").values():
+        statements += [
+            s
+            for p in role["Properties"].get("Policies", [])
+            for s in p["PolicyDocument"]["Statement"]
+        ]
+    for policy in resources_of(synthesized.template, "AWS::IAM::Policy").values():
+        statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    wildcards = [
+        action
+        for s in statements
+        if s["Effect"] == "Allow"
+        for action in as_list(s["Action"])
+        if action == "*" or (action.split(":")[0] in DATA_SERVICES and "*" in action)
+    ]
+    assert wildcards == []
+
+
+def test_queue_consumer_gets_a_mapping_and_permission_to_receive() -> None:
+    # GIVEN a declaration that feeds the domain-events queue to a function
+    # (none does yet; this wires stand-in functions, without chalice packaging)
+    consumer = QueueConsumer(function="deliver", queue="DomainEvents", batch_size=5)
+    declared = replace(RESOURCES, queue_consumers=(consumer,))
+    stack = Stack(App(), "WiringOnly")
+    data = DataPlane(stack, "Data", declared)
+    wiring = FunctionWiring(stack, "Functions", data, ["deliver"])
+    function = CfnResource(
+        stack,
+        "Deliver",
+        type="AWS::Lambda::Function",
+        properties={"Role": wiring.roles["deliver"].role_arn},
+    )
+
+    wiring.attach({"deliver": function})
+
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": {"Ref": "Deliver"},
+            "EventSourceArn": {"Fn::GetAtt": [logical_id("queue", "DomainEvents"), "Arn"]},
+            "BatchSize": 5,
+        },
+    )
+    role = wiring.roles["deliver"].node.default_child
+    assert isinstance(role, CfnResource)
+    policies = template.to_json()["Resources"][stack.get_logical_id(role)]["Properties"]["Policies"]
+    statements = policies[0]["PolicyDocument"]["Statement"]
+    receive = [s for s in statements if set(as_list(s["Action"])) == set(QUEUE_RECEIVE)]
+    assert [refs(s["Resource"]) for s in receive] == [{logical_id("queue", "DomainEvents")}]
