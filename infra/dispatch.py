@@ -3,11 +3,12 @@
 - DynamoDB stream consumers (RESOURCES.stream_consumers): read the table's
   stream shard by shard and call the function with batches of records; a
   failing batch is retried up to the declared attempts, then skipped and logged.
-- SQS consumers (RESOURCES.queue_consumers and `@app.on_sqs_message`): long
-  poll, call the function, delete on success; a failure leaves the message to
-  reappear after its visibility timeout and, after maxReceiveCount, go to the
-  dead-letter queue through the queue's redrive policy.
-- Schedules (`@app.schedule`): `rate(...)` expressions run on their period.
+- SQS consumers (RESOURCES.queue_consumers, bound to `@app.lambda_function`s):
+  poll, call the function with an SQS event, delete on success; a failure
+  leaves the batch to reappear after the queue's visibility timeout and, after
+  maxReceiveCount receives, move to its dead-letter queue (the redrive policy).
+- Schedules (`@app.schedule`): `rate(...)` expressions run on their period with
+  a scheduled-event payload; cron expressions are not run locally (logged).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import logging
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from chalice import Chalice
@@ -174,7 +177,7 @@ class Dispatcher:
         self.stop_event = threading.Event()
         self.streams: list[StreamPump] = []
         self.queues: list[QueuePump] = []
-        self.schedules: list[tuple[str, float, Handler]] = []
+        self.schedules: list[Schedule] = []
         ddb = session.client("dynamodb")
         streams = session.client("dynamodbstreams")
         for consumer in resources.stream_consumers:
@@ -197,14 +200,18 @@ class Dispatcher:
             ]
             handler = function_handler(app, queue_consumer.function)
             self.queues.append(QueuePump(sqs, url, arn, handler, queue_consumer.batch_size))
+        started = time.monotonic()
         for source in app.event_sources:
             expression = getattr(source, "schedule_expression", None)
-            if expression is not None:
-                period = rate_seconds(str(expression))
-                if period is None:
-                    log.warning("schedule %s (%s) is not run locally", source.name, expression)
-                    continue
-                self.schedules.append((source.name, period, app.handler_map[source.name]))
+            if expression is None:
+                continue
+            text = expression if isinstance(expression, str) else expression.to_string()
+            period = rate_seconds(text)
+            if period is None:
+                log.warning("schedule %s (%s) is not run locally", source.name, text)
+                continue
+            handler = app.handler_map[source.name]
+            self.schedules.append(Schedule(source.name, period, handler, started + period))
         self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
 
     def pump_all(self) -> int:
@@ -218,15 +225,44 @@ class Dispatcher:
         self.stop_event.set()
         self._thread.join(timeout=10)
 
+    def run_due_schedules(self, now: float) -> list[str]:
+        """Run every schedule whose time has come by `now` (monotonic); returns their names."""
+        ran = []
+        for schedule in self.schedules:
+            if now >= schedule.next_run:
+                schedule.next_run = now + schedule.period
+                schedule.handler(scheduled_event(schedule.name), None)
+                ran.append(schedule.name)
+        return ran
+
     def _run(self) -> None:
-        next_run = {name: time.monotonic() + period for name, period, _ in self.schedules}
         while not self.stop_event.is_set():
             try:
                 self.pump_all()
-                for name, period, handler in self.schedules:
-                    if time.monotonic() >= next_run[name]:
-                        next_run[name] = time.monotonic() + period
-                        handler({"detail-type": "Scheduled Event", "source": "custos.local"}, None)
+                self.run_due_schedules(time.monotonic())
             except Exception:
                 log.exception("dispatcher pass failed; going on")
             self.stop_event.wait(self.poll_seconds)
+
+
+@dataclass
+class Schedule:
+    name: str
+    period: float
+    handler: Handler
+    next_run: float
+
+
+def scheduled_event(name: str) -> dict[str, Any]:
+    """The EventBridge scheduled-event payload Lambda would receive."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{name}"],
+        "detail": {},
+    }

@@ -322,6 +322,10 @@ def _parse_query(op: Operation, params: Mapping[str, str]) -> dict[str, Any]:
         spec = known.get(name)
         if spec is None:
             continue
+        getlist = getattr(params, "getlist", None)
+        if getlist is not None and len(getlist(name)) > 1:
+            errors.append(FieldError(f"query.{name}", "given more than once"))
+            continue
         if spec.kind is int:
             if not re.fullmatch(r"-?\d{1,6}", value):
                 errors.append(FieldError(f"query.{name}", "must be an integer"))
