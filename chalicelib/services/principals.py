@@ -20,6 +20,7 @@ from chalicelib.domain.models import (
     PrincipalCreate,
     PrincipalPatch,
 )
+from chalicelib.domain.roles import Role
 from chalicelib.errors import DomainRuleError, FieldError, NotFoundError, PreconditionFailedError
 from chalicelib.services.paging import page
 from chalicelib.services.records import merge_patch, public, timestamp, to_model
@@ -87,6 +88,8 @@ def update_principal(
     if current.revision != revision:
         raise PreconditionFailedError("the principal changed since it was read")
     merged = merge_patch(public(current), patch, required={"name", "roles", "status"})
+    if principal_id == caller.principal_id:
+        _refuse_self_lockout(merged)
     merged.update(roles=sorted(set(merged["roles"])), updated_at=timestamp(), revision=revision + 1)
     updated = Principal.model_validate(merged)
     before, after = diff(public(current), public(updated))
@@ -106,6 +109,21 @@ def update_principal(
         ),
     )
     return updated
+
+
+def _refuse_self_lockout(merged: dict[str, Any]) -> None:
+    """An admin cannot drop their own admin role or deactivate themselves, so a tenant
+    always keeps an admin (only admins change roles, and they cannot demote themselves)."""
+    if Role.ADMIN.value not in merged["roles"]:
+        raise DomainRuleError(
+            "you cannot remove your own admin role; ask another admin",
+            errors=[FieldError("body.roles", "would remove the caller's own admin role")],
+        )
+    if merged["status"] != "active":
+        raise DomainRuleError(
+            "you cannot deactivate yourself; ask another admin",
+            errors=[FieldError("body.status", "would deactivate the caller")],
+        )
 
 
 def whoami(caller: Caller) -> Me:

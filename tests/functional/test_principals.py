@@ -148,3 +148,14 @@ def test_principal_patch_needs_if_match_and_refuses_nulls_for_required_fields(
     cleared = api.patch(path, admin, {"email": None, "name": "Otto"}, '"1"')
     assert cleared.status == 200 and cleared.json["email"] is None
     assert json.loads(api.get(path, admin).raw)["name"] == "Otto"
+
+
+def test_an_admin_cannot_lock_themselves_out(api: Api, tenant: Tenant) -> None:
+    admin = tenant.keys["admin"]
+    path = f"/v1/principals/{tenant.ids['admin']}"
+    demoted = api.patch(path, admin, {"roles": ["auditor"]}, '"1"')
+    assert demoted.status == 422 and demoted.json["errors"][0]["field"] == "body.roles"
+    gone = api.patch(path, admin, {"status": "deactivated"}, '"1"')
+    assert gone.status == 422 and gone.json["errors"][0]["field"] == "body.status"
+    widened = api.patch(path, admin, {"roles": ["admin", "auditor"]}, '"1"')
+    assert widened.status == 200 and widened.json["roles"] == ["admin", "auditor"]
