@@ -159,6 +159,24 @@ def put_op(
     return {"Put": op}
 
 
+def create_op(key: Mapping[str, str], item: Mapping[str, Any]) -> dict[str, Any]:
+    """A Put that creates the item at `key` and fails if it exists."""
+    return put_op({**key, **item}, "attribute_not_exists(pk)")
+
+
+def replace_op(
+    key: Mapping[str, str], item: Mapping[str, Any], revision: int, *, draft_only: bool = False
+) -> dict[str, Any]:
+    """A Put replacing the item at `key` only if it is still at `revision` (the ETag read)."""
+    condition = "#rev = :rev"
+    names: dict[str, str] = {"#rev": "revision"}
+    values: dict[str, Any] = {":rev": revision}
+    if draft_only:
+        condition += " AND #status = :draft"
+        names["#status"], values[":draft"] = "status", "draft"
+    return put_op({**key, **item}, condition, names=names, values=values)
+
+
 def update_op(
     key: Mapping[str, str],
     update: str,

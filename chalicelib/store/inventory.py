@@ -14,20 +14,15 @@ def get_model(tenant_id: str, model_id: str) -> Item | None:
 
 
 def put_new_model(tenant_id: str, model: Item) -> dict[str, Any]:
-    return dynamo.put_op(
-        {**keys.model_key(tenant_id, model["id"]), "tenant_id": tenant_id, **model},
-        "attribute_not_exists(pk)",
+    return dynamo.create_op(
+        keys.model_key(tenant_id, model["id"]), {"tenant_id": tenant_id, **model}
     )
 
 
 def put_replace_model(tenant_id: str, model: Item, expected_revision: int) -> dict[str, Any]:
     """Replace a model if nobody changed it since `expected_revision` was read."""
-    return dynamo.put_op(
-        {**keys.model_key(tenant_id, model["id"]), "tenant_id": tenant_id, **model},
-        "#rev = :rev",
-        names={"#rev": "revision"},
-        values={":rev": expected_revision},
-    )
+    key = keys.model_key(tenant_id, model["id"])
+    return dynamo.replace_op(key, {"tenant_id": tenant_id, **model}, expected_revision)
 
 
 def check_model_exists(tenant_id: str, model_id: str) -> dict[str, Any]:
@@ -71,28 +66,15 @@ def get_version(tenant_id: str, model_id: str, number: int) -> Item | None:
 
 
 def put_new_version(tenant_id: str, version: Item) -> dict[str, Any]:
-    return dynamo.put_op(
-        {
-            **keys.version_key(tenant_id, version["model_id"], version["number"]),
-            "tenant_id": tenant_id,
-            **version,
-        },
-        "attribute_not_exists(pk)",
-    )
+    key = keys.version_key(tenant_id, version["model_id"], version["number"])
+    return dynamo.create_op(key, {"tenant_id": tenant_id, **version})
 
 
 def put_replace_version(tenant_id: str, version: Item, expected_revision: int) -> dict[str, Any]:
     """Replace a version if unchanged since read and still a draft."""
-    return dynamo.put_op(
-        {
-            **keys.version_key(tenant_id, version["model_id"], version["number"]),
-            "tenant_id": tenant_id,
-            **version,
-        },
-        "#rev = :rev AND #status = :draft",
-        names={"#rev": "revision", "#status": "status"},
-        values={":rev": expected_revision, ":draft": "draft"},
-    )
+    key = keys.version_key(tenant_id, version["model_id"], version["number"])
+    item = {"tenant_id": tenant_id, **version}
+    return dynamo.replace_op(key, item, expected_revision, draft_only=True)
 
 
 def list_versions_page(

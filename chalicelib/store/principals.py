@@ -14,19 +14,13 @@ def get(tenant_id: str, principal_id: str) -> Item | None:
 
 
 def put_new(tenant_id: str, principal: Item) -> dict[str, Any]:
-    return dynamo.put_op(
-        {**keys.principal_key(tenant_id, principal["id"]), "tenant_id": tenant_id, **principal},
-        "attribute_not_exists(pk)",
-    )
+    key = keys.principal_key(tenant_id, principal["id"])
+    return dynamo.create_op(key, {"tenant_id": tenant_id, **principal})
 
 
 def put_replace(tenant_id: str, principal: Item, expected_revision: int) -> dict[str, Any]:
-    return dynamo.put_op(
-        {**keys.principal_key(tenant_id, principal["id"]), "tenant_id": tenant_id, **principal},
-        "#rev = :rev",
-        names={"#rev": "revision"},
-        values={":rev": expected_revision},
-    )
+    key = keys.principal_key(tenant_id, principal["id"])
+    return dynamo.replace_op(key, {"tenant_id": tenant_id, **principal}, expected_revision)
 
 
 def check_active(tenant_id: str, principal_id: str) -> dict[str, Any]:

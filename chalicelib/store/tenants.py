@@ -14,32 +14,18 @@ def get(tenant_id: str) -> Item | None:
     return dynamo.get(keys.tenant_key(tenant_id))
 
 
+def _indexed(tenant: Item) -> Item:
+    return {"gsi1pk": keys.TENANTS_GSI_PK, "gsi1sk": tenant["id"], **tenant}
+
+
 def put_new(tenant: Item) -> dict[str, Any]:
     """A transaction op creating the tenant (fails if the id exists)."""
-    return dynamo.put_op(
-        {
-            **keys.tenant_key(tenant["id"]),
-            "gsi1pk": keys.TENANTS_GSI_PK,
-            "gsi1sk": tenant["id"],
-            **tenant,
-        },
-        "attribute_not_exists(pk)",
-    )
+    return dynamo.create_op(keys.tenant_key(tenant["id"]), _indexed(tenant))
 
 
 def put_replace(tenant: Item, expected_revision: int) -> dict[str, Any]:
     """A transaction op replacing the tenant if its revision is still `expected_revision`."""
-    return dynamo.put_op(
-        {
-            **keys.tenant_key(tenant["id"]),
-            "gsi1pk": keys.TENANTS_GSI_PK,
-            "gsi1sk": tenant["id"],
-            **tenant,
-        },
-        "#rev = :rev",
-        names={"#rev": "revision"},
-        values={":rev": expected_revision},
-    )
+    return dynamo.replace_op(keys.tenant_key(tenant["id"]), _indexed(tenant), expected_revision)
 
 
 def list_page(limit: int, start: dict[str, Any] | None) -> tuple[list[Item], dict[str, Any] | None]:
