@@ -49,6 +49,7 @@ class _Entry:
     fetched: float
 
 
+_CACHE_LIMIT = 10_000
 _cache: dict[str, _Entry] = {}
 _lock = threading.Lock()
 
@@ -129,5 +130,7 @@ def _lookup(key_id: str) -> _Entry | None:
         fetched=now,
     )
     with _lock:
+        if len(_cache) >= _CACHE_LIMIT:
+            _cache.clear()  # simplest bound: a warm process rarely sees this many keys
         _cache[key_id] = entry
     return entry

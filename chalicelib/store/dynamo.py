@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.bootstrap import client
 from chalicelib.config import settings
+from chalicelib.errors import PayloadTooLargeError, TooManyRequestsError
 
 Item = dict[str, Any]
 
@@ -62,9 +63,29 @@ def table_name() -> str:
     return settings().table
 
 
+THROTTLED = frozenset(
+    {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"}
+)
+
+
+def _raise_translated(exc: ClientError) -> None:
+    """Raise DynamoDB's throttling and size errors as domain errors a client can act on."""
+    error = exc.response.get("Error", {})
+    if error.get("Code") in THROTTLED:
+        raise TooManyRequestsError("the data store is busy; retry shortly") from exc
+    if error.get("Code") == "ValidationException" and "size" in str(error.get("Message", "")):
+        raise PayloadTooLargeError("the object would exceed the 400 KB item limit") from exc
+
+
 def get(key: Mapping[str, str], *, consistent: bool = True) -> Item | None:
     """One GetItem; None when the item does not exist."""
-    answer = _ddb().get_item(TableName=table_name(), Key=serialize(key), ConsistentRead=consistent)
+    try:
+        answer = _ddb().get_item(
+            TableName=table_name(), Key=serialize(key), ConsistentRead=consistent
+        )
+    except ClientError as exc:
+        _raise_translated(exc)
+        raise
     raw = answer.get("Item")
     return deserialize(raw) if raw else None
 
@@ -128,7 +149,11 @@ def query(
         params["ExclusiveStartKey"] = start_key
     if filter_expression:
         params["FilterExpression"] = filter_expression
-    answer = _ddb().query(**params)
+    try:
+        answer = _ddb().query(**params)
+    except ClientError as exc:
+        _raise_translated(exc)
+        raise
     return [deserialize(i) for i in answer.get("Items", [])], answer.get("LastEvaluatedKey")
 
 
@@ -137,7 +162,9 @@ def transact(items: Iterable[dict[str, Any]]) -> None:
     try:
         _ddb().transact_write_items(TransactItems=list(items))
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        code = exc.response.get("Error", {}).get("Code")
+        if code != "TransactionCanceledException":
+            _raise_translated(exc)
             raise
         reasons = [
             (r.get("Code") if r.get("Code") not in (None, "None") else None)

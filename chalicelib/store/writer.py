@@ -201,5 +201,8 @@ def _idempotency_op(response: IdempotentResponse, moment: datetime) -> dict[str,
             "headers": response.headers,
             "expires_at": int((moment + IDEMPOTENCY_RETENTION).timestamp()),
         },
-        "attribute_not_exists(pk)",
+        # An expired record may linger until DynamoDB's TTL sweep deletes it.
+        "attribute_not_exists(pk) OR #expires < :now",
+        names={"#expires": "expires_at"},
+        values={":now": int(moment.timestamp())},
     )

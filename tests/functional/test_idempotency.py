@@ -66,3 +66,21 @@ def test_a_replayed_tenant_creation_never_shows_the_secret_again(api: Api) -> No
     assert first.json["api_key"]["secret"] and again.json["api_key"]["secret"] is None
     assert again.json["tenant"] == first.json["tenant"]
     assert len(api.get("/v1/tenants", PLATFORM_KEY).json["items"]) == 1
+
+
+def test_an_expired_key_not_yet_swept_by_ttl_starts_afresh(api: Api, tenant: Tenant) -> None:
+    # GIVEN a record past its 24 hours that DynamoDB's TTL sweep has not deleted yet
+    key = tenant.keys["developer"]
+    first = api.post("/v1/models", key, BODY, headers={"Idempotency-Key": "old"})
+    from chalicelib.store import dynamo, keys
+
+    record = keys.idempotency_key(tenant.id, tenant.ids["developer"], "old")
+    dynamo.client("dynamodb").update_item(
+        TableName=dynamo.table_name(),
+        Key=dynamo.serialize(record),
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"N": "1000"}},
+    )
+    # WHEN the key comes back with another body THEN it is a new request
+    again = api.post("/v1/models", key, {**BODY, "name": "New"}, headers={"Idempotency-Key": "old"})
+    assert again.status == 201 and again.json["id"] != first.json["id"]
