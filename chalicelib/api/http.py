@@ -375,19 +375,38 @@ def _start_idempotent(api_request: ApiRequest, request: Request) -> Response | N
 def _log_request(
     op: Operation, caller: Caller | None, request_id: str, status: int, started: float
 ) -> None:
-    log.info(
-        json.dumps(
-            {
-                "message": "request",
-                "request_id": request_id,
-                "tenant": caller.tenant_id if caller else None,
-                "principal": caller.principal_id if caller else None,
-                "route": f"{op.method} {op.path}",
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-            }
-        )
-    )
+    """One structured line per request, which is also a CloudWatch embedded-metric record
+    (Requests and Latency by route and status class); never a header, key or body."""
+    log.info(json.dumps(request_record(op, caller, request_id, status, started)))
+
+
+def request_record(
+    op: Operation, caller: Caller | None, request_id: str, status: int, started: float
+) -> dict[str, Any]:
+    return {
+        "message": "request",
+        "request_id": request_id,
+        "tenant": caller.tenant_id if caller else None,
+        "principal": caller.principal_id if caller else None,
+        "route": f"{op.method} {op.path}",
+        "status": status,
+        "status_class": f"{status // 100}xx",
+        "Requests": 1,
+        "Latency": round((time.perf_counter() - started) * 1000, 1),
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": "Custos",
+                    "Dimensions": [["route", "status_class"]],
+                    "Metrics": [
+                        {"Name": "Requests", "Unit": "Count"},
+                        {"Name": "Latency", "Unit": "Milliseconds"},
+                    ],
+                }
+            ],
+        },
+    }
 
 
 _EDGE_ERRORS = {
