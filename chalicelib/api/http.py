@@ -352,7 +352,9 @@ def _start_idempotent(api_request: ApiRequest, request: Request) -> Response | N
         )
     caller = api_request.caller
     digest = hashlib.sha256()
-    digest.update(f"{request.method} {request.path}\n".encode())
+    # request.path is the route template; the path parameters make it the real path.
+    params = json.dumps(request.uri_params or {}, sort_keys=True)
+    digest.update(f"{request.method} {request.path} {params}\n".encode())
     raw = request.raw_body or b""
     digest.update(raw if isinstance(raw, bytes) else raw.encode())
     record_key = idempotency.record_key(caller.tenant_id, caller.principal_id, key_text)

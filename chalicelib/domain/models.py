@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from chalicelib.domain.roles import Role
 
@@ -128,7 +128,9 @@ class PrincipalList(ListPage):
 class ApiKeyCreate(Inbound):
     principal_id: PrincipalId
     name: Name
-    expires_at: datetime | None = Field(default=None, description="Must be in the future")
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="Must be in the future, with a UTC offset"
+    )
 
 
 class ApiKeyStatus(StrEnum):
@@ -238,6 +240,13 @@ class Model(Outbound):
     outputs: list[str] = Field(default_factory=list)
     upstream_model_ids: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    past_team_ids: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Everyone who has been on the model's team, the registrant included; they may "
+            "never change its risk tier or regulatory scope"
+        ),
+    )
     status: ModelStatus
     version_count: int
     created_by: str

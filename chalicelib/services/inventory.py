@@ -3,6 +3,7 @@ separation-of-duties rules of DESIGN.md section 3."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -28,12 +29,13 @@ from chalicelib.errors import (
     TransientConflictError,
 )
 from chalicelib.services.paging import page
-from chalicelib.services.records import merge_patch, public, timestamp, to_model
+from chalicelib.services.records import merge_patch, public, timestamp, to_model, validated
 from chalicelib.store import cursor, inventory, principals
 from chalicelib.store.idempotency import Claim
 from chalicelib.store.writer import AuditEntry, DomainEvent, RetryError, Write, commit
 
 GOVERNANCE_FIELDS = frozenset({"risk_tier", "regulatory_scope"})
+LIST_FIELDS = ("inputs", "outputs", "upstream_model_ids", "tags", "regulatory_scope")
 MODEL_REQUIRED = {"name", "purpose", "risk_tier", "regulatory_scope", "owner_id", "developer_ids"}
 VERSION_ATTEMPTS = 25
 
@@ -86,9 +88,11 @@ def create_model(caller: Caller, body: ModelCreate, claim: Claim | None = None) 
     fields = body.model_dump(mode="json", exclude_none=True)
     fields["owner_id"] = body.owner_id or caller.principal_id
     fields["developer_ids"] = list(dict.fromkeys(body.developer_ids or [caller.principal_id]))
+    past_team = [caller.principal_id, fields["owner_id"], *fields["developer_ids"]]
     item = {
         "id": new_id("model"),
         **fields,
+        "past_team_ids": list(dict.fromkeys(past_team)),
         "status": "in_development",
         "version_count": 0,
         "created_by": caller.principal_id,
@@ -156,10 +160,19 @@ def update_model(
         raise PreconditionFailedError("the model changed since it was read")
     if current.status == "retired":
         raise ConflictError("a retired model cannot be changed")
-    merged = merge_patch(public(current), patch, required=MODEL_REQUIRED)
+    merged = merge_patch(public(current), patch, required=MODEL_REQUIRED - {"regulatory_scope"})
+    for name in LIST_FIELDS:  # null clears a list
+        merged[name] = merged.get(name) or []
     merged["developer_ids"] = list(dict.fromkeys(merged["developer_ids"]))
+    if model_id in merged["upstream_model_ids"]:
+        raise DomainRuleError(
+            "a model cannot be its own upstream model",
+            errors=[FieldError("body.upstream_model_ids", "names the model itself")],
+        )
+    new_team = [merged["owner_id"], *merged["developer_ids"]]
+    merged["past_team_ids"] = list(dict.fromkeys([*current.past_team_ids, *new_team]))
     merged.update(updated_at=timestamp(), revision=revision + 1)
-    updated = Model.model_validate(merged)
+    updated = validated(Model, merged)
     before, after = diff(public(current), public(updated))
     changed = set(after) - {"updated_at", "revision"}
     if not changed:
@@ -190,9 +203,10 @@ def _check_update_rights(caller: Caller, model: Model, changed: set[str]) -> Non
     if changed & GOVERNANCE_FIELDS:
         if not caller.has_any(Role.VALIDATOR, Role.APPROVER):
             raise ForbiddenError("only validators or approvers may change risk tier or scope")
-        if caller.principal_id in team(model):
+        if caller.principal_id in team(model) | set(model.past_team_ids):
             raise ForbiddenError(
-                "risk tier and regulatory scope must be changed by someone outside the model's team"
+                "risk tier and regulatory scope must be changed by someone who has never been"
+                " on the model's team"
             )
 
 
@@ -247,8 +261,7 @@ def create_version(
 
 
 def _version_number(number: str) -> int | None:
-    canonical = number.isdigit() and not number.startswith("0") and len(number) <= 6
-    return int(number) if canonical else None
+    return int(number) if re.fullmatch(r"[1-9][0-9]{0,5}", number) else None
 
 
 def get_version(caller: Caller, model_id: str, number: str) -> Version:
@@ -296,7 +309,7 @@ def update_version(
         k: v for k, v in (merged.get("model_card") or {}).items() if v is not None
     }
     merged.update(updated_at=timestamp(), revision=revision + 1)
-    updated = Version.model_validate(merged)
+    updated = validated(Version, merged)
     before, after = diff(public(current), public(updated))
     if not set(after) - {"updated_at", "revision"}:
         return current
@@ -307,9 +320,15 @@ def update_version(
             ops=[inventory.put_replace_version(caller.tenant, public(updated), revision)],
             audit=AuditEntry("version.updated", "version", current.id, before=before, after=after),
             events=[DomainEvent("version.updated", public(updated))],
-            on_failure={
-                0: lambda: PreconditionFailedError("the version changed since it was read")
-            },
+            on_failure={0: lambda: _lost_version_race(caller, model_id, number)},
         ),
     )
     return updated
+
+
+def _lost_version_race(caller: Caller, model_id: str, number: str) -> Exception:
+    """Why a version's conditional replace failed: it left draft (409) or changed (412)."""
+    now = get_version(caller, model_id, number)
+    if now.status != "draft":
+        return ConflictError(f"version {now.number} is {now.status}; only drafts change")
+    return PreconditionFailedError("the version changed since it was read")

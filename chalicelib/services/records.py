@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 
 from chalicelib.errors import FieldError, ValidationError
 from chalicelib.store.writer import iso, now
@@ -25,6 +26,18 @@ def to_model(cls: type[M], item: dict[str, Any]) -> M:
 def public(model: BaseModel) -> dict[str, Any]:
     """The JSON form of a model, as audit events and domain events carry it."""
     return model.model_dump(mode="json")
+
+
+def validated(cls: type[M], data: dict[str, Any]) -> M:
+    """`data` as `cls`, or a 400 naming the fields a merge left invalid."""
+    try:
+        return cls.model_validate(data)
+    except PydanticValidationError as exc:
+        errors = [
+            FieldError("body." + ".".join(str(p) for p in e["loc"]), e["msg"])
+            for e in exc.errors(include_url=False)
+        ]
+        raise ValidationError("the patched object would not be valid", errors=errors) from exc
 
 
 def merge_patch(current: dict[str, Any], patch: BaseModel, required: set[str]) -> dict[str, Any]:

@@ -12,6 +12,9 @@ from typing import Any
 from chalicelib.store import keys, queues
 
 SQS_BATCH = 10
+# SQS takes 256 KiB per message and per batch; keep room for the message attributes.
+MAX_MESSAGE_BYTES = 240_000
+MAX_BATCH_BYTES = 250_000
 
 
 def outbox_envelopes(records: list[dict[str, Any]]) -> list[str]:
@@ -31,8 +34,33 @@ def outbox_envelopes(records: list[dict[str, Any]]) -> list[str]:
 
 def relay_stream_records(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Send the batch's outbox events to the domain-events queue."""
-    envelopes = outbox_envelopes(records)
-    for start in range(0, len(envelopes), SQS_BATCH):
-        chunk = envelopes[start : start + SQS_BATCH]
-        queues.send_events([(json.loads(e)["id"], e, json.loads(e)["type"]) for e in chunk])
+    envelopes = [_fitted(e) for e in outbox_envelopes(records)]
+    for batch in _batches(envelopes):
+        queues.send_events([(json.loads(e)["id"], e, json.loads(e)["type"]) for e in batch])
     return {"relayed": len(envelopes)}
+
+
+def _fitted(envelope: str) -> str:
+    """The envelope, or a pointer to its subject when it would not fit in one SQS message.
+
+    Consumers then read the subject through the API; the event id and type stay."""
+    if len(envelope.encode()) <= MAX_MESSAGE_BYTES:
+        return envelope
+    event = json.loads(envelope)
+    data = event.get("data") or {}
+    event["data"] = {"id": data.get("id"), "truncated": True}
+    return json.dumps(event, separators=(",", ":"))
+
+
+def _batches(envelopes: list[str]) -> list[list[str]]:
+    """Batches of at most 10 messages and MAX_BATCH_BYTES, as SendMessageBatch allows."""
+    batches: list[list[str]] = []
+    size = 0
+    for envelope in envelopes:
+        length = len(envelope.encode())
+        if not batches or len(batches[-1]) == SQS_BATCH or size + length > MAX_BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(envelope)
+        size += length
+    return batches

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from chalicelib import auth
 from chalicelib.domain.audit import diff
 from chalicelib.domain.context import Caller
-from chalicelib.domain.ids import new_id
+from chalicelib.domain.ids import is_id, new_id
 from chalicelib.domain.models import (
     ApiKeyCreated,
     Principal,
@@ -107,7 +107,7 @@ def _key_view(key: dict) -> dict:
 
 
 def get_tenant(tenant_id: str) -> Tenant:
-    item = tenants.get(tenant_id)
+    item = tenants.get(tenant_id) if is_id(tenant_id, "tenant") else None
     if item is None:
         raise NotFoundError(f"no tenant {tenant_id}")
     return to_model(Tenant, item)
@@ -150,4 +150,5 @@ def update_tenant(
             on_failure={0: lambda: PreconditionFailedError("the tenant changed since it was read")},
         ),
     )
+    auth.clear_cache()  # this process at once; others within the auth cache time
     return updated

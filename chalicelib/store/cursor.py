@@ -74,8 +74,8 @@ def decode(cursor: str | None, tenant: str | None, query: str) -> dict[str, Any]
 
 def _inside_tenant(key: dict[str, Any], tenant: str) -> bool:
     """A signed key is ours already; this double-checks it stays in the tenant's space."""
-    for attr in ("pk", "gsi1pk"):
-        value = key.get(attr, {}).get("S")
-        if value is not None and not value.startswith(f"T#{tenant}"):
-            return False
-    return True
+    # An index page is placed by its index partition; the table key beside it may be a
+    # global lookup item (API keys), so only the index partition must be the tenant's.
+    attr = "gsi1pk" if "gsi1pk" in key else "pk"
+    value = key.get(attr, {}).get("S")
+    return isinstance(value, str) and value.startswith(f"T#{tenant}")

@@ -73,7 +73,8 @@ def _raise_translated(exc: ClientError) -> None:
     error = exc.response.get("Error", {})
     if error.get("Code") in THROTTLED:
         raise TooManyRequestsError("the data store is busy; retry shortly") from exc
-    if error.get("Code") == "ValidationException" and "size" in str(error.get("Message", "")):
+    message = str(error.get("Message", "")).lower()
+    if error.get("Code") == "ValidationException" and "item size" in message:
         raise PayloadTooLargeError("the object would exceed the 400 KB item limit") from exc
 
 

@@ -32,13 +32,22 @@ def check_model_exists(tenant_id: str, model_id: str) -> dict[str, Any]:
 def bump_version_count(
     tenant_id: str, model_id: str, expected_count: int, updated_at: str
 ) -> dict[str, Any]:
-    """Claim the next version number: succeeds only if nobody claimed it first."""
+    """Claim the next version number: succeeds only if nobody claimed it first.
+
+    The model's representation changes (version_count), so its revision (ETag) moves too:
+    a PATCH prepared before this cannot write the old count back.
+    """
     return dynamo.update_op(
         keys.model_key(tenant_id, model_id),
-        "SET #count = :next, #updated = :at",
+        "SET #count = :next, #updated = :at, #rev = #rev + :one",
         "#count = :count",
-        names={"#count": "version_count", "#updated": "updated_at"},
-        values={":next": expected_count + 1, ":count": expected_count, ":at": updated_at},
+        names={"#count": "version_count", "#updated": "updated_at", "#rev": "revision"},
+        values={
+            ":next": expected_count + 1,
+            ":count": expected_count,
+            ":at": updated_at,
+            ":one": 1,
+        },
     )
 
 

@@ -118,3 +118,19 @@ def test_a_failed_update_changes_nothing(api: Api, tenant: Tenant) -> None:
         "body.developer_ids[0]",
     )
     assert api.get(path, tenant.keys["developer"]).json == model
+
+
+def test_key_expiry_without_a_time_zone_is_400(api: Api, tenant: Tenant) -> None:
+    answer = api.post(
+        "/v1/api-keys",
+        tenant.keys["admin"],
+        {"principal_id": tenant.ids["auditor"], "name": "k", "expires_at": "2031-01-01T00:00:00"},
+    )
+    assert_problem(answer, 400, "body.expires_at")
+
+
+def test_malformed_and_huge_ids_are_404(api: Api, tenant: Tenant) -> None:
+    from tests.conftest import PLATFORM_KEY
+
+    assert_problem(api.get("/v1/tenants/" + "x" * 3000, PLATFORM_KEY), 404)
+    assert_problem(api.get("/v1/models/mdl_" + "Z" * 500, tenant.keys["developer"]), 404)

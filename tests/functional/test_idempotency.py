@@ -84,3 +84,17 @@ def test_an_expired_key_not_yet_swept_by_ttl_starts_afresh(api: Api, tenant: Ten
     # WHEN the key comes back with another body THEN it is a new request
     again = api.post("/v1/models", key, {**BODY, "name": "New"}, headers={"Idempotency-Key": "old"})
     assert again.status == 201 and again.json["id"] != first.json["id"]
+
+
+def test_a_key_reused_on_another_models_path_is_409_not_a_replay(api: Api, tenant: Tenant) -> None:
+    from tests.conftest import new_model
+
+    first, second = new_model(api, tenant), new_model(api, tenant, name="Second")
+    key = tenant.keys["developer"]
+    made = api.post(f"/v1/models/{first['id']}/versions", key, {}, headers={"Idempotency-Key": "v"})
+    assert made.status == 201
+    other = api.post(
+        f"/v1/models/{second['id']}/versions", key, {}, headers={"Idempotency-Key": "v"}
+    )
+    assert other.status == 409
+    assert api.get(f"/v1/models/{second['id']}/versions", key).json["items"] == []

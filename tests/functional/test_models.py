@@ -133,3 +133,51 @@ def test_developers_outside_the_team_cannot_edit(api: Api, tenant: Tenant) -> No
         f"/v1/models/{model['id']}", tenant.keys["developer2"], {"purpose": "x"}, '"1"'
     )
     assert answer.status == 403
+
+
+def test_a_new_version_moves_the_models_etag_so_a_stale_patch_cannot_undo_its_count(
+    api: Api, tenant: Tenant
+) -> None:
+    key = tenant.keys["developer"]
+    model = new_model(api, tenant)
+    path = f"/v1/models/{model['id']}"
+    assert api.post(f"{path}/versions", key, {}).status == 201
+    assert api.patch(path, key, {"purpose": "stale"}, '"1"').status == 412
+    fresh = api.get(path, key)
+    assert fresh.json["version_count"] == 1
+    assert api.patch(path, key, {"purpose": "fresh"}, fresh.headers["etag"]).status == 200
+    assert api.post(f"{path}/versions", key, {}).json["number"] == 2
+
+
+def test_patch_edge_cases_are_answered_not_crashed(api: Api, tenant: Tenant) -> None:
+    key = tenant.keys["developer"]
+    model = new_model(api, tenant, tags=["a"], inputs=["x"])
+    path = f"/v1/models/{model['id']}"
+    cleared = api.patch(path, key, {"tags": None, "inputs": None}, '"1"')
+    assert cleared.status == 200 and cleared.json["tags"] == [] and cleared.json["inputs"] == []
+    itself = api.patch(path, key, {"upstream_model_ids": [model["id"]]}, '"2"')
+    assert itself.status == 422 and itself.json["errors"][0]["field"] == "body.upstream_model_ids"
+    assert api.get(f"{path}/versions/%C2%B2", key).status == 404
+
+
+def test_someone_who_was_ever_on_the_team_never_classifies_its_risk(
+    api: Api, tenant: Tenant
+) -> None:
+    # GIVEN a person who is both developer and validator registers a model
+    admin = tenant.keys["admin"]
+    both = api.post("/v1/principals", admin, {"name": "Dual", "roles": ["developer", "validator"]})
+    key = api.post("/v1/api-keys", admin, {"principal_id": both.json["id"], "name": "k"}).json
+    model = api.post("/v1/models", key["secret"], {"name": "M", "purpose": "p", "risk_tier": 3})
+    assert model.json["past_team_ids"] == [both.json["id"]]
+    path = f"/v1/models/{model.json['id']}"
+    # WHEN they hand the model to someone else and then try to lower its risk tier
+    handed = api.patch(
+        path,
+        key["secret"],
+        {"owner_id": tenant.ids["developer"], "developer_ids": [tenant.ids["developer"]]},
+        '"1"',
+    )
+    assert handed.status == 200
+    # THEN separation of duties still holds
+    assert api.patch(path, key["secret"], {"risk_tier": 1}, '"2"').status == 403
+    assert api.patch(path, tenant.keys["validator"], {"risk_tier": 1}, '"2"').status == 200

@@ -159,3 +159,19 @@ def test_an_admin_cannot_lock_themselves_out(api: Api, tenant: Tenant) -> None:
     assert gone.status == 422 and gone.json["errors"][0]["field"] == "body.status"
     widened = api.patch(path, admin, {"roles": ["admin", "auditor"]}, '"1"')
     assert widened.status == 200 and widened.json["roles"] == ["admin", "auditor"]
+
+
+def test_api_keys_page_through_with_cursors(api: Api, tenant: Tenant) -> None:
+    admin = tenant.keys["admin"]
+    seen: list[str] = []
+    cursor = None
+    for _ in range(20):
+        page = api.get("/v1/api-keys?limit=3" + (f"&cursor={cursor}" if cursor else ""), admin)
+        assert page.status == 200, page.json
+        seen += [k["id"] for k in page.json["items"]]
+        cursor = page.json["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == 9  # the admin's key and one per person
+    mine = api.get(f"/v1/api-keys?limit=1&principal_id={tenant.ids['developer']}", admin).json
+    assert len(mine["items"]) == 1
