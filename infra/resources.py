@@ -11,6 +11,7 @@ local stack without the CDK dependencies installed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,11 @@ class Secret:
 
 @dataclass(frozen=True)
 class StreamConsumer:
-    """A Chalice `@app.lambda_function` fed by a table's stream, as Lambda would."""
+    """A Chalice `@app.lambda_function` fed by a table's stream, as Lambda would.
+
+    `event_names` and `sort_key_prefix` filter the records before the function
+    sees them (Lambda's filter criteria), so it is not invoked for every write.
+    """
 
     function: str
     table: str
@@ -83,6 +88,27 @@ class StreamConsumer:
     starting_position: str = "TRIM_HORIZON"
     maximum_retry_attempts: int = 10
     bisect_batch_on_error: bool = True
+    event_names: tuple[str, ...] = ()
+    sort_key_prefix: str | None = None
+
+    def filter_pattern(self, sort_key: str) -> dict[str, object] | None:
+        """The Lambda event-filter pattern of this binding, or None to take every record."""
+        pattern: dict[str, object] = {}
+        if self.event_names:
+            pattern["eventName"] = list(self.event_names)
+        if self.sort_key_prefix:
+            prefix = [{"prefix": self.sort_key_prefix}]
+            pattern["dynamodb"] = {"Keys": {sort_key: {"S": prefix}}}
+        return pattern or None
+
+    def accepts(self, record: dict[str, Any], sort_key: str) -> bool:
+        """Whether a stream record passes the filter (what the local dispatcher applies)."""
+        if self.event_names and record.get("eventName") not in self.event_names:
+            return False
+        if self.sort_key_prefix:
+            value = record.get("dynamodb", {}).get("Keys", {}).get(sort_key, {}).get("S", "")
+            return str(value).startswith(self.sort_key_prefix)
+        return True
 
 
 @dataclass(frozen=True)
@@ -151,5 +177,12 @@ RESOURCES = Resources(
     buckets=(ARTIFACTS_BUCKET,),
     queues=(EVENTS_QUEUE,),
     secrets=(PLATFORM_KEY_SECRET, CURSOR_KEY_SECRET),
-    stream_consumers=(StreamConsumer(function="outbox_relay", table="Main"),),
+    stream_consumers=(
+        StreamConsumer(
+            function="outbox_relay",
+            table="Main",
+            event_names=("INSERT",),
+            sort_key_prefix="OUTBOX#",
+        ),
+    ),
 )

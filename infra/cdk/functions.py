@@ -7,6 +7,8 @@ the packaged functions.
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import CfnResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -17,7 +19,7 @@ from constructs import Construct
 from infra.cdk.access import grants_for
 from infra.cdk.data import DataPlane
 from infra.cdk.handlers import function_logical_id
-from infra.resources import QueueConsumer, StreamConsumer
+from infra.resources import QueueConsumer, StreamConsumer, Table
 
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 FAILURE_RETENTION = Duration.days(14)
@@ -139,6 +141,7 @@ class FunctionWiring(Construct):
             starting_position=consumer.starting_position,
             maximum_retry_attempts=consumer.maximum_retry_attempts,
             bisect_batch_on_function_error=consumer.bisect_batch_on_error,
+            filter_criteria=_filter_criteria(consumer, self.data.resources.table(consumer.table)),
             # A batch that exhausts its retries is recorded, not silently dropped.
             destination_config=lambda_.CfnEventSourceMapping.DestinationConfigProperty(
                 on_failure=lambda_.CfnEventSourceMapping.OnFailureProperty(
@@ -156,6 +159,17 @@ class FunctionWiring(Construct):
             event_source_arn=self.data.queues[consumer.queue].queue_arn,
             batch_size=consumer.batch_size,
         )
+
+
+def _filter_criteria(
+    consumer: StreamConsumer, table: Table
+) -> lambda_.CfnEventSourceMapping.FilterCriteriaProperty | None:
+    pattern = consumer.filter_pattern(table.sort_key)
+    if pattern is None:
+        return None
+    return lambda_.CfnEventSourceMapping.FilterCriteriaProperty(
+        filters=[lambda_.CfnEventSourceMapping.FilterProperty(pattern=json.dumps(pattern))]
+    )
 
 
 def _binding_id(consumer: StreamConsumer) -> str:

@@ -7,12 +7,13 @@ what is declared. Pure dict logic: no aws_cdk import.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from infra.cdk.handlers import Handler, function_logical_id
 from infra.cdk.names import logical_id
-from infra.resources import Bucket, Queue, Resources, Secret, Table
+from infra.resources import Bucket, Queue, Resources, Secret, StreamConsumer, Table
 
 Template = dict[str, Any]
 
@@ -186,6 +187,12 @@ def _secret(secret: Secret, found: Template) -> list[str]:
     return problems
 
 
+def _filter(consumer: StreamConsumer, resources: Resources) -> dict[str, Any] | None:
+    """The FilterCriteria a stream binding's declared filter deploys as (None: no filter)."""
+    pattern = consumer.filter_pattern(resources.table(consumer.table).sort_key)
+    return None if pattern is None else {"Filters": [{"Pattern": json.dumps(pattern)}]}
+
+
 def _consumers(resources: Resources, handlers: list[Handler], found: Template) -> list[str]:
     problems: list[str] = []
     declared_functions = {h.function for h in handlers}
@@ -199,6 +206,7 @@ def _consumers(resources: Resources, handlers: list[Handler], found: Template) -
                 "StartingPosition": c.starting_position,
                 "MaximumRetryAttempts": c.maximum_retry_attempts,
                 "BisectBatchOnFunctionError": c.bisect_batch_on_error,
+                "FilterCriteria": _filter(c, resources),
             },
         )
         for c in resources.stream_consumers

@@ -74,3 +74,19 @@ def test_merge_patch_clears_optional_fields_and_refuses_required_nulls() -> None
 )
 def test_local_schedules_understand_rate_expressions(expression: str, seconds: int | None) -> None:
     assert rate_seconds(expression) == seconds
+
+
+def test_the_outbox_relay_is_fed_only_outbox_inserts() -> None:
+    from infra.resources import RESOURCES
+
+    relay = next(c for c in RESOURCES.stream_consumers if c.function == "outbox_relay")
+    assert relay.filter_pattern("sk") == {
+        "eventName": ["INSERT"],
+        "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "OUTBOX#"}]}}},
+    }
+    insert = {"eventName": "INSERT", "dynamodb": {"Keys": {"sk": {"S": "OUTBOX#evt_1"}}}}
+    assert relay.accepts(insert, "sk")
+    assert not relay.accepts({**insert, "eventName": "REMOVE"}, "sk")
+    assert not relay.accepts(
+        {"eventName": "INSERT", "dynamodb": {"Keys": {"sk": {"S": "MODEL#mdl_1"}}}}, "sk"
+    )
