@@ -8,6 +8,7 @@ runs the event dispatcher, until Ctrl-C.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -113,7 +114,6 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
 
     from chalice.config import Config
-    from chalice.local import create_local_server
 
     from app import app
     from chalicelib import bootstrap
@@ -133,26 +133,61 @@ def main() -> None:
         app_name="custos",
         environment_variables=env,
     )
-    server = create_local_server(app, config, "127.0.0.1", port)
+    server = serve(app, config, port)
     dispatcher = Dispatcher(app, session, env)
     dispatcher.start()
     stop = threading.Event()
+    # Both signals, explicitly: a shell starts background jobs with SIGINT ignored.
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
-    serving.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     print(
         f"\nCustos API on http://127.0.0.1:{port}/v1 (moto on :{moto_port}). Ctrl-C stops.",
         flush=True,
     )
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
+    while not stop.wait(0.5):
         pass
     print("\nstopping…", flush=True)
-    server.shutdown()
-    dispatcher.stop()
-    moto_server.stop()
+
+    def stop_all() -> None:
+        server.shutdown()
+        dispatcher.stop()
+        moto_server.stop()
+
+    stopper = threading.Thread(target=stop_all, daemon=True)
+    stopper.start()
+    stopper.join(timeout=15)
+    if stopper.is_alive():  # a stuck connection must not keep the stack running
+        print("forced stop", flush=True)
+        os._exit(1)
+    print("stopped", flush=True)
+
+
+def serve(app: Any, config: Any, port: int) -> Any:
+    """chalice's local server, answering unknown routes as the AWS stack's gateway does."""
+    from chalice import local
+
+    class GatewayLikeHandler(local.ChaliceRequestHandler):
+        def _send_error_response(self, error: local.LocalGatewayException) -> None:
+            if isinstance(error, local.ForbiddenError) and b"Missing Authentication" in (
+                error.body or b""
+            ):
+                body = json.dumps(
+                    {
+                        "type": "https://custos.dev/problems/not-found",
+                        "title": "Not found",
+                        "status": 404,
+                        "detail": "no such route",
+                    }
+                ).encode()
+                self._send_http_response(404, {"Content-Type": "application/problem+json"}, body)
+                return
+            super()._send_error_response(error)
+
+    # What chalice.local.create_local_server does, with our handler.
+    local.CustomLocalChalice.__bases__ = (local.LocalChalice, app.__class__)
+    app.__class__ = local.CustomLocalChalice
+    return local.LocalDevServer(app, config, "127.0.0.1", port, handler_cls=GatewayLikeHandler)
 
 
 if __name__ == "__main__":

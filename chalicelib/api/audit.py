@@ -21,10 +21,10 @@ READERS = {Role.AUDITOR, Role.ADMIN}
     tag="Audit",
     roles=READERS,
     response=AuditEventList,
-    query=(LIMIT, CURSOR, QueryParam("from_seq", int, "Start at this sequence number")),
+    query=(LIMIT, CURSOR, QueryParam("from_seq", int, "Start at this sequence number", minimum=1)),
 )
 def list_audit_events(req: ApiRequest) -> Reply:
-    from_seq = max(1, int(req.query.get("from_seq", 1)))
+    from_seq = int(req.query.get("from_seq", 1))
     items, next_cursor = audit.list_events(req.caller, req.limit, req.cursor, from_seq)
     return Reply(AuditEventList(items=items, next_cursor=next_cursor))
 

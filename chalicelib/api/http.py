@@ -53,9 +53,11 @@ class QueryParam:
     kind: type = str
     description: str = ""
     choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
 
 
-LIMIT = QueryParam("limit", int, "Page size, 1-100 (default 50)")
+LIMIT = QueryParam("limit", int, "Page size (default 50)", minimum=1, maximum=100)
 CURSOR = QueryParam("cursor", str, "The next_cursor of the previous page")
 
 
@@ -125,15 +127,21 @@ class ApiRequest:
     def cursor(self) -> str | None:
         return self.query.get("cursor")
 
-    def expected_revision(self) -> int:
-        """The revision If-Match names: 428 when missing, 412 when unparseable."""
-        value = self.headers.get("if-match")
+    def expected_revision(self, current: int) -> int:
+        """The revision to update, given the `current` one: If-Match must name it (or be `*`).
+
+        428 when If-Match is missing, 412 when none of its ETags is current. Only strong
+        ETags match (RFC 9110 strong comparison).
+        """
+        value = (self.headers.get("if-match") or "").strip()
         if not value:
             raise PreconditionRequiredError("send the resource's ETag in If-Match")
-        match = re.fullmatch(r'\s*(?:W/)?"(\d{1,12})"\s*', value)
-        if not match:
-            raise PreconditionFailedError("If-Match does not name a current ETag")
-        return int(match.group(1))
+        if value == "*":
+            return current
+        tags = [t.strip() for t in value.split(",")]
+        if etag(current) not in tags:
+            raise PreconditionFailedError("If-Match does not name the current ETag")
+        return current
 
 
 def etag(revision: int) -> str:
@@ -327,16 +335,20 @@ def _parse_query(op: Operation, params: Mapping[str, str]) -> dict[str, Any]:
             errors.append(FieldError(f"query.{name}", "given more than once"))
             continue
         if spec.kind is int:
-            if not re.fullmatch(r"-?\d{1,6}", value):
+            if not re.fullmatch(r"-?\d{1,15}", value):
                 errors.append(FieldError(f"query.{name}", "must be an integer"))
                 continue
-            parsed[name] = int(value)
+            number = int(value)
+            low = spec.minimum if spec.minimum is not None else -(10**15)
+            high = spec.maximum if spec.maximum is not None else 10**15
+            if not low <= number <= high:
+                errors.append(FieldError(f"query.{name}", f"must be between {low} and {high}"))
+                continue
+            parsed[name] = number
         else:
             parsed[name] = value
         if spec.choices and value not in spec.choices:
             errors.append(FieldError(f"query.{name}", f"must be one of {', '.join(spec.choices)}"))
-    if "limit" in parsed and not 1 <= parsed["limit"] <= 100:
-        errors.append(FieldError("query.limit", "must be between 1 and 100"))
     if errors:
         raise ValidationError("the query parameters are not valid", errors=errors)
     return parsed

@@ -21,7 +21,7 @@ from chalicelib.services import inventory
 bp = Blueprint(__name__)
 TAG = "Models"
 FILTERS = (
-    QueryParam("risk_tier", int, "1, 2 or 3"),
+    QueryParam("risk_tier", int, "1 high, 2 medium, 3 low", minimum=1, maximum=3),
     QueryParam(
         "status", str, "Model status", ("in_development", "approved", "in_production", "retired")
     ),

@@ -62,8 +62,8 @@ def _errors(op: Operation) -> list[int]:
         codes |= {413, 415}
     if op.path_params:
         codes.add(404)
-    if op.idempotent:
-        codes.add(409)
+    if op.method != "GET":
+        codes.add(409)  # the idempotency key, the object's state, or a busy audit chain
     if op.if_match:
         codes |= {412, 428}
     return sorted(codes)
@@ -78,6 +78,10 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "integer" if q.kind is int else "string"}
         if q.choices:
             schema["enum"] = list(q.choices)
+        if q.minimum is not None:
+            schema["minimum"] = q.minimum
+        if q.maximum is not None:
+            schema["maximum"] = q.maximum
         params.append(
             {
                 "name": q.name,

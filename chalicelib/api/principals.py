@@ -91,6 +91,7 @@ def get_principal(req: ApiRequest, principal_id: str) -> Reply:
     request=PrincipalPatch,
     response=Principal,
     if_match=True,
+    errors=(422,),
 )
 def update_principal(req: ApiRequest, principal_id: str) -> Reply:
     p = principals.update_principal(req.caller, principal_id, req.body, req.expected_revision)

@@ -150,14 +150,12 @@ def list_models(
 
 
 def update_model(
-    caller: Caller, model_id: str, patch: ModelPatch, if_match: Callable[[], int]
+    caller: Caller, model_id: str, patch: ModelPatch, if_match: Callable[[int], int]
 ) -> Model:
     """Merge-patch a model. Descriptive fields are the team's; risk tier and regulatory
     scope belong to validators or approvers outside the team."""
     current = get_model(caller, model_id)
-    revision = if_match()
-    if current.revision != revision:
-        raise PreconditionFailedError("the model changed since it was read")
+    revision = if_match(current.revision)
     if current.status == "retired":
         raise ConflictError("a retired model cannot be changed")
     merged = merge_patch(public(current), patch, required=MODEL_REQUIRED - {"regulatory_scope"})
@@ -293,7 +291,7 @@ def list_versions(
 
 
 def update_version(
-    caller: Caller, model_id: str, number: str, patch: VersionPatch, if_match: Callable[[], int]
+    caller: Caller, model_id: str, number: str, patch: VersionPatch, if_match: Callable[[int], int]
 ) -> Version:
     """Merge-patch a draft version's description or model card."""
     current = get_version(caller, model_id, number)
@@ -301,9 +299,7 @@ def update_version(
     _require_team_developer(caller, model, "edit versions")
     if current.status != "draft":
         raise ConflictError(f"version {current.number} is {current.status}; only drafts change")
-    revision = if_match()
-    if current.revision != revision:
-        raise PreconditionFailedError("the version changed since it was read")
+    revision = if_match(current.revision)
     merged = merge_patch(public(current), patch, required=set())
     merged["model_card"] = {
         k: v for k, v in (merged.get("model_card") or {}).items() if v is not None

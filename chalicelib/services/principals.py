@@ -80,13 +80,11 @@ def list_principals(
 
 
 def update_principal(
-    caller: Caller, principal_id: str, patch: PrincipalPatch, if_match: Callable[[], int]
+    caller: Caller, principal_id: str, patch: PrincipalPatch, if_match: Callable[[int], int]
 ) -> Principal:
     """Rename, change roles of, or deactivate a principal; role changes are audited as such."""
     current = get_principal(caller, principal_id)
-    revision = if_match()
-    if current.revision != revision:
-        raise PreconditionFailedError("the principal changed since it was read")
+    revision = if_match(current.revision)
     merged = merge_patch(public(current), patch, required={"name", "roles", "status"})
     if principal_id == caller.principal_id:
         _refuse_self_lockout(merged)

@@ -126,13 +126,11 @@ def list_tenants(limit: int, cursor_text: str | None) -> tuple[list[Tenant], str
 
 
 def update_tenant(
-    caller: Caller, tenant_id: str, patch: TenantPatch, if_match: Callable[[], int]
+    caller: Caller, tenant_id: str, patch: TenantPatch, if_match: Callable[[int], int]
 ) -> Tenant:
     """Rename, suspend or reactivate a tenant; suspension locks out its keys."""
     current = get_tenant(tenant_id)
-    revision = if_match()
-    if current.revision != revision:
-        raise PreconditionFailedError("the tenant changed since it was read")
+    revision = if_match(current.revision)
     merged = merge_patch(public(current), patch, required={"name", "status"})
     merged.update(updated_at=timestamp(), revision=revision + 1)
     updated = Tenant.model_validate(merged)

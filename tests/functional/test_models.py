@@ -181,3 +181,15 @@ def test_someone_who_was_ever_on_the_team_never_classifies_its_risk(
     # THEN separation of duties still holds
     assert api.patch(path, key["secret"], {"risk_tier": 1}, '"2"').status == 403
     assert api.patch(path, tenant.keys["validator"], {"risk_tier": 1}, '"2"').status == 200
+
+
+def test_if_match_takes_a_list_of_etags_or_a_star_but_never_a_weak_etag(
+    api: Api, tenant: Tenant
+) -> None:
+    key = tenant.keys["developer"]
+    model = new_model(api, tenant)
+    path = f"/v1/models/{model['id']}"
+    assert api.patch(path, key, {"purpose": "a"}, 'W/"1"').status == 412
+    assert api.patch(path, key, {"purpose": "a"}, '"7", "1"').status == 200
+    assert api.patch(path, key, {"purpose": "b"}, "*").status == 200
+    assert api.get(path, key).json["revision"] == 3
