@@ -289,8 +289,10 @@ def _parse_body(op: Operation, request: Request) -> Any:
     if op.request is None:
         return None
     if len(raw) > settings().max_body_bytes:
+        limit = settings().max_body_bytes
         raise PayloadTooLargeError(
-            f"the body is {len(raw)} bytes; the limit is {settings().max_body_bytes}"
+            f"the body is {len(raw)} bytes; the limit is {limit}",
+            errors=[FieldError("body", f"larger than {limit} bytes")],
         )
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type not in ("application/json", "application/merge-patch+json"):

@@ -53,6 +53,7 @@ def test_non_json_and_wrong_content_type_and_oversize_bodies(api: Api, tenant: T
     assert_problem(
         api.call("POST", "/v1/models", key, raw=big, headers={"Content-Type": "application/json"}),
         413,
+        "body",
     )
     array = api.call(
         "POST", "/v1/models", key, raw="[1, 2]", headers={"Content-Type": "application/json"}
