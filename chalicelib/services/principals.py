@@ -48,7 +48,10 @@ def create_principal(
         caller,
         Write(
             tenant_id=caller.tenant,
-            ops=[principals.put_new(caller.tenant, item)],
+            ops=[
+                principals.put_new(caller.tenant, item),
+                *_admin_change(caller.tenant, None, principal),
+            ],
             audit=AuditEntry(
                 "principal.created", "principal", principal.id, after=public(principal)
             ),
@@ -98,16 +101,39 @@ def update_principal(
         caller,
         Write(
             tenant_id=caller.tenant,
-            ops=[principals.put_replace(caller.tenant, public(updated), revision)],
+            ops=[
+                principals.put_replace(caller.tenant, public(updated), revision),
+                *_admin_change(caller.tenant, current, updated),
+            ],
             audit=AuditEntry(action, "principal", principal_id, before=before, after=after),
             events=[DomainEvent(action, public(updated))],
             on_failure={
-                0: lambda: PreconditionFailedError("the principal changed since it was read")
+                0: lambda: PreconditionFailedError("the principal changed since it was read"),
+                1: _last_admin,
             },
         ),
     )
     auth.clear_cache()  # this process at once; others within the auth cache time
     return updated
+
+
+def _is_admin(principal: Principal | None) -> bool:
+    return principal is not None and principal.status == "active" and Role.ADMIN in principal.roles
+
+
+def _admin_change(
+    tenant_id: str, before: Principal | None, after: Principal
+) -> list[dict[str, Any]]:
+    """The op that keeps the tenant's count of active admins, when this change moves it."""
+    delta = int(_is_admin(after)) - int(_is_admin(before))
+    return [principals.count_admins(tenant_id, delta)] if delta else []
+
+
+def _last_admin() -> DomainRuleError:
+    return DomainRuleError(
+        "a tenant must keep at least one active admin",
+        errors=[FieldError("body.roles", "would leave the tenant without an active admin")],
+    )
 
 
 def _refuse_self_lockout(merged: dict[str, Any]) -> None:

@@ -67,6 +67,7 @@ def create_tenant(caller: Caller, body: TenantCreate, claim: Claim | None = None
         ops=[
             tenants.put_new(tenant),
             principals.put_new(tenant_id, admin),
+            principals.count_admins(tenant_id, 1),
             principals.put_new_key(tenant_id, key),
         ],
         audit=AuditEntry(

@@ -36,6 +36,10 @@ def principal_key(tenant_id: str, principal_id: str) -> Key:
     return {"pk": tenant_pk(tenant_id), "sk": PRINCIPAL_PREFIX + principal_id}
 
 
+def admin_count_key(tenant_id: str) -> Key:
+    return {"pk": tenant_pk(tenant_id), "sk": "ADMINS"}
+
+
 def api_key_key(key_id: str) -> Key:
     return {"pk": f"APIKEY#{key_id}", "sk": "APIKEY"}
 

@@ -44,6 +44,21 @@ def list_page(
     )
 
 
+def count_admins(tenant_id: str, delta: int) -> dict[str, Any]:
+    """A transaction op moving the tenant's count of active admins by `delta`.
+
+    Taking one away is refused when it would leave none: the condition holds even
+    when two admins demote each other at the same moment.
+    """
+    return dynamo.update_op(
+        keys.admin_count_key(tenant_id),
+        "ADD #n :delta",
+        "#n > :one" if delta < 0 else None,
+        names={"#n": "active_admins"},
+        values={":delta": delta, ":one": 1} if delta < 0 else {":delta": delta},
+    )
+
+
 def get_key(key_id: str) -> Item | None:
     """An API key's lookup item by key id alone (authentication does not know the tenant)."""
     return dynamo.get(keys.api_key_key(key_id))

@@ -175,3 +175,37 @@ def test_api_keys_page_through_with_cursors(api: Api, tenant: Tenant) -> None:
     assert len(seen) == len(set(seen)) == 9  # the admin's key and one per person
     mine = api.get(f"/v1/api-keys?limit=1&principal_id={tenant.ids['developer']}", admin).json
     assert len(mine["items"]) == 1
+
+
+def test_admins_demoting_each_other_can_never_leave_the_tenant_without_one(
+    api: Api, tenant: Tenant
+) -> None:
+    # GIVEN a second admin whose roles another process still has cached
+    admin = tenant.keys["admin"]
+    second = api.post("/v1/principals", admin, {"name": "Second admin", "roles": ["admin"]}).json
+    second_key = api.post("/v1/api-keys", admin, {"principal_id": second["id"], "name": "k"}).json
+    api.get("/v1/me", second_key["secret"])  # cached as admin
+    # WHEN the first admin demotes the second, and the second (still cached) demotes the first
+    assert (
+        api.patch(f"/v1/principals/{second['id']}", admin, {"roles": ["auditor"]}, '"1"').status
+        == 200
+    )
+    import time
+
+    from chalicelib import auth
+    from chalicelib.store import principals
+
+    entry = principals.get_key(second_key["id"])
+    assert entry is not None
+    auth._cache[second_key["id"]] = auth._Entry(  # another process's stale view
+        key=entry,
+        tenant={"status": "active"},
+        principal={"status": "active", "roles": ["admin"]},
+        fetched=time.monotonic(),
+    )
+    answer = api.patch(
+        f"/v1/principals/{tenant.ids['admin']}", second_key["secret"], {"roles": ["auditor"]}, '"1"'
+    )
+    # THEN the last admin stays an admin
+    assert answer.status == 422 and "at least one active admin" in answer.json["detail"]
+    assert api.get("/v1/me", admin).json["roles"] == ["admin"]
