@@ -33,6 +33,10 @@ class CustosError(Exception):
         self.detail = detail
         self.errors = errors or []
 
+    def headers(self) -> dict[str, str]:
+        """Extra response headers this error answers with."""
+        return {}
+
     def problem(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "type": PROBLEM_BASE + self.slug,
@@ -125,11 +129,27 @@ class TooManyRequestsError(CustosError):
     status = 429
     slug = "too-many-requests"
     title = "Too many requests"
+    retry_after = 1
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
-class TransientConflictError(CustosError):
+class ServiceUnavailableError(CustosError):
+    """A dependency (the data store, a secret, a queue) failed or was throttled after the
+    SDK's own retries; nothing was changed and the same request may be sent again."""
+
+    status = 503
+    slug = "unavailable"
+    title = "Temporarily unavailable; retry"
+    retry_after = 1
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class TransientConflictError(ServiceUnavailableError):
     """Optimistic concurrency lost too many times in a row; the client may retry."""
 
-    status = 409
     slug = "concurrent-update"
     title = "Too many concurrent updates; retry"

@@ -42,9 +42,36 @@ def free_port() -> int:
 def start_moto() -> tuple[Any, int]:
     """An embedded moto server on 127.0.0.1, executing state machines for real."""
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class AtomicDynamoMotoServer(ThreadedMotoServer):
+        """moto applies one DynamoDB request at a time, as DynamoDB applies each operation
+        atomically; left alone, two threads' transactions interleave inside moto. Other
+        services stay concurrent (an SQS long poll must not stall the table)."""
+
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            lock = threading.Lock()
+
+            def atomic(environ: dict[str, Any], start_response: Any) -> Any:
+                if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
+                    return app(environ, start_response)
+                with lock:
+                    return list(app(environ, start_response))
+
+            self._server = make_server(
+                self._ip_address, self._port, atomic, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
 
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = AtomicDynamoMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server, port
 

@@ -39,6 +39,7 @@ from chalicelib.errors import (
     ValidationError,
 )
 from chalicelib.store import idempotency
+from chalicelib.store.aws_errors import is_transient, unavailable
 from chalicelib.store.writer import IdempotencyRaceError
 
 log = logging.getLogger("custos")
@@ -226,21 +227,28 @@ def handle(
         response = render(reply)
     except CustosError as exc:
         response = problem(exc, request_id)
-    except Exception:
-        log.error(
-            json.dumps(
-                {
-                    "message": "unhandled error",
-                    "request_id": request_id,
-                    "route": f"{op.method} {op.path}",
-                    "traceback": traceback.format_exc(),
-                }
-            )
-        )
-        response = _internal_error(request_id)
+    except Exception as exc:
+        if is_transient(exc):  # raised by a client outside the store's own translation
+            _log_transient(op, request_id, exc)
+            response = problem(unavailable(exc), request_id)
+        else:
+            response = _internal_error(op, request_id)
     response.headers["X-Request-Id"] = request_id
     _log_request(op, caller, request_id, response.status_code, started)
     return response
+
+
+def _log_transient(op: Operation, request_id: str, exc: BaseException) -> None:
+    log.warning(
+        json.dumps(
+            {
+                "message": "dependency unavailable",
+                "request_id": request_id,
+                "route": f"{op.method} {op.path}",
+                "error": type(exc).__name__,
+            }
+        )
+    )
 
 
 def render(reply: Reply) -> Response:
@@ -255,11 +263,24 @@ def problem(exc: CustosError, request_id: str) -> Response:
     body = exc.problem()
     body["request_id"] = request_id
     return Response(
-        body=json.dumps(body), status_code=exc.status, headers={"Content-Type": PROBLEM_JSON}
+        body=json.dumps(body),
+        status_code=exc.status,
+        headers={"Content-Type": PROBLEM_JSON, **exc.headers()},
     )
 
 
-def _internal_error(request_id: str) -> Response:
+def _internal_error(op: Operation, request_id: str) -> Response:
+    """Log the traceback with the request id; answer only the id."""
+    log.error(
+        json.dumps(
+            {
+                "message": "unhandled error",
+                "request_id": request_id,
+                "route": f"{op.method} {op.path}",
+                "traceback": traceback.format_exc(),
+            }
+        )
+    )
     body = {
         "type": "https://custos.dev/problems/internal",
         "title": "Internal error",

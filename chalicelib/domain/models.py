@@ -59,12 +59,26 @@ class TenantStatus(StrEnum):
 
 
 class TenantCreate(Inbound):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Example Bank",
+                    "admin_name": "Alice Admin",
+                    "admin_email": "alice@bank.example",
+                }
+            ]
+        }
+    )
+
     name: Name
     admin_name: Name = Field(description="The tenant's first admin principal")
     admin_email: Email
 
 
 class TenantPatch(Inbound):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Example Bank plc"}]})
+
     name: Name | None = None
     status: TenantStatus | None = None
 
@@ -96,6 +110,14 @@ class PrincipalStatus(StrEnum):
 
 
 class PrincipalCreate(Inbound):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "Dana Developer", "email": "dana@bank.example", "roles": ["developer"]}
+            ]
+        }
+    )
+
     name: Name
     email: Email | None = None
     kind: PrincipalKind = PrincipalKind.PERSON
@@ -103,6 +125,10 @@ class PrincipalCreate(Inbound):
 
 
 class PrincipalPatch(Inbound):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"email": "dana.developer@bank.example"}]}
+    )
+
     name: Name | None = None
     email: Email | None = None
     roles: list[Role] | None = Field(default=None, min_length=1, max_length=6)
@@ -126,6 +152,12 @@ class PrincipalList(ListPage):
 
 
 class ApiKeyCreate(Inbound):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"principal_id": "prn_01JDQ4W9V3N8Y6Z5X2K7M1P0RS", "name": "CI pipeline"}]
+        }
+    )
+
     principal_id: PrincipalId
     name: Name
     expires_at: AwareDatetime | None = Field(
@@ -203,6 +235,20 @@ class ModelFields(Inbound):
 
 
 class ModelCreate(ModelFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Retail PD",
+                    "purpose": "Probability of default for retail loans",
+                    "risk_tier": 1,
+                    "regulatory_scope": ["sr-11-7"],
+                    "tags": ["credit"],
+                }
+            ]
+        }
+    )
+
     name: Name
     purpose: Text
     risk_tier: RiskTier
@@ -215,6 +261,12 @@ class ModelCreate(ModelFields):
 
 class ModelPatch(ModelFields):
     """JSON merge-patch: absent fields stay, null clears an optional field."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"purpose": "Probability of default for retail and SME loans"}]
+        }
+    )
 
     name: Name | None = None
     risk_tier: RiskTier | None = None
@@ -291,6 +343,18 @@ class ModelCard(Inbound):
 
 
 class VersionCreate(Inbound):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "description": "Quarterly refit",
+                    "lineage": {"code_repository": "https://git.example/pd", "commit": "9fceb02"},
+                    "model_card": {"intended_use": "Retail credit decisions"},
+                }
+            ]
+        }
+    )
+
     description: Text | None = None
     lineage: Lineage = Field(default_factory=Lineage)
     model_card: ModelCard = Field(default_factory=ModelCard)
@@ -298,6 +362,12 @@ class VersionCreate(Inbound):
 
 class VersionPatch(Inbound):
     """Merge-patch of a draft version; lineage is an immutable fact of the version."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"model_card": {"metrics": "AUC 0.81 on the 2025 holdout"}}]
+        }
+    )
 
     description: Text | None = None
     model_card: ModelCard | None = None

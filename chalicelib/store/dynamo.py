@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -11,7 +13,8 @@ from botocore.exceptions import ClientError
 
 from chalicelib.bootstrap import client
 from chalicelib.config import settings
-from chalicelib.errors import PayloadTooLargeError, TooManyRequestsError
+from chalicelib.errors import PayloadTooLargeError, ServiceUnavailableError
+from chalicelib.store.aws_errors import is_transient, unavailable
 
 Item = dict[str, Any]
 
@@ -32,6 +35,10 @@ class TransactionCancelledError(Exception):
     @property
     def contended(self) -> bool:
         return any(r == "TransactionConflict" for r in self.reasons)
+
+    @property
+    def throttled(self) -> bool:
+        return any(r in ("ThrottlingError", "ProvisionedThroughputExceeded") for r in self.reasons)
 
 
 def serialize(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,16 +70,11 @@ def table_name() -> str:
     return settings().table
 
 
-THROTTLED = frozenset(
-    {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"}
-)
-
-
 def _raise_translated(exc: ClientError) -> None:
-    """Raise DynamoDB's throttling and size errors as domain errors a client can act on."""
+    """Raise DynamoDB's transient and size errors as domain errors a client can act on."""
+    if is_transient(exc):
+        raise unavailable(exc) from exc
     error = exc.response.get("Error", {})
-    if error.get("Code") in THROTTLED:
-        raise TooManyRequestsError("the data store is busy; retry shortly") from exc
     message = str(error.get("Message", "")).lower()
     if error.get("Code") == "ValidationException" and "item size" in message:
         raise PayloadTooLargeError("the object would exceed the 400 KB item limit") from exc
@@ -99,13 +101,19 @@ def batch_get(keys: list[Mapping[str, str]], *, consistent: bool = True) -> list
         table_name(): {"Keys": [serialize(k) for k in keys], "ConsistentRead": consistent}
     }
     found: list[Item] = []
-    for _ in range(5):
-        answer = _ddb().batch_get_item(RequestItems=request)
+    for attempt in range(5):
+        try:
+            answer = _ddb().batch_get_item(RequestItems=request)
+        except ClientError as exc:
+            _raise_translated(exc)
+            raise
         found.extend(deserialize(i) for i in answer.get("Responses", {}).get(table_name(), []))
         request = answer.get("UnprocessedKeys") or {}
         if not request:
-            break
-    return found
+            return found
+        time.sleep(random.uniform(0, 0.05 * 2**attempt))  # DynamoDB asks for backoff here
+    # A partial answer would read as "these items do not exist".
+    raise ServiceUnavailableError("the data store is busy; retry shortly")
 
 
 def query(

@@ -16,7 +16,12 @@ from typing import Any
 from chalicelib.domain.audit import bounded, canonical, chain_hash
 from chalicelib.domain.context import Caller
 from chalicelib.domain.ids import new_id
-from chalicelib.errors import ConflictError, CustosError, TransientConflictError
+from chalicelib.errors import (
+    ConflictError,
+    CustosError,
+    ServiceUnavailableError,
+    TransientConflictError,
+)
 from chalicelib.store import audit_head, dynamo, keys
 
 MAX_ATTEMPTS = 25
@@ -107,6 +112,8 @@ def commit(caller: Caller, write: Write, idempotent: IdempotentResponse | None =
                 audit_head.forget(write.tenant_id)
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                 continue
+            if exc.throttled:
+                raise ServiceUnavailableError("the data store is busy; retry shortly") from exc
             raise
         audit_head.remember(write.tenant_id, (seq + 1, new_hash))
         return seq + 1

@@ -3,77 +3,28 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
 import requests
 
-from infra.local import free_port
+from tests.harness.stack import LocalStack, moto_client, start
 
-ROOT = Path(__file__).resolve().parents[2]
 PLATFORM_KEY = "cusp_e2e-platform-key-0123456789"
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e")]
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[dict[str, Any]]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(CUSTOS_PORT=str(port), CUSTOS_PLATFORM_KEY=PLATFORM_KEY, PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra.local"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "Ctrl-C stops" in line:
-            break
-    banner = "".join(lines)
-    assert "Ctrl-C stops" in banner, banner
-    moto_port = re.search(r"moto on :(\d+)", banner)
-    assert moto_port
-    # Keep reading its output so a full pipe never blocks the server.
-    drained: list[str] = []
-    reader = threading.Thread(target=lambda: drained.extend(process.stdout or []), daemon=True)
-    reader.start()
-    yield {
-        "base": f"http://127.0.0.1:{port}",
-        "banner": banner,
-        "moto": moto_port.group(1),
-        "process": process,
-        "output": drained,
-        "reader": reader,
-    }
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+def stack() -> Iterator[LocalStack]:
+    running = start(PLATFORM_KEY)
+    yield running
+    running.stop()
 
 
 def call(
-    stack: dict[str, Any],
+    stack: LocalStack,
     method: str,
     path: str,
     key: str | None = None,
@@ -83,11 +34,11 @@ def call(
     sent = {k.replace("_", "-"): v for k, v in headers.items()}
     if key:
         sent["Authorization"] = f"Bearer {key}"
-    return requests.request(method, stack["base"] + path, json=body, headers=sent, timeout=10)
+    return requests.request(method, stack.base_url + path, json=body, headers=sent, timeout=10)
 
 
-def test_make_run_prints_a_demo_tenant_with_every_role(stack: dict[str, Any]) -> None:
-    roles = re.findall(r"^\s+(\w+)\s+.+ (cus_key_\S+)$", stack["banner"], flags=re.M)
+def test_make_run_prints_a_demo_tenant_with_every_role(stack: LocalStack) -> None:
+    roles = re.findall(r"^\s+(\w+)\s+.+ (cus_key_\S+)$", stack.banner, flags=re.M)
     counted = {role: sum(1 for r, _ in roles if r == role) for role, _ in roles}
     assert counted == {
         "admin": 1,
@@ -97,12 +48,12 @@ def test_make_run_prints_a_demo_tenant_with_every_role(stack: dict[str, Any]) ->
         "auditor": 1,
         "monitor": 1,
     }
-    assert f"Platform key:  {PLATFORM_KEY}" in stack["banner"]
+    assert f"Platform key:  {PLATFORM_KEY}" in stack.banner
     developer = next(key for role, key in roles if role == "developer")
     assert call(stack, "GET", "/v1/me", developer).json()["roles"] == ["developer"]
 
 
-def test_a_new_tenant_keeps_its_inventory_and_events_reach_the_queue(stack: dict[str, Any]) -> None:
+def test_a_new_tenant_keeps_its_inventory_and_events_reach_the_queue(stack: LocalStack) -> None:
     created = call(
         stack,
         "POST",
@@ -147,13 +98,7 @@ def test_a_new_tenant_keeps_its_inventory_and_events_reach_the_queue(stack: dict
     assert bad.status_code == 400 and bad.headers["Content-Type"] == "application/problem+json"
     assert call(stack, "GET", "/v1/audit/verify", admin).json()["valid"] is True
     # the dispatcher relays the outbox to SQS by itself
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=f"http://127.0.0.1:{stack['moto']}",
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    sqs = moto_client(stack, "sqs")
     queue = sqs.get_queue_url(QueueName="custos-local-domainevents")["QueueUrl"]
     seen: set[str] = set()
     deadline = time.monotonic() + 30
@@ -167,18 +112,15 @@ def test_a_new_tenant_keeps_its_inventory_and_events_reach_the_queue(stack: dict
     assert {"tenant.created", "model.created", "model.updated", "version.created"} <= seen
 
 
-def test_unknown_routes_are_problem_json_404_as_on_aws(stack: dict[str, Any]) -> None:
+def test_unknown_routes_are_problem_json_404_as_on_aws(stack: LocalStack) -> None:
     answer = call(stack, "GET", "/v1/nowhere")
     assert answer.status_code == 404
     assert answer.headers["Content-Type"] == "application/problem+json"
     assert answer.json()["status"] == 404
 
 
-def test_ctrl_c_stops_everything_cleanly(stack: dict[str, Any]) -> None:
-    process = stack["process"]
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=20) == 0
-    stack["reader"].join(timeout=10)
-    assert "stopped\n" in stack["output"]
+def test_ctrl_c_stops_everything_cleanly(stack: LocalStack) -> None:
+    assert stack.stop() == 0
+    assert "stopped\n" in stack.output
     with pytest.raises(requests.ConnectionError):
-        requests.get(stack["base"] + "/v1/health", timeout=1)
+        requests.get(stack.base_url + "/v1/health", timeout=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.errors import PayloadTooLargeError, TooManyRequestsError
+from chalicelib.errors import PayloadTooLargeError, ServiceUnavailableError
 from chalicelib.store.dynamo import _raise_translated
 
 
@@ -13,9 +13,20 @@ def error(code: str, message: str = "") -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": message}}, "TransactWriteItems")
 
 
-def test_throttling_becomes_429() -> None:
-    with pytest.raises(TooManyRequestsError, match="busy"):
+def test_throttling_becomes_503_with_retry_after() -> None:
+    with pytest.raises(ServiceUnavailableError, match="busy") as caught:
         _raise_translated(error("ProvisionedThroughputExceededException"))
+    assert caught.value.status == 503
+    assert caught.value.headers() == {"Retry-After": "1"}
+
+
+def test_a_dynamodb_side_failure_becomes_503() -> None:
+    failure = ClientError(
+        {"Error": {"Code": "InternalServerError"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+        "GetItem",
+    )
+    with pytest.raises(ServiceUnavailableError, match="unavailable"):
+        _raise_translated(failure)
 
 
 def test_an_oversized_item_becomes_413() -> None:

@@ -1,0 +1,202 @@
+"""A request every declared operation accepts, built from the declarations alone.
+
+Benchmarks, fault injection and load all need to call every route the app has,
+including routes added after they were written. Nothing here lists routes: the
+operations come from `chalicelib.api.http.REGISTRY`, and for each one
+
+- the caller is the first role (in `ROLE_PREFERENCE`) the operation admits;
+- each `{param}` of the path is a fresh object made by the creating POST of the
+  collection the parameter sits in (`{model_id}` in `/v1/models/{model_id}` comes from
+  `POST /v1/models`), taking its id from the matching field of the answer;
+- the body is the request model's first OpenAPI example, with every id in it
+  (`prn_…`) replaced by a fresh object of that kind, made the same way;
+- `If-Match` is the ETag a reader of the same path sees just before.
+
+An operation this cannot satisfy (no example, no creator for a parameter) raises
+`UnsupportedOperation` naming what to declare, so a new route fails loudly.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.api.http import REGISTRY, Operation
+from chalicelib.domain.ids import PREFIXES
+from tests.harness.clients import Answer, ApiClient
+from tests.harness.world import Tenant
+
+ROLE_PREFERENCE = ("developer", "admin", "auditor", "validator", "approver", "monitor")
+PLATFORM, ANONYMOUS = "platform", "anonymous"
+_ID = re.compile(r"^(?P<prefix>[a-z]{3})_[0-9A-HJKMNP-TV-Z]{26}$")
+_KIND_OF_PREFIX = {prefix: kind for kind, prefix in PREFIXES.items()}
+
+
+class UnsupportedOperation(Exception):
+    """The declarations do not say how to make a request this operation accepts."""
+
+
+class ExerciseFailed(Exception):
+    """A request the harness built was not answered with the operation's success status."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One concrete request for `op`, ready to send."""
+
+    op: Operation
+    role: str
+    path: str
+    key: str | None
+    body: dict[str, Any] | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.op.method} {self.op.path}"
+
+
+def operations() -> list[Operation]:
+    """Every operation the app declares, in declaration order."""
+    import app  # noqa: F401  (registers every blueprint's routes)
+
+    return list(REGISTRY)
+
+
+def role_for(op: Operation) -> str:
+    """The role that calls `op`: the platform, nobody, or the first tenant role admitted."""
+    if op.auth == "none":
+        return ANONYMOUS
+    if op.auth == "platform":
+        return PLATFORM
+    allowed = {str(role) for role in op.roles} if op.roles else set(ROLE_PREFERENCE)
+    return next(role for role in ROLE_PREFERENCE if role in allowed)
+
+
+def creator_of(path: str, param: str) -> tuple[Operation, str]:
+    """The POST that creates what `{param}` names in `path`, and the JSON pointer of its id
+    in that POST's answer."""
+    marker = "{" + param + "}"
+    collection = path[: path.index(marker)].rstrip("/")
+    post = next((op for op in operations() if op.method == "POST" and op.path == collection), None)
+    if post is None or post.response is None:
+        raise UnsupportedOperation(f"no POST {collection} creates the {marker} of {path}")
+    fields = post.response.model_fields
+    if param in fields:
+        return post, f"/{param}"
+    owner = param.removesuffix("_id")
+    if owner in fields:
+        return post, f"/{owner}/id"
+    if "id" in fields:
+        return post, "/id"
+    raise UnsupportedOperation(f"POST {collection} answers no field naming {marker}")
+
+
+def example_of(op: Operation) -> dict[str, Any]:
+    """The first OpenAPI example of the operation's request model."""
+    assert op.request is not None
+    extra = op.request.model_config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    if not isinstance(examples, list) or not examples or not isinstance(examples[0], dict):
+        raise UnsupportedOperation(
+            f"{op.request.__name__} declares no example (json_schema_extra examples)"
+        )
+    return dict(examples[0])
+
+
+def pointer(document: Any, path: str) -> Any:
+    for part in path.strip("/").split("/"):
+        document = document[part]
+    return document
+
+
+class Exerciser:
+    """Builds and sends accepted requests for every operation, within one tenant."""
+
+    def __init__(self, api: ApiClient, tenant: Tenant, platform_key: str) -> None:
+        self.api = api
+        self.tenant = tenant
+        self.platform_key = platform_key
+
+    def key(self, role: str) -> str | None:
+        if role == ANONYMOUS:
+            return None
+        if role == PLATFORM:
+            return self.platform_key
+        return self.tenant.keys[role]
+
+    def prepare(self, op: Operation, *, idempotency_key: str | None = None) -> Prepared:
+        """A request `op` accepts, on objects made for it now (setup calls happen here)."""
+        values: dict[str, str] = {}
+        for param in op.path_params:
+            values[param] = self.make(op.path, param, values)
+        path = re.sub(r"{(\w+)}", lambda m: values[m.group(1)], op.path)
+        body = self._fill_ids(example_of(op)) if op.request is not None else None
+        headers: dict[str, str] = {}
+        if op.if_match:
+            headers["If-Match"] = self.current_etag(op.path, path)
+        if idempotency_key is not None and op.idempotent:
+            headers["Idempotency-Key"] = idempotency_key
+        role = role_for(op)
+        return Prepared(op, role, path, self.key(role), body, headers)
+
+    def send(self, prepared: Prepared) -> Answer:
+        return self.api.call(
+            prepared.op.method, prepared.path, prepared.key, prepared.body, prepared.headers
+        )
+
+    def run(self, op: Operation) -> Answer:
+        """Prepare and send; raises ExerciseFailed unless answered with `op.status`."""
+        prepared = self.prepare(op)
+        answer = self.send(prepared)
+        if answer.status != op.status:
+            raise ExerciseFailed(f"{prepared.label}: {answer.status} {answer.json}")
+        return answer
+
+    def make(self, path: str, param: str, known: dict[str, str]) -> str:
+        """A fresh object for `{param}` of `path` (parents taken from `known`); its id."""
+        post, where = creator_of(path, param)
+        values = {p: known[p] for p in post.path_params}
+        answer = self.api.call(
+            "POST",
+            re.sub(r"{(\w+)}", lambda m: values[m.group(1)], post.path),
+            self.key(role_for(post)),
+            self._fill_ids(example_of(post)),
+        )
+        if answer.status != post.status:
+            raise ExerciseFailed(f"making {{{param}}} by POST {post.path}: {answer.json}")
+        return str(pointer(answer.json, where))
+
+    def current_etag(self, template: str, path: str) -> str:
+        reader = next(
+            (op for op in operations() if op.method == "GET" and op.path == template), None
+        )
+        if reader is None:
+            raise UnsupportedOperation(f"no GET {template} to read the ETag from")
+        answer = self.api.get(path, self.key(role_for(reader)))
+        if "etag" not in answer.headers:
+            raise ExerciseFailed(f"GET {path} answered {answer.status} without an ETag")
+        return answer.headers["etag"]
+
+    def _fill_ids(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: self._fill_ids(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._fill_ids(v) for v in value]
+        if isinstance(value, str) and (match := _ID.match(value)):
+            kind = _KIND_OF_PREFIX[match.group("prefix")]
+            return self._fresh_of_kind(kind)
+        return value
+
+    def _fresh_of_kind(self, kind: str) -> str:
+        param = f"{kind}_id"
+        path = next((op.path for op in operations() if "{" + param + "}" in op.path), None)
+        if path is None:
+            raise UnsupportedOperation(f"no route has a {{{param}}} to make a {kind} by")
+        return self.make(path, param, {})
+
+
+def fresh_idempotency_key() -> str:
+    return f"harness-{uuid.uuid4()}"
