@@ -28,6 +28,13 @@ STATUS_TEXT = {
     428: "If-Match is missing",
     429: "Too many requests",
     500: "Internal error (request id only)",
+    503: "A backing service is busy or unavailable; nothing changed, retry after Retry-After",
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending the same request again",
+        "schema": {"type": "string"},
+    }
 }
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -55,7 +62,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 def _errors(op: Operation) -> list[int]:
     codes = {429, 500, *op.errors}
     if op.auth != "none":
-        codes |= {401, 403}
+        codes |= {401, 403, 503}  # the key lookup alone reads the data store
     if op.request or op.query:
         codes.add(400)
     if op.request:
@@ -63,7 +70,7 @@ def _errors(op: Operation) -> list[int]:
     if op.path_params:
         codes.add(404)
     if op.method != "GET":
-        codes.add(409)  # the idempotency key, the object's state, or a busy audit chain
+        codes.add(409)  # the idempotency key or the object's state
     if op.if_match:
         codes |= {412, 428}
     return sorted(codes)
@@ -122,6 +129,8 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
                 "application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}
             },
         }
+        if code in (429, 503):
+            responses[str(code)]["headers"] = RETRY_AFTER
     spec: dict[str, Any] = {
         "operationId": op.name,
         "summary": op.summary,
