@@ -21,7 +21,11 @@ READERS = {Role.AUDITOR, Role.ADMIN}
     tag="Audit",
     roles=READERS,
     response=AuditEventList,
-    query=(LIMIT, CURSOR, QueryParam("from_seq", int, "Start at this sequence number", minimum=1)),
+    query=(
+        LIMIT,
+        CURSOR,
+        QueryParam("from_seq", int, "Start at this sequence number", minimum=1, maximum=10**15 - 1),
+    ),
 )
 def list_audit_events(req: ApiRequest) -> Reply:
     from_seq = int(req.query.get("from_seq", 1))

@@ -11,16 +11,28 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from chalicelib.domain.roles import Role
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=20_000)]
 ShortText = Annotated[str, StringConstraints(max_length=2_000)]
+# Explicit ASCII ranges rather than \s: Rust's regex (pydantic) and ECMA's (the JSON Schema
+# clients validate with) disagree on which Unicode characters \s matches.
 Email = Annotated[
     str,
-    StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(
+        max_length=320,
+        pattern=r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$",
+    ),
 ]
 Tag = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/=+-]+$")
@@ -31,7 +43,40 @@ Scope = Annotated[
 ]
 PrincipalId = Annotated[str, StringConstraints(pattern=r"^prn_[0-9A-HJKMNP-TV-Z]{26}$")]
 ModelId = Annotated[str, StringConstraints(pattern=r"^mdl_[0-9A-HJKMNP-TV-Z]{26}$")]
-RiskTier = Annotated[int, Field(ge=1, le=3, description="1 high, 2 medium, 3 low")]
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON Schema counts 2.0 as an integer; so do we (strict mode would refuse it)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+RiskTier = Annotated[
+    int, BeforeValidator(_whole_number), Field(ge=1, le=3, description="1 high, 2 medium, 3 low")
+]
+
+
+# Fields a merge-patch may not null: the object cannot exist without them.
+TENANT_NOT_NULL = frozenset({"name", "status"})
+PRINCIPAL_NOT_NULL = frozenset({"name", "roles", "status"})
+MODEL_NOT_NULL = frozenset({"name", "purpose", "risk_tier", "owner_id", "developer_ids"})
+
+
+def patch_config(example: dict[str, Any], not_null: frozenset[str]) -> ConfigDict:
+    """A merge-patch model's config: its example, and a schema in which the fields that
+    cannot be cleared do not admit null (the service answers such a null with a 400)."""
+
+    def schema_extra(schema: dict[str, Any]) -> None:
+        schema["examples"] = [example]
+        for name in not_null:
+            prop = schema["properties"][name]
+            choices = [c for c in prop.pop("anyOf", []) if c.get("type") != "null"]
+            if choices:
+                prop.update(choices[0] if len(choices) == 1 else {"anyOf": choices})
+            prop.pop("default", None)
+
+    return ConfigDict(json_schema_extra=schema_extra)
 
 
 # defer_build: a class's validator is built on first use, not at import; a cold Lambda
@@ -77,7 +122,7 @@ class TenantCreate(Inbound):
 
 
 class TenantPatch(Inbound):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Example Bank plc"}]})
+    model_config = patch_config({"name": "Example Bank plc"}, TENANT_NOT_NULL)
 
     name: Name | None = None
     status: TenantStatus | None = None
@@ -125,9 +170,7 @@ class PrincipalCreate(Inbound):
 
 
 class PrincipalPatch(Inbound):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"email": "dana.developer@bank.example"}]}
-    )
+    model_config = patch_config({"email": "dana.developer@bank.example"}, PRINCIPAL_NOT_NULL)
 
     name: Name | None = None
     email: Email | None = None
@@ -262,10 +305,8 @@ class ModelCreate(ModelFields):
 class ModelPatch(ModelFields):
     """JSON merge-patch: absent fields stay, null clears an optional field."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"purpose": "Probability of default for retail and SME loans"}]
-        }
+    model_config = patch_config(
+        {"purpose": "Probability of default for retail and SME loans"}, MODEL_NOT_NULL
     )
 
     name: Name | None = None

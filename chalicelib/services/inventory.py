@@ -11,6 +11,7 @@ from chalicelib.domain.audit import diff
 from chalicelib.domain.context import Caller
 from chalicelib.domain.ids import is_id, new_id
 from chalicelib.domain.models import (
+    MODEL_NOT_NULL,
     Model,
     ModelCreate,
     ModelPatch,
@@ -36,7 +37,6 @@ from chalicelib.store.writer import AuditEntry, DomainEvent, RetryError, Write, 
 
 GOVERNANCE_FIELDS = frozenset({"risk_tier", "regulatory_scope"})
 LIST_FIELDS = ("inputs", "outputs", "upstream_model_ids", "tags", "regulatory_scope")
-MODEL_REQUIRED = {"name", "purpose", "risk_tier", "regulatory_scope", "owner_id", "developer_ids"}
 VERSION_ATTEMPTS = 25
 
 
@@ -158,7 +158,7 @@ def update_model(
     revision = if_match(current.revision)
     if current.status == "retired":
         raise ConflictError("a retired model cannot be changed")
-    merged = merge_patch(public(current), patch, required=MODEL_REQUIRED - {"regulatory_scope"})
+    merged = merge_patch(public(current), patch, required=MODEL_NOT_NULL)
     for name in LIST_FIELDS:  # null clears a list
         merged[name] = merged.get(name) or []
     merged["developer_ids"] = list(dict.fromkeys(merged["developer_ids"]))
@@ -300,7 +300,7 @@ def update_version(
     if current.status != "draft":
         raise ConflictError(f"version {current.number} is {current.status}; only drafts change")
     revision = if_match(current.revision)
-    merged = merge_patch(public(current), patch, required=set())
+    merged = merge_patch(public(current), patch, required=frozenset())
     merged["model_card"] = {
         k: v for k, v in (merged.get("model_card") or {}).items() if v is not None
     }

@@ -11,6 +11,7 @@ from chalicelib.domain.audit import diff
 from chalicelib.domain.context import Caller
 from chalicelib.domain.ids import is_id, new_id
 from chalicelib.domain.models import (
+    PRINCIPAL_NOT_NULL,
     ApiKey,
     ApiKeyCreate,
     ApiKeyCreated,
@@ -88,7 +89,7 @@ def update_principal(
     """Rename, change roles of, or deactivate a principal; role changes are audited as such."""
     current = get_principal(caller, principal_id)
     revision = if_match(current.revision)
-    merged = merge_patch(public(current), patch, required={"name", "roles", "status"})
+    merged = merge_patch(public(current), patch, required=PRINCIPAL_NOT_NULL)
     if principal_id == caller.principal_id:
         _refuse_self_lockout(merged)
     merged.update(roles=sorted(set(merged["roles"])), updated_at=timestamp(), revision=revision + 1)
@@ -113,7 +114,8 @@ def update_principal(
             },
         ),
     )
-    auth.clear_cache()  # this process at once; others within the auth cache time
+    # This process at once; others within the auth cache time.
+    auth.forget(caller.tenant, principal_id=principal_id)
     return updated
 
 
@@ -271,4 +273,4 @@ def revoke_key(caller: Caller, key_id: str) -> None:
             on_failure={0: lambda: NotFoundError(f"no API key {key_id}")},
         ),
     )
-    auth.clear_cache()
+    auth.forget(caller.tenant, key_id=key_id)  # this process at once; others within the cache time

@@ -40,7 +40,9 @@ def validated(cls: type[M], data: dict[str, Any]) -> M:
         raise ValidationError("the patched object would not be valid", errors=errors) from exc
 
 
-def merge_patch(current: dict[str, Any], patch: BaseModel, required: set[str]) -> dict[str, Any]:
+def merge_patch(
+    current: dict[str, Any], patch: BaseModel, required: frozenset[str]
+) -> dict[str, Any]:
     """RFC 7396 merge-patch of `current` with the fields the client sent.
 
     A null clears an optional field; a null for a field in `required` is a 400.

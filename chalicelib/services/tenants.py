@@ -9,6 +9,7 @@ from chalicelib.domain.audit import diff
 from chalicelib.domain.context import Caller
 from chalicelib.domain.ids import is_id, new_id
 from chalicelib.domain.models import (
+    TENANT_NOT_NULL,
     ApiKeyCreated,
     Principal,
     Tenant,
@@ -132,7 +133,7 @@ def update_tenant(
     """Rename, suspend or reactivate a tenant; suspension locks out its keys."""
     current = get_tenant(tenant_id)
     revision = if_match(current.revision)
-    merged = merge_patch(public(current), patch, required={"name", "status"})
+    merged = merge_patch(public(current), patch, required=TENANT_NOT_NULL)
     merged.update(updated_at=timestamp(), revision=revision + 1)
     updated = Tenant.model_validate(merged)
     before, after = diff(public(current), public(updated))
@@ -149,5 +150,5 @@ def update_tenant(
             on_failure={0: lambda: PreconditionFailedError("the tenant changed since it was read")},
         ),
     )
-    auth.clear_cache()  # this process at once; others within the auth cache time
+    auth.forget(tenant_id)  # this process at once; others within the auth cache time
     return updated

@@ -97,8 +97,7 @@ def creator_of(path: str, param: str) -> tuple[Operation, str]:
 def example_of(op: Operation) -> dict[str, Any]:
     """The first OpenAPI example of the operation's request model."""
     assert op.request is not None
-    extra = op.request.model_config.get("json_schema_extra")
-    examples = extra.get("examples") if isinstance(extra, dict) else None
+    examples = op.request.model_json_schema().get("examples")
     if not isinstance(examples, list) or not examples or not isinstance(examples[0], dict):
         raise UnsupportedOperation(
             f"{op.request.__name__} declares no example (json_schema_extra examples)"
