@@ -84,7 +84,7 @@ def verify(caller: Caller, full: bool = False) -> AuditVerification:
         return result(False, seq, True, seq + 1, "events are missing before the chain head")
     if seq == head_seq and prev_hash != head_hash:
         return result(False, seq - 1, True, seq, "the chain head does not match the last event")
-    if seq > 0:
+    if seq >= start:  # something new was checked; otherwise the checkpoint stays put
         audit.save_checkpoint(tenant, seq, prev_hash, timestamp())
     return result(True, seq, seq >= head_seq)
 

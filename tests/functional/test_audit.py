@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from tests.conftest import Api, Tenant, new_model
 
 
@@ -98,3 +100,20 @@ def test_audit_events_can_start_at_a_sequence_number(api: Api, tenant: Tenant) -
     new_model(api, tenant)
     page = api.get("/v1/audit-events?from_seq=3&limit=2", tenant.keys["auditor"]).json
     assert [e["seq"] for e in page["items"]] == [3, 4]
+
+
+def test_verify_with_nothing_new_since_the_checkpoint_does_not_write_it_again(
+    api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a chain verified up to its head
+    key = tenant.keys["auditor"]
+    api.get("/v1/audit/verify", key)
+    from chalicelib.store import audit
+
+    saved: list[int] = []
+    monkeypatch.setattr(audit, "save_checkpoint", lambda _t, seq, *_: saved.append(seq))
+    # WHEN it is verified again with nothing appended
+    again = api.get("/v1/audit/verify", key).json
+    # THEN it is still valid, and the checkpoint is not written (a wasted PutItem)
+    assert again["valid"] and again["verified_to"] == again["head_seq"]
+    assert saved == []
