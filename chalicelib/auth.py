@@ -59,6 +59,23 @@ def clear_cache() -> None:
         _cache.clear()
 
 
+def forget(tenant_id: str, *, principal_id: str | None = None, key_id: str | None = None) -> None:
+    """Drop this process's cached lookups a change makes stale: one key's, a principal's
+    keys', or (neither given) every key of the tenant. Other keys stay cached, so the
+    request after a change does not pay their lookups again."""
+
+    def stale(cached_id: str, entry: _Entry) -> bool:
+        if entry.key.get("tenant_id") != tenant_id:
+            return False
+        if key_id is not None:
+            return cached_id == key_id
+        return principal_id is None or entry.key.get("principal_id") == principal_id
+
+    with _lock:
+        for cached_id in [k for k, entry in _cache.items() if stale(k, entry)]:
+            del _cache[cached_id]
+
+
 def authenticate(authorization: str | None, request_id: str) -> Caller:
     """The caller a request's Authorization header names; 401/403 otherwise."""
     if not authorization or not authorization.startswith("Bearer "):
