@@ -148,6 +148,15 @@ class ServiceUnavailableError(CustosError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class OutcomeUnknownError(ServiceUnavailableError):
+    """A write's answer was lost and the data store could not confirm it either: it may
+    have been made, whole (a transaction applies all or nothing). Read the resource, or
+    send the same request with the same Idempotency-Key, before making it again."""
+
+    slug = "outcome-unknown"
+    title = "The change may or may not have been made"
+
+
 class TransientConflictError(ServiceUnavailableError):
     """Optimistic concurrency lost too many times in a row; the client may retry."""
 

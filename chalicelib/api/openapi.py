@@ -28,7 +28,10 @@ STATUS_TEXT = {
     428: "If-Match is missing",
     429: "Too many requests",
     500: "Internal error (request id only)",
-    503: "A backing service is busy or unavailable; nothing changed, retry after Retry-After",
+    503: (
+        "A backing service is busy or unavailable; nothing changed (unless the type is "
+        "outcome-unknown: a write the data store did not confirm), retry after Retry-After"
+    ),
 }
 RETRY_AFTER = {
     "Retry-After": {

@@ -19,10 +19,12 @@ from chalicelib.domain.ids import new_id
 from chalicelib.errors import (
     ConflictError,
     CustosError,
+    OutcomeUnknownError,
     ServiceUnavailableError,
     TransientConflictError,
 )
 from chalicelib.store import audit_head, dynamo, keys
+from chalicelib.store.aws_errors import is_transient
 
 MAX_ATTEMPTS = 25
 OUTBOX_RETENTION = timedelta(days=7)
@@ -115,9 +117,40 @@ def commit(caller: Caller, write: Write, idempotent: IdempotentResponse | None =
             if exc.throttled:
                 raise ServiceUnavailableError("the data store is busy; retry shortly") from exc
             raise
+        except Exception as exc:
+            # A timeout, a lost connection or DynamoDB's own 5xx: it may have applied.
+            if not _transient(exc) or not _committed(write.tenant_id, seq + 1, new_hash):
+                raise
         audit_head.remember(write.tenant_id, (seq + 1, new_hash))
         return seq + 1
     raise TransientConflictError("the tenant's audit chain is busy; retry the request")
+
+
+def _transient(exc: Exception) -> bool:
+    """The data store failing (after botocore's retries), as opposed to refusing the request."""
+    return isinstance(exc, ServiceUnavailableError) or is_transient(exc)
+
+
+def _committed(tenant_id: str, seq: int, event_hash: str) -> bool:
+    """Whether the transaction appending audit event `seq` with `event_hash` committed.
+
+    The event is written only in that transaction, and its hash covers its unique id, so
+    finding it means every item of the transaction is there; not finding it (in a
+    consistent read) means none is, and the 503 that follows is true to "nothing changed".
+    Without this check a change whose answer was lost would be reported as failed, and a
+    client retrying it would make it twice. When the check fails too, the outcome is
+    unknown and the answer says so.
+    """
+    try:
+        item = dynamo.get(keys.audit_event_key(tenant_id, seq), consistent=True)
+    except Exception as exc:
+        if _transient(exc):
+            raise OutcomeUnknownError(
+                "the data store did not confirm the change; read the resource, or retry "
+                "with the same Idempotency-Key, before making it again"
+            ) from exc
+        raise
+    return item is not None and item.get("hash") == event_hash
 
 
 def _default_conflict() -> CustosError:
