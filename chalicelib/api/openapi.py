@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from typing import Any
 
+import pydantic
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.api.http import REGISTRY, Operation
@@ -79,6 +81,56 @@ def _errors(op: Operation) -> list[int]:
     return sorted(codes)
 
 
+def id_pointer(created: type[pydantic.BaseModel], param: str) -> str | None:
+    """Where, in the answer of a POST that creates something, the value of the `{param}`
+    that names it sits: a field of that name, `<thing>.id` for `{<thing>_id}`, or `id`."""
+    fields = created.model_fields
+    if param in fields:
+        return f"/{param}"
+    owner = param.removesuffix("_id")
+    if owner in fields:
+        return f"/{owner}/id"
+    return "/id" if "id" in fields else None
+
+
+def _links(op: Operation) -> dict[str, Any]:
+    """OpenAPI links from a creating POST to every operation on what it created (the
+    paths below `<collection>/{param}`), for clients and stateful fuzzers to follow."""
+    if op.method != "POST" or op.status != 201 or op.response is None:
+        return {}
+    links: dict[str, Any] = {}
+    for target in REGISTRY:
+        below = re.match(re.escape(op.path) + r"/{(\w+)}", target.path)
+        where = id_pointer(op.response, below.group(1)) if below else None
+        if below is None or where is None:
+            continue
+        parameters = {p: f"$request.path.{p}" for p in op.path_params}
+        parameters[below.group(1)] = f"$response.body#{where}"
+        if target.if_match and target.path == below.group(0) and "ETag" in _headers(op):
+            parameters["header.If-Match"] = "$response.header.ETag"
+        links[target.name] = {"operationId": target.name, "parameters": parameters}
+    return links
+
+
+def _headers(op: Operation) -> dict[str, Any]:
+    """The headers a success answer carries: Location on creation, the ETag of a single
+    versioned object."""
+    headers: dict[str, Any] = {}
+    if op.status == 201:
+        headers["Location"] = {
+            "description": "The created resource",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    if op.response is not None and "revision" in op.response.model_fields:
+        headers["ETag"] = {
+            "description": "Send in If-Match to update",
+            "required": True,
+            "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+        }
+    return headers
+
+
 def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
         {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -124,6 +176,10 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": STATUS_TEXT.get(op.status, "OK")}
     if op.response is not None and op.status != 204:
         ok["content"] = {"application/json": {"schema": refs[(op.response, "serialization")]}}
+    if headers := _headers(op):
+        ok["headers"] = headers
+    if links := _links(op):
+        ok["links"] = links
     responses: dict[str, Any] = {str(op.status): ok}
     for code in _errors(op):
         responses[str(code)] = {

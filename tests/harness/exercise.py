@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.api.http import REGISTRY, Operation
+from chalicelib.api.openapi import id_pointer
 from chalicelib.domain.ids import PREFIXES
 from tests.harness.clients import Answer, ApiClient
 from tests.harness.world import Tenant
@@ -81,17 +82,10 @@ def creator_of(path: str, param: str) -> tuple[Operation, str]:
     marker = "{" + param + "}"
     collection = path[: path.index(marker)].rstrip("/")
     post = next((op for op in operations() if op.method == "POST" and op.path == collection), None)
-    if post is None or post.response is None:
-        raise UnsupportedOperation(f"no POST {collection} creates the {marker} of {path}")
-    fields = post.response.model_fields
-    if param in fields:
-        return post, f"/{param}"
-    owner = param.removesuffix("_id")
-    if owner in fields:
-        return post, f"/{owner}/id"
-    if "id" in fields:
-        return post, "/id"
-    raise UnsupportedOperation(f"POST {collection} answers no field naming {marker}")
+    where = id_pointer(post.response, param) if post and post.response else None
+    if post is None or where is None:
+        raise UnsupportedOperation(f"no POST {collection} answers the {marker} of {path}")
+    return post, where
 
 
 def example_of(op: Operation) -> dict[str, Any]:
