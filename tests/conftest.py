@@ -17,6 +17,7 @@ from chalice.test import Client
 from tests.harness import world
 from tests.harness.clients import Answer as Answer
 from tests.harness.clients import Api
+from tests.harness.faults import Faults
 from tests.harness.world import Tenant
 
 os.environ.update(
@@ -64,6 +65,18 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         bootstrap.reset()
         yield env
         bootstrap.reset()
+
+
+@pytest.fixture
+def faults(monkeypatch: pytest.MonkeyPatch) -> Faults:
+    """Fault injection at the AWS calls the app makes (tests/harness/faults.py). Send
+    through `PerRequest(api, faults)` so call sites are counted per request."""
+    from chalicelib import bootstrap
+
+    injector = Faults()
+    injector.install(monkeypatch)
+    bootstrap.reset()  # clients built from here on have retry quotas the fixture refills
+    return injector
 
 
 @pytest.fixture

@@ -28,8 +28,11 @@ PEOPLE = {
 }
 
 
-def make_tenant(api: ApiClient, name: str, platform_key: str) -> Tenant:
-    """A tenant made through the API, with a principal and key for every role."""
+def make_tenant(
+    api: ApiClient, name: str, platform_key: str, people: dict[str, list[str]] | None = None
+) -> Tenant:
+    """A tenant made through the API, with a principal and key for each of `people`
+    (by default one or two for every role)."""
     created = api.post(
         "/v1/tenants",
         platform_key,
@@ -39,7 +42,7 @@ def make_tenant(api: ApiClient, name: str, platform_key: str) -> Tenant:
     tenant = Tenant(created.json["tenant"]["id"])
     tenant.keys["admin"] = created.json["api_key"]["secret"]
     tenant.ids["admin"] = created.json["admin"]["id"]
-    for person, roles in PEOPLE.items():
+    for person, roles in (PEOPLE if people is None else people).items():
         principal = api.post(
             "/v1/principals", tenant.keys["admin"], {"name": f"{name} {person}", "roles": roles}
         )
