@@ -49,12 +49,9 @@ def start_moto() -> tuple[Any, int]:
     )
     from werkzeug.serving import make_server
 
-    from infra import moto_patches
-
     class AtomicDynamoMotoServer(ThreadedMotoServer):
         """moto applies one DynamoDB request at a time, as DynamoDB applies each operation
-        atomically; left alone, two threads' transactions interleave inside moto, and a
-        stream read sees the records of a transaction that is about to be cancelled. Other
+        atomically; left alone, two threads' transactions interleave inside moto. Other
         services stay concurrent (an SQS long poll must not stall the table)."""
 
         def _server_entry(self) -> None:
@@ -62,8 +59,7 @@ def start_moto() -> tuple[Any, int]:
             lock = threading.Lock()
 
             def atomic(environ: dict[str, Any], start_response: Any) -> Any:
-                # DynamoDB_20120810.* and DynamoDBStreams_20120810.*
-                if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB"):
+                if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
                     return app(environ, start_response)
                 with lock:
                     return list(app(environ, start_response))
@@ -74,7 +70,6 @@ def start_moto() -> tuple[Any, int]:
             self._server_ready_event.set()
             self._server.serve_forever()
 
-    moto_patches.install()
     port = free_port()
     server = AtomicDynamoMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -200,37 +195,56 @@ def serve(app: Any, config: Any, port: int) -> Any:
     from chalice import local
 
     class GatewayLikeHandler(local.ChaliceRequestHandler):
-        # Headers and body go out as two writes; with Nagle's algorithm the body waits for
-        # the client's delayed ACK, adding ~40 ms to every keep-alive request.
-        disable_nagle_algorithm = True
-
         def _send_error_response(self, error: local.LocalGatewayException) -> None:
-            if isinstance(error, local.ForbiddenError) and b"Missing Authentication" in (
-                error.body or b""
-            ):
-                body = json.dumps(
-                    {
-                        "type": "https://custos.dev/problems/not-found",
-                        "title": "Not found",
-                        "status": 404,
-                        "detail": "no such route",
-                    }
-                ).encode()
-                self._send_http_response(404, {"Content-Type": "application/problem+json"}, body)
+            # chalice's local gateway answers an unknown route with 403 (and, when the
+            # request has an Authorization header, echoes the header back); the stack's
+            # gateway answers 404 problem+json and echoes nothing.
+            if isinstance(error, local.ForbiddenError):
+                self._send_problem(404, "Not found", "no such route")
                 return
             super()._send_error_response(error)
 
-    class Server(local.ThreadedHTTPServer):
-        # socketserver's default backlog of 5 resets connections when many clients
-        # connect at once.
-        request_queue_size = 128
+        def send_error(self, code: int, message: str | None = None, *_: Any) -> None:
+            # http.server answers a method it has no handler for (TRACE, QUERY…) with a
+            # 501 HTML page; the API answers such a method with 405 problem+json.
+            if code != 501:
+                super().send_error(code, message)
+                return
+            # Read the body, or it is taken for the next request on this keep-alive connection.
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                match = local.RouteMatcher(list(app.routes)).match_route(self.path)
+            except ValueError:
+                self._send_problem(404, "Not found", "no such route")
+                return
+            allowed = ", ".join(sorted(app.routes[match.route]))
+            self._send_problem(
+                405,
+                "Method not allowed",
+                "this route does not take that method",
+                {"Allow": allowed},
+            )
+
+        def _send_problem(
+            self, status: int, title: str, detail: str, headers: dict[str, str] | None = None
+        ) -> None:
+            slug = title.lower().replace(" ", "-")
+            body = json.dumps(
+                {
+                    "type": f"https://custos.dev/problems/{slug}",
+                    "title": title,
+                    "status": status,
+                    "detail": detail,
+                }
+            ).encode()
+            self._send_http_response(
+                status, {"Content-Type": "application/problem+json", **(headers or {})}, body
+            )
 
     # What chalice.local.create_local_server does, with our handler.
     local.CustomLocalChalice.__bases__ = (local.LocalChalice, app.__class__)
     app.__class__ = local.CustomLocalChalice
-    return local.LocalDevServer(
-        app, config, "127.0.0.1", port, handler_cls=GatewayLikeHandler, server_cls=Server
-    )
+    return local.LocalDevServer(app, config, "127.0.0.1", port, handler_cls=GatewayLikeHandler)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,10 @@ from pydantic import (
 
 from chalicelib.domain.roles import Role
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Whitespace as Python's str.isspace() knows it, spelled out: JSON Schema clients use ECMA
+# regexes, whose \s is a different set, and a name must not be all whitespace in either.
+_WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=f"[^{_WHITESPACE}]")]
 Text = Annotated[str, StringConstraints(max_length=20_000)]
 ShortText = Annotated[str, StringConstraints(max_length=2_000)]
 # Explicit ASCII ranges rather than \s: Rust's regex (pydantic) and ECMA's (the JSON Schema
@@ -53,7 +56,7 @@ def _whole_number(value: Any) -> Any:
 
 
 RiskTier = Annotated[
-    int, BeforeValidator(_whole_number), Field(ge=1, le=3, description="1 high, 2 medium, 3 low")
+    int, Field(ge=1, le=3, description="1 high, 2 medium, 3 low"), BeforeValidator(_whole_number)
 ]
 
 

@@ -119,6 +119,27 @@ def test_unknown_routes_are_problem_json_404_as_on_aws(stack: LocalStack) -> Non
     assert answer.json()["status"] == 404
 
 
+def test_a_method_no_route_takes_is_a_405_and_the_connection_stays_usable(
+    stack: LocalStack,
+) -> None:
+    with requests.Session() as session:
+        odd = session.request(
+            "TRACE", stack.base_url + "/v1/models", data=b'{"name": "x"}', timeout=10
+        )
+        assert odd.status_code == 405
+        assert odd.headers["Content-Type"] == "application/problem+json"
+        assert odd.headers["Allow"] == "GET, POST"
+        # the body was read, so the next request on the same connection is understood
+        assert session.get(stack.base_url + "/v1/health", timeout=10).status_code == 200
+
+
+def test_an_unknown_route_never_echoes_the_callers_key(stack: LocalStack) -> None:
+    answer = call(stack, "GET", "/v1/nowhere", "cus_key_secret-that-must-not-echo")
+    assert answer.status_code == 404
+    assert "must-not-echo" not in answer.text
+
+
+# Last: it stops the module's stack.
 def test_ctrl_c_stops_everything_cleanly(stack: LocalStack) -> None:
     assert stack.stop() == 0
     assert "stopped\n" in stack.output

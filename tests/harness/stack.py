@@ -54,9 +54,12 @@ class LocalStack:
         return int(self.process.returncode)
 
 
-def start(platform_key: str, *, env: dict[str, str] | None = None) -> LocalStack:
-    """Start the stack and wait for its banner (Ctrl-C line) or fail with its output."""
-    port = free_port()
+def start(
+    platform_key: str, *, port: int | None = None, env: dict[str, str] | None = None
+) -> LocalStack:
+    """Start the stack (on a free port unless given one) and wait for its banner (the
+    Ctrl-C line), or fail with its output."""
+    port = port or free_port()
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     child_env.update(
         CUSTOS_PORT=str(port),
