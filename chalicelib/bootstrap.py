@@ -18,6 +18,7 @@ from chalicelib.config import settings
 _CLIENT_CONFIG = Config(
     retries={"max_attempts": 3, "mode": "standard"},
     connect_timeout=2,
+    max_pool_connections=64,
     read_timeout=10,
     # Account-id based DynamoDB endpoints are not served by moto; on AWS the
     # regional endpoint is equally right.

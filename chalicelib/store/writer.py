@@ -89,7 +89,16 @@ def iso(moment: datetime) -> str:
 
 
 def commit(caller: Caller, write: Write, idempotent: IdempotentResponse | None = None) -> int:
-    """Commit `write` with its audit event; returns the event's sequence number."""
+    """Commit `write` with its audit event; returns the event's sequence number.
+
+    Threads of one process take turns at the tenant's chain head (`audit_head.turn`); the
+    conditional update of the head settles races between processes.
+    """
+    with audit_head.turn(write.tenant_id):
+        return _append(caller, write, idempotent)
+
+
+def _append(caller: Caller, write: Write, idempotent: IdempotentResponse | None) -> int:
     for attempt in range(MAX_ATTEMPTS):
         seq, prev_hash = audit_head.current(write.tenant_id, fresh=attempt > 0)
         moment = now()

@@ -1,0 +1,43 @@
+"""Threads of one process take turns at a tenant's chain head, as `make run`'s threaded
+server runs them: none of them spends a transaction losing a race to another."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.conftest import Api, Tenant
+
+
+@pytest.mark.usefixtures("atomic_aws")
+def test_eight_threads_writing_to_one_tenant_send_one_transaction_each(
+    api: Api, tenant: Tenant
+) -> None:
+    # GIVEN a count of the transactions the app sends
+    from chalicelib import bootstrap
+
+    sent: list[str] = []
+    bootstrap.client("dynamodb").meta.events.register(
+        "before-call.dynamodb.TransactWriteItems", lambda **_: sent.append("tx")
+    )
+    barrier = threading.Barrier(8)
+    statuses: list[int] = []
+
+    def register(i: int) -> None:
+        barrier.wait(timeout=30)
+        body = {"name": f"m{i}", "purpose": "p", "risk_tier": 3}
+        statuses.append(api.post("/v1/models", tenant.keys["developer"], body).status)
+
+    # WHEN eight threads register a model in the same tenant at once
+    threads = [threading.Thread(target=register, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+
+    # THEN each write took one transaction, and the chain holds all eight in order
+    assert statuses == [201] * 8
+    assert len(sent) == 8
+    verified = api.get("/v1/audit/verify?full=true", tenant.keys["auditor"]).json
+    assert verified["valid"] and verified["head_seq"] == verified["verified_to"]
