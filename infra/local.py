@@ -49,9 +49,12 @@ def start_moto() -> tuple[Any, int]:
     )
     from werkzeug.serving import make_server
 
+    from infra import moto_patches
+
     class AtomicDynamoMotoServer(ThreadedMotoServer):
         """moto applies one DynamoDB request at a time, as DynamoDB applies each operation
-        atomically; left alone, two threads' transactions interleave inside moto. Other
+        atomically; left alone, two threads' transactions interleave inside moto, and a
+        stream read sees the records of a transaction that is about to be cancelled. Other
         services stay concurrent (an SQS long poll must not stall the table)."""
 
         def _server_entry(self) -> None:
@@ -59,7 +62,8 @@ def start_moto() -> tuple[Any, int]:
             lock = threading.Lock()
 
             def atomic(environ: dict[str, Any], start_response: Any) -> Any:
-                if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
+                # DynamoDB_20120810.* and DynamoDBStreams_20120810.*
+                if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB"):
                     return app(environ, start_response)
                 with lock:
                     return list(app(environ, start_response))
@@ -70,6 +74,7 @@ def start_moto() -> tuple[Any, int]:
             self._server_ready_event.set()
             self._server.serve_forever()
 
+    moto_patches.install()
     port = free_port()
     server = AtomicDynamoMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -195,6 +200,10 @@ def serve(app: Any, config: Any, port: int) -> Any:
     from chalice import local
 
     class GatewayLikeHandler(local.ChaliceRequestHandler):
+        # Headers and body go out as two writes; with Nagle's algorithm the body waits for
+        # the client's delayed ACK, adding ~40 ms to every keep-alive request.
+        disable_nagle_algorithm = True
+
         def _send_error_response(self, error: local.LocalGatewayException) -> None:
             # chalice's local gateway answers an unknown route with 403 (and, when the
             # request has an Authorization header, echoes the header back); the stack's
@@ -241,10 +250,17 @@ def serve(app: Any, config: Any, port: int) -> Any:
                 status, {"Content-Type": "application/problem+json", **(headers or {})}, body
             )
 
+    class Server(local.ThreadedHTTPServer):
+        # socketserver's default backlog of 5 resets connections when many clients
+        # connect at once.
+        request_queue_size = 128
+
     # What chalice.local.create_local_server does, with our handler.
     local.CustomLocalChalice.__bases__ = (local.LocalChalice, app.__class__)
     app.__class__ = local.CustomLocalChalice
-    return local.LocalDevServer(app, config, "127.0.0.1", port, handler_cls=GatewayLikeHandler)
+    return local.LocalDevServer(
+        app, config, "127.0.0.1", port, handler_cls=GatewayLikeHandler, server_cls=Server
+    )
 
 
 if __name__ == "__main__":
