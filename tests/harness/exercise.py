@@ -53,6 +53,7 @@ class Prepared:
     key: str | None
     body: dict[str, Any] | None
     headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)  # the path parameters' values
 
     @property
     def label(self) -> str:
@@ -133,7 +134,7 @@ class Exerciser:
         if idempotency_key is not None and op.idempotent:
             headers["Idempotency-Key"] = idempotency_key
         role = role_for(op)
-        return Prepared(op, role, path, self.key(role), body, headers)
+        return Prepared(op, role, path, self.key(role), body, headers, values)
 
     def send(self, prepared: Prepared) -> Answer:
         return self.api.call(
