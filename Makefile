@@ -7,7 +7,7 @@ CDK_STAMP := $(VENV)/.installed-cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: run test test-fast lint bench setup setup-cdk clean
+.PHONY: run test test-fast lint bench fuzz setup setup-cdk clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
@@ -39,6 +39,11 @@ lint: $(CDK_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy app.py chalicelib infra bench tests
+
+# Schemathesis against make run's stack: 200 examples per operation (make test runs 25).
+FUZZ_EXAMPLES ?= 200
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.aws_calls
