@@ -1,8 +1,9 @@
-"""Two costs of moto's DynamoDB that grow with the table, cut for the local stack's server.
+"""Costs of moto that grow with the data, cut for the local stack's server.
 
 `make run` keeps one table for every tenant, and it grows with every request (audit
-events, outbox and idempotency records). moto pays for the whole table on requests that
-touch a few items:
+events, outbox and idempotency records); the events queue, which nothing consumes
+locally yet, grows with every change. moto pays for all of it on requests that touch a
+few items:
 
 - **TransactWriteItems** deep-copies every table it touches, to swap the copy back in
   when the transaction is cancelled: about 60 ms per 1,000 items (3 s at 20,000, stream
@@ -14,10 +15,15 @@ touch a few items:
 - **Query** sorts every item of the table and filters them for the partition. Here a
   table query looks at its partition only, and an index query skips the sort (its
   results are sorted by the index's keys afterwards).
+- **SendMessage** reads one attribute of the queue (content-based deduplication) by
+  computing all of them, message counts included: a pass over every message in the
+  queue for each message sent. Here it computes that one attribute.
+- Every request lists moto's package directory to tell a service name from a host;
+  here the list is made once.
 
-Both rely on DynamoDB requests (streams included) being applied one at a time, as
-`infra.local` serves them. `install()` patches moto in this process; tests under
-`mock_aws` do not use it.
+The DynamoDB ones rely on DynamoDB requests (streams included) being applied one at a
+time, as `infra.local` serves them. `install()` patches moto in this process; tests
+under `mock_aws` do not use it.
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from moto import backends
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
+from moto.sqs.models import Queue, SQSBackend
 
 _state = threading.local()
 _WRITES = ("Put", "Update", "Delete")
@@ -136,19 +144,44 @@ def _all_items(self: Table) -> list[Item]:
     return items
 
 
+def _send_message(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+    sending = getattr(_state, "sending", False)
+    _state.sending = True
+    try:
+        return _originals["send_message"](self, *args, **kwargs)
+    finally:
+        _state.sending = sending
+
+
+def _queue_attributes(self: Queue) -> dict[str, Any]:
+    if not getattr(_state, "sending", False):
+        return _originals["queue_attributes"](self)
+    if not self.fifo_queue:
+        return {}
+    value = self.content_based_deduplication  # type: ignore[attr-defined]
+    return {"ContentBasedDeduplication": str(value).lower() if isinstance(value, bool) else value}
+
+
 def install() -> None:
-    """Patch moto's DynamoDB (in this process) as the module docstring says."""
+    """Patch moto (in this process) as the module docstring says."""
     if _originals:
         return
     _originals.update(
         transact_write_items=DynamoDBBackend.transact_write_items,
         query=Table.query,
         all_items=Table.all_items,
+        send_message=SQSBackend.send_message,
+        queue_attributes=Queue.attributes.fget,  # type: ignore[attr-defined]
+        list_of_moto_modules=backends.list_of_moto_modules,
     )
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     Table.query = _query  # type: ignore[method-assign]
     Table.all_items = _all_items  # type: ignore[method-assign]
     Table.__deepcopy__ = _deepcopy_table  # type: ignore[attr-defined]
+    SQSBackend.send_message = _send_message  # type: ignore[method-assign]
+    Queue.attributes = property(_queue_attributes)  # type: ignore[assignment,method-assign]
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
 
 
 def uninstall() -> None:
@@ -159,3 +192,6 @@ def uninstall() -> None:
     Table.query = _originals.pop("query")  # type: ignore[method-assign]
     Table.all_items = _originals.pop("all_items")  # type: ignore[method-assign]
     del Table.__deepcopy__  # type: ignore[attr-defined]
+    SQSBackend.send_message = _originals.pop("send_message")  # type: ignore[method-assign]
+    Queue.attributes = property(_originals.pop("queue_attributes"))  # type: ignore[assignment,method-assign]
+    backends.list_of_moto_modules = _originals.pop("list_of_moto_modules")

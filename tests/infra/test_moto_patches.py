@@ -144,3 +144,26 @@ def test_queries_answer_as_moto_does_without_the_patch(table: str) -> None:
     # THEN the pages are the same, in the same order
     assert fast == plain
     assert [len(p) for p in plain] == [3, 3, 2, 3, 3, 2, 9]
+
+
+@pytest.mark.usefixtures("aws", "patched")
+def test_queues_still_send_count_and_deduplicate() -> None:
+    sqs = boto3.client("sqs")
+    plain = sqs.create_queue(QueueName="plain")["QueueUrl"]
+    fifo = sqs.create_queue(
+        QueueName="dedup.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+
+    sqs.send_message_batch(
+        QueueUrl=plain, Entries=[{"Id": str(n), "MessageBody": f"m{n}"} for n in range(3)]
+    )
+    for _ in range(2):
+        sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+
+    def count(url: str) -> str:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+        return str(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+    assert count(plain) == "3"
+    assert count(fifo) == "1"  # the second send was a duplicate by content
