@@ -4,13 +4,16 @@ DESIGN.md section 10: a fresh process importing `app` and serving its first
 authenticated GET costs at most 1.5x a bare Chalice app that creates the same
 clients and does the same GetItem.
 
-An embedded moto server on 127.0.0.1 is provisioned and seeded (a tenant, a
-developer with a key, a model) through the API in this process. Each trial then
+An embedded moto server on 127.0.0.1 is provisioned and seeded (a tenant with a
+key per role, a model; tests/harness) through the API in this process. Each trial then
 starts a fresh `python` (bench/cold_child.py) that imports one app and sends
 `GET /v1/models/{id}` to its Lambda entry point; trials of the two apps are
 interleaved. The primary figure is the wall time of the whole child measured
 here; the child's own clock splits it into interpreter startup, import and the
 first request. Prints figures and never judges by exit code.
+
+`python -m bench.cold_start` prints this part in detail (with an import profile);
+`python -m bench` runs every part and keeps the ratio of medians as `cold_start.ratio`.
 """
 
 from __future__ import annotations
@@ -32,12 +35,14 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from bench.cold_child import CHILD_SCRIPT
+from bench.cold_child import CHILD_SCRIPT, ROUTE
 from bench.counting import CallCounter
-from bench.seed import FAKE_CREDENTIALS, PLATFORM_KEY, Http, seed
+from bench.report import Report
+from bench.seed import FAKE_CREDENTIALS, PLATFORM_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET = 1.5
+TRIALS = 11
 APPS = ("custos", "bare")
 IMPORTS = {"custos": "from app import app", "bare": "from bench.bare_app import app"}
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
@@ -94,20 +99,24 @@ def prepare(endpoint: str) -> dict[str, str]:
     from app import app
     from chalicelib import bootstrap
     from chalicelib.store import keys
+    from tests.harness.clients import Api
+    from tests.harness.exercise import Exerciser
+    from tests.harness.world import make_tenant
 
     bootstrap.reset()
-    http = Http(Client(app))
-    seeded = seed(http)
-    model_id = seeded.model_ids[0]
+    api = Api(Client(app))
+    tenant = make_tenant(api, "Bench", PLATFORM_KEY)
+    model_id = Exerciser(api, tenant, PLATFORM_KEY).make(ROUTE, "model_id", {})
+    developer_key = tenant.keys["developer"]
     bootstrap.reset()  # so the GET below builds its clients as a cold process would
     with counter.record() as calls:
-        answer = http.call("GET", f"/v1/models/{model_id}", seeded.developer_key)
+        answer = api.get(ROUTE.format(model_id=model_id), developer_key)
     if answer.status != 200:
         raise RuntimeError(f"the seeded GET answered {answer.status}: {answer.json}")
-    item_key = keys.model_key(seeded.tenant_id, model_id)
+    item_key = keys.model_key(tenant.id, model_id)
     bench = {
         "BENCH_MODEL_ID": model_id,
-        "BENCH_KEY": seeded.developer_key,
+        "BENCH_KEY": developer_key,
         "BENCH_CLIENTS": ",".join(sorted(calls.services)),
         "BENCH_TABLE": custos["CUSTOS_TABLE"],
         "BENCH_PK": item_key["pk"],
@@ -237,10 +246,64 @@ def import_profile(env: dict[str, str], top: int, dirs: dict[str, Path]) -> None
         print(f"    {_ms(total)}  {name}")
 
 
+def summary(found: dict[str, list[Trial]], clients: str) -> dict[str, Any]:
+    """results.json's `cold_start`: the ratio of median walls, and what it is made of."""
+
+    def median_ms(app: str, attr: str) -> float:
+        return round(statistics.median(getattr(t, attr) for t in found[app]) * 1000, 1)
+
+    ratio = median_ms("custos", "wall") / median_ms("bare", "wall")
+    return {
+        "ratio": round(ratio, 3),
+        "budget": BUDGET,
+        "within": ratio <= BUDGET,
+        "trials": len(found["custos"]),
+        "median_wall_ms": {app: median_ms(app, "wall") for app in APPS},
+        "median_split_ms": {
+            app: {part: median_ms(app, part) for part in ("startup", "import_", "request")}
+            for app in APPS
+        },
+        "min_wall_ratio": round(
+            min(t.wall for t in found["custos"]) / min(t.wall for t in found["bare"]), 3
+        ),
+        "walls_ms": {app: [round(t.wall * 1000, 1) for t in found[app]] for app in APPS},
+        "statuses": {app: sorted({t.status for t in found[app]}) for app in APPS},
+        "clients": clients,
+    }
+
+
+def run(trials: int = TRIALS) -> dict[str, Any]:
+    """This part of `python -m bench`: both apps' trials, alternated, in one run."""
+    with moto_server() as endpoint:
+        env = prepare(endpoint)
+        found = run_trials(env, trials, {app: ROOT for app in APPS})
+    return summary(found, env["BENCH_CLIENTS"])
+
+
+def report(result: dict[str, Any]) -> Report:
+    """The cold-start line under the table."""
+    walls = result["median_wall_ms"]
+    verdict = "within" if result["within"] else "ABOVE"
+    line = (
+        f"Cold start (fresh python, import app, first authenticated GET {ROUTE}): "
+        f"custos {walls['custos']:.0f} ms, bare Chalice app {walls['bare']:.0f} ms "
+        f"(medians of {result['trials']} alternated trials each): "
+        f"ratio {result['ratio']:.2f}x, budget {result['budget']}x: {verdict}"
+    )
+    out = Report(lines=[line])
+    if not result["within"]:
+        out.flagged.append(f"cold start ratio {result['ratio']:.2f}x > {result['budget']}x")
+    if result["statuses"] != {app: [200] for app in APPS}:
+        out.lines.append(f"cold start: unexpected statuses {result['statuses']}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Seed, time the children, print the table, the ratio and the import profile."""
     parser = argparse.ArgumentParser(description="Custos cold start against a bare Chalice app")
-    parser.add_argument("-n", "--trials", type=int, default=7, help="trials per app (7)")
+    parser.add_argument(
+        "-n", "--trials", type=int, default=TRIALS, help=f"trials per app ({TRIALS})"
+    )
     parser.add_argument("--top", type=int, default=12, help="rows of the import profile (12)")
     parser.add_argument(
         "--custos-dir",

@@ -1,0 +1,137 @@
+"""The AWS-call budget of each route, derived from its declaration (DESIGN.md section 10).
+
+- a GET answering one object: 1 GetItem;
+- a GET answering a list page (its response model is a `ListPage`): 1 Query;
+- a POST, PATCH or DELETE: 1 TransactWriteItems + at most 2 GetItem;
+- a replayed Idempotency-Key: at most that (DESIGN is silent; a replay reads the
+  stored answer, so less, never more).
+
+Budgets count the request path only: the API-key lookup and Secrets Manager reads are
+counted apart and must be cached in a warm process. Routes DESIGN does not cover get an
+explicit budget in `EXPLICIT`, each with its reason; a route that is neither declared
+nor given one there has no budget and is flagged until it gets one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench.routes import UNDECLARED, label
+from chalicelib.api.http import Operation
+from chalicelib.domain.models import ListPage
+
+Limits = dict[str, int]  # operation ("DynamoDB.GetItem") -> most calls allowed
+
+
+@dataclass(frozen=True)
+class Budget:
+    """At most `limits(answer)` calls of each operation, and none of any other.
+
+    `limits` sees the answer's JSON body, for the one budget that depends on the data
+    (the audit chain's verification reads what was appended since its checkpoint).
+    `limits` None: nothing says what this route may cost, so it is always flagged.
+    """
+
+    text: str
+    why: str
+    limits: Callable[[Any], Limits] | None
+
+    def allowed(self, answer: Any) -> Limits | None:
+        return None if self.limits is None else self.limits(answer)
+
+    def excess(self, counts: Counter[str], answer: Any) -> dict[str, tuple[int, int]]:
+        """Each operation made more often than allowed: (made, allowed)."""
+        allowed = self.allowed(answer)
+        if allowed is None:
+            return {op: (n, 0) for op, n in counts.items()} or {"(no budget)": (0, 0)}
+        return {op: (n, allowed.get(op, 0)) for op, n in counts.items() if n > allowed.get(op, 0)}
+
+
+def _fixed(limits: Limits) -> Callable[[Any], Limits]:
+    return lambda _answer: dict(limits)
+
+
+READ = Budget(
+    "1 GetItem",
+    "DESIGN 10: a read of one object is one GetItem",
+    _fixed({"DynamoDB.GetItem": 1}),
+)
+LIST = Budget(
+    "1 Query",
+    "DESIGN 10: a list page is one Query",
+    _fixed({"DynamoDB.Query": 1}),
+)
+WRITE = Budget(
+    "1 TransactWriteItems + <=2 GetItem",
+    "DESIGN 10: a write is one TransactWriteItems plus at most two GetItems",
+    _fixed({"DynamoDB.TransactWriteItems": 1, "DynamoDB.GetItem": 2}),
+)
+REPLAY = Budget(
+    "<=1 TransactWriteItems + <=2 GetItem",
+    "a replay answers the stored first answer: at most what the write itself may cost",
+    _fixed({"DynamoDB.TransactWriteItems": 1, "DynamoDB.GetItem": 2}),
+)
+NO_CALLS = Budget("no AWS call", "", _fixed({}))
+
+
+def _verify_limits(answer: Any) -> Limits:
+    from chalicelib.services.audit import VERIFY_PAGE
+
+    checked = 0
+    if isinstance(answer, dict) and {"verified_from", "verified_to"} <= answer.keys():
+        checked = max(0, int(answer["verified_to"]) - int(answer["verified_from"]) + 1)
+    return {
+        "DynamoDB.GetItem": 2,
+        "DynamoDB.Query": 1 + math.ceil(checked / VERIFY_PAGE),
+        "DynamoDB.PutItem": 1 if checked else 0,
+    }
+
+
+EXPLICIT: dict[str, Budget] = {
+    "GET /v1/health": Budget(
+        NO_CALLS.text,
+        "a liveness probe answers from the process alone; it must not fail with DynamoDB",
+        NO_CALLS.limits,
+    ),
+    "GET /v1/openapi.json": Budget(
+        NO_CALLS.text,
+        "the document is generated from the route declarations, in process",
+        NO_CALLS.limits,
+    ),
+    "GET /v1/audit/verify": Budget(
+        "2 GetItem + <=1+ceil(n/500) Query + PutItem if n>0",
+        "verifying the chain must read it: the head and the checkpoint (2 GetItem), the "
+        "checkpoint's own event, then the n events appended since, in Query pages of 500 "
+        "(VERIFY_PAGE); moving the checkpoint forward is one conditional PutItem, only "
+        "when there was something new to check",
+        _verify_limits,
+    ),
+}
+
+UNBUDGETED = Budget(
+    "none (not declared)",
+    "registered on Chalice without a declaration; give it a budget in bench/budgets.py",
+    None,
+)
+
+
+def budget_for(op: Operation) -> Budget:
+    """The route's budget: explicit if DESIGN is silent on it, else from its declaration."""
+    if label(op) in EXPLICIT:
+        return EXPLICIT[label(op)]
+    if op.tag == UNDECLARED:
+        return UNBUDGETED
+    if op.method == "GET":
+        is_page = op.response is not None and issubclass(op.response, ListPage)
+        return LIST if is_page else READ
+    return WRITE
+
+
+def stale_explicit(ops: list[Operation]) -> list[str]:
+    """Explicit budgets naming a route the app no longer has."""
+    present = {label(op) for op in ops}
+    return sorted(set(EXPLICIT) - present)
