@@ -20,7 +20,7 @@ a per-request timeout, and repeatedly:
 
 Then, with the load stopped and the stack still up, `bench.load_check` verifies every
 acknowledged write and every audit chain. `run()` returns the figures as a dict;
-`main()` prints them.
+`main()` prints them; `report()` is its part of `python -m bench`'s table.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from bench.load_record import (
     RecordingApi,
     Routes,
 )
-from bench.load_report import print_report, summarize
+from bench.load_report import print_report, report, summarize
 from chalicelib.api.http import Operation
 from tests.harness.exercise import ExerciseFailed, Exerciser, Prepared, UnsupportedOperation
 from tests.harness.stack import LocalStack, start
@@ -328,6 +328,9 @@ def main(argv: list[str] | None = None) -> None:
         with open(args.json, "w") as out:
             json.dump(result, out, indent=2)
     raise SystemExit(0 if result["ok"] else 1)
+
+
+__all__ = ["main", "report", "run"]
 
 
 if __name__ == "__main__":

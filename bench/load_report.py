@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from bench.load_record import DUPLICATE, MEASURED, SETUP, Call, Routes, percentile
+from bench.report import Report
 
 # Answers that mean "lost a race or the store was busy; nothing changed, retry is safe".
 CONTENTION = {
@@ -191,3 +192,28 @@ def print_report(result: dict[str, Any]) -> None:
         for text in texts:
             print(f"    {text}")
     print(f"\n{'OK' if result['ok'] else 'NOT OK'}")
+
+
+def report(result: dict[str, Any]) -> Report:
+    """The run as a part of `python -m bench`: p50/p99 under load per route, and a summary."""
+    out = Report()
+    for route, row in result["routes"].items():
+        out.cells[route] = {"load p50 ms": str(row["p50_ms"]), "load p99 ms": str(row["p99_ms"])}
+    cfg, rps, lat = result["config"], result["throughput_rps"], result["latency"]
+    checked, errors = result["verification"], result["errors"]
+    contention = {code: row["count"] for code, row in result["contention"].items() if row["count"]}
+    out.lines += [
+        f"Load: {cfg['clients']} clients for {cfg['seconds']:g} s on {cfg['tenants']} tenants, "
+        f"{rps['operations']} operations/s ({rps['http_requests']} HTTP requests/s with setup), "
+        f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms; errors {errors['total']}, "
+        f"contention answers {contention or 0}",
+        f"Load verification: {checked['acknowledged_exactly_once']} of "
+        f"{checked['acknowledged_writes']} acknowledged writes recorded exactly once, "
+        f"{checked['chains_valid']} of {checked['tenants_checked']} audit chains valid",
+    ]
+    if not result["ok"]:
+        out.flagged.append(
+            f"load: errors {errors['total']}, failures {sorted(checked['failures'])}, "
+            f"routes not loaded {result['routes_not_loaded']}"
+        )
+    return out
