@@ -45,9 +45,10 @@ FUZZ_EXAMPLES ?= 200
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz
 
+# One table and bench/results.json: cold start, AWS calls and HTTP latency of every route,
+# and load. Figures only: nothing here fails on a time.
 bench: $(STAMP)
-	$(BIN)/python -m bench.aws_calls
-	$(BIN)/python -m bench.cold_start
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache
