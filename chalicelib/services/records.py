@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -41,7 +42,7 @@ def validated(cls: type[M], data: dict[str, Any]) -> M:
 
 
 def merge_patch(
-    current: dict[str, Any], patch: BaseModel, required: frozenset[str]
+    current: dict[str, Any], patch: BaseModel, required: AbstractSet[str]
 ) -> dict[str, Any]:
     """RFC 7396 merge-patch of `current` with the fields the client sent.
 
