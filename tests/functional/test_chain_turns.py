@@ -41,3 +41,30 @@ def test_eight_threads_writing_to_one_tenant_send_one_transaction_each(
     assert len(sent) == 8
     verified = api.get("/v1/audit/verify?full=true", tenant.keys["auditor"]).json
     assert verified["valid"] and verified["head_seq"] == verified["verified_to"]
+
+
+def test_a_write_on_a_stale_cached_head_retries_on_the_fresh_one(api: Api, tenant: Tenant) -> None:
+    # GIVEN this process's cached chain head is behind the table's, as when another
+    # process has appended since (turns only order the threads of one process)
+    from chalicelib import bootstrap
+    from chalicelib.store import audit_head
+
+    body = {"name": "m", "purpose": "p", "risk_tier": 3}
+    assert api.post("/v1/models", tenant.keys["developer"], body).status == 201
+    seq, _ = audit_head.current(tenant.id, fresh=True)
+    audit_head.forget(tenant.id)
+    audit_head.remember(tenant.id, (seq - 1, "0" * 64))
+    sent: list[str] = []
+    bootstrap.client("dynamodb").meta.events.register(
+        "before-call.dynamodb.TransactWriteItems", lambda **_: sent.append("tx")
+    )
+
+    # WHEN the process writes again
+    answer = api.post("/v1/models", tenant.keys["developer"], body)
+
+    # THEN the conditional head update refuses the stale append, the retry on the fresh
+    # head commits, and the chain stays whole
+    assert answer.status == 201
+    assert len(sent) == 2
+    verified = api.get("/v1/audit/verify?full=true", tenant.keys["auditor"]).json
+    assert verified["valid"] and verified["head_seq"] == seq + 1
