@@ -29,11 +29,13 @@ setup-cdk: $(CDK_STAMP)
 run: $(STAMP)
 	$(BIN)/python -m infra.local
 
+# tests/fuzz runs in a process of its own: schemathesis's tests do not run under xdist.
 test: $(CDK_STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --ignore=tests/fuzz
+	$(BIN)/python -m pytest tests/fuzz
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow" --ignore=tests/fuzz
 
 lint: $(CDK_STAMP)
 	$(BIN)/ruff check .
