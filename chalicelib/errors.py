@@ -27,6 +27,7 @@ class CustosError(Exception):
     status = 500
     slug = "internal"
     title = "Internal error"
+    retry_after: int | None = None  # seconds, sent as Retry-After when set
 
     def __init__(self, detail: str, *, errors: list[FieldError] | None = None) -> None:
         super().__init__(detail)
@@ -35,7 +36,7 @@ class CustosError(Exception):
 
     def headers(self) -> dict[str, str]:
         """Extra response headers this error answers with."""
-        return {}
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
     def problem(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -131,9 +132,6 @@ class TooManyRequestsError(CustosError):
     title = "Too many requests"
     retry_after = 1
 
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
-
 
 class ServiceUnavailableError(CustosError):
     """A dependency (the data store, a secret, a queue) failed or was throttled after the
@@ -143,9 +141,6 @@ class ServiceUnavailableError(CustosError):
     slug = "unavailable"
     title = "Temporarily unavailable; retry"
     retry_after = 1
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
 
 
 class OutcomeUnknownError(ServiceUnavailableError):
