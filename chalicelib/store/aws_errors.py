@@ -39,10 +39,15 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | HTTPClientError)
 
 
+def busy() -> ServiceUnavailableError:
+    """The 503 for a data store that is throttling us."""
+    return ServiceUnavailableError("the data store is busy; retry shortly")
+
+
 def unavailable(exc: BaseException) -> ServiceUnavailableError:
     """The 503 a transient failure answers; says which kind without naming internals."""
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code")
         if code in THROTTLED:
-            return ServiceUnavailableError("the data store is busy; retry shortly")
+            return busy()
     return ServiceUnavailableError("a backing service is unavailable; retry shortly")

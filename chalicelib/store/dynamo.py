@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 
 from chalicelib.bootstrap import client
 from chalicelib.config import settings
-from chalicelib.errors import PayloadTooLargeError, ServiceUnavailableError
-from chalicelib.store.aws_errors import is_transient, unavailable
+from chalicelib.errors import PayloadTooLargeError
+from chalicelib.store.aws_errors import busy, is_transient, unavailable
 
 Item = dict[str, Any]
 
@@ -113,7 +113,7 @@ def batch_get(keys: list[Mapping[str, str]], *, consistent: bool = True) -> list
             return found
         time.sleep(random.uniform(0, 0.05 * 2**attempt))  # DynamoDB asks for backoff here
     # A partial answer would read as "these items do not exist".
-    raise ServiceUnavailableError("the data store is busy; retry shortly")
+    raise busy()
 
 
 def query(

@@ -24,7 +24,7 @@ from chalicelib.errors import (
     TransientConflictError,
 )
 from chalicelib.store import audit_head, dynamo, keys
-from chalicelib.store.aws_errors import is_transient
+from chalicelib.store.aws_errors import busy, is_transient
 
 MAX_ATTEMPTS = 25
 OUTBOX_RETENTION = timedelta(days=7)
@@ -124,7 +124,7 @@ def _append(caller: Caller, write: Write, idempotent: IdempotentResponse | None)
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                 continue
             if exc.throttled:
-                raise ServiceUnavailableError("the data store is busy; retry shortly") from exc
+                raise busy() from exc
             raise
         except Exception as exc:
             # A timeout, a lost connection or DynamoDB's own 5xx: it may have applied.
