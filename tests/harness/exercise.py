@@ -127,7 +127,7 @@ class Exerciser:
         for param in op.path_params:
             values[param] = self.make(op.path, param, values)
         path = re.sub(r"{(\w+)}", lambda m: values[m.group(1)], op.path)
-        body = self._fill_ids(example_of(op)) if op.request is not None else None
+        body = self.fill_ids(example_of(op)) if op.request is not None else None
         headers: dict[str, str] = {}
         if op.if_match:
             headers["If-Match"] = self.current_etag(op.path, path)
@@ -157,7 +157,7 @@ class Exerciser:
             "POST",
             re.sub(r"{(\w+)}", lambda m: values[m.group(1)], post.path),
             self.key(role_for(post)),
-            self._fill_ids(example_of(post)),
+            self.fill_ids(example_of(post)),
         )
         if answer.status != post.status:
             raise ExerciseFailed(f"making {{{param}}} by POST {post.path}: {answer.json}")
@@ -174,11 +174,12 @@ class Exerciser:
             raise ExerciseFailed(f"GET {path} answered {answer.status} without an ETag")
         return answer.headers["etag"]
 
-    def _fill_ids(self, value: Any) -> Any:
+    def fill_ids(self, value: Any) -> Any:
+        """`value` with every id in it (`prn_…`) replaced by a fresh object of that kind."""
         if isinstance(value, dict):
-            return {k: self._fill_ids(v) for k, v in value.items()}
+            return {k: self.fill_ids(v) for k, v in value.items()}
         if isinstance(value, list):
-            return [self._fill_ids(v) for v in value]
+            return [self.fill_ids(v) for v in value]
         if isinstance(value, str) and (match := _ID.match(value)):
             kind = _KIND_OF_PREFIX[match.group("prefix")]
             return self._fresh_of_kind(kind)
