@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
 
 from chalice import Chalice, Response
 from chalice.app import Request
 
 from chalicelib.api import audit, meta, models, principals, tenants
 from chalicelib.api.http import edge_problem
+from chalicelib.handlers import audit as audit_schedules
+from chalicelib.handlers import relay, workflow
 
 app = Chalice(app_name="custos")
 app.api.binary_types = []  # every body is JSON; never base64 a request
 for blueprint in (meta.bp, tenants.bp, principals.bp, models.bp, audit.bp):
+    app.register_blueprint(blueprint)
+# Entry points no HTTP request starts (chalicelib.entrypoints declares them).
+for blueprint in (relay.bp, workflow.bp, audit_schedules.bp):
     app.register_blueprint(blueprint)
 
 
@@ -22,12 +27,5 @@ def problem_json_everywhere(
     event: Request, get_response: Callable[[Request], Response]
 ) -> Response:
     """Answers Chalice gives itself (405, 415, …) become problem+json too."""
-    return edge_problem(get_response(event))
-
-
-@app.lambda_function(name="outbox_relay")
-def outbox_relay(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """DynamoDB stream consumer: relays committed outbox events to the events queue."""
-    from chalicelib.services.relay import relay_stream_records
-
-    return relay_stream_records(event.get("Records", []))
+    started = time.perf_counter()
+    return edge_problem(event, get_response(event), started)

@@ -29,6 +29,7 @@ PARTS = {  # results.json key -> module; run and printed in this order
     "cold_start": "bench.cold_start",
     "aws_calls": "bench.aws_calls",
     "latency": "bench.latency",
+    "list_page": "bench.list_page",
     "load": "bench.load",
 }
 RESULTS = Path(__file__).with_name("results.json")

@@ -113,7 +113,7 @@ def prepare(endpoint: str) -> dict[str, str]:
         answer = api.get(ROUTE.format(model_id=model_id), developer_key)
     if answer.status != 200:
         raise RuntimeError(f"the seeded GET answered {answer.status}: {answer.json}")
-    item_key = keys.model_key(tenant.id, model_id)
+    item_key = keys.TenantKeys(tenant.id).model(model_id)
     bench = {
         "BENCH_MODEL_ID": model_id,
         "BENCH_KEY": developer_key,

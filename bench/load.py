@@ -7,9 +7,10 @@ a per-request timeout, and repeatedly:
 
 - picks an operation from the app's declared routes (`tests.harness.exercise.operations()`,
   so a route added later is loaded too): the first picks of the run hand out every
-  operation once, then READ_SHARE (70%) of the picks are a read (uniform over the GET
-  routes) and the rest a write (uniform over POST, PATCH and DELETE routes, platform
-  routes included: tenants are created and renamed under load);
+  operation once (again, up to HANDED_AGAIN times, if its setup was refused or went
+  unanswered before it was ever sent), then READ_SHARE (70%) of the picks are a read
+  (uniform over the GET routes) and the rest a write (uniform over POST, PATCH and DELETE
+  routes, platform routes included: tenants are created and renamed under load);
 - picks one of the load tenants and prepares the request with an `Exerciser`: a write on
   fresh objects (whose setup requests are real requests, recorded as `setup`: counted in
   the request totals and status counts, left out of the latency figures), a read reused
@@ -60,17 +61,24 @@ READ_SHARE = 0.7
 IDEMPOTENT_SHARE = 0.5  # of writes that accept an Idempotency-Key, sent with one
 DUPLICATE_SHARE = 0.2  # of those, sent twice (half at once, half after the answer)
 READ_REUSE = 10
+HANDED_AGAIN = 3  # times an operation abandoned before it was ever sent is handed out again
 REQUEST_TIMEOUT = 10.0
 
 
 class Plan:
-    """Which operation a client sends next: every one once first, then the mix."""
+    """Which operation a client sends next: every one once first, then the mix.
+
+    An operation whose setup lost a race (a 409 or 503 there, which timing decides) goes
+    back to the front, a few times, so that every route is loaded however the races fall.
+    """
 
     def __init__(self, ops: list[Operation], read_share: float) -> None:
         self.reads = [op for op in ops if op.method == "GET"]
         self.writes = [op for op in ops if op.method != "GET"]
         self.read_share = read_share
         self._first = list(ops)
+        self._sent: set[str] = set()
+        self._handed_again: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def next(self, rng: random.Random) -> Operation:
@@ -79,6 +87,18 @@ class Plan:
                 return self._first.pop(0)
         pool = self.reads if rng.random() < self.read_share else self.writes
         return rng.choice(pool)
+
+    def sent(self, op: Operation) -> None:
+        with self._lock:
+            self._sent.add(f"{op.method} {op.path}")
+
+    def abandoned(self, op: Operation) -> None:
+        """Hand `op` out again first, unless it was sent once or was handed again enough."""
+        route = f"{op.method} {op.path}"
+        with self._lock:
+            if route not in self._sent and self._handed_again[route] < HANDED_AGAIN:
+                self._handed_again[route] += 1
+                self._first.append(op)
 
 
 @dataclass
@@ -105,8 +125,10 @@ class LoadClient:
                 self.one(op, index, exercisers[index])
             except NoAnswer:
                 self.abandoned[f"{op.method} {op.path}: no answer"] += 1
+                self.plan.abandoned(op)
             except ExerciseFailed:
                 self.abandoned[f"{op.method} {op.path}: setup refused"] += 1
+                self.plan.abandoned(op)
             except UnsupportedOperation as exc:  # a route the harness cannot call yet
                 self.abandoned[f"{op.method} {op.path}: unsupported: {exc}"] += 1
             except PastHardStop:
@@ -123,6 +145,7 @@ class LoadClient:
                 key = f"load-{uuid.uuid4()}"
             prepared = exerciser.prepare(op, idempotency_key=key)
         self.api.phase = MEASURED
+        self.plan.sent(op)
         duplicate = "Idempotency-Key" in prepared.headers and self.rng.random() < DUPLICATE_SHARE
         if duplicate and self.rng.random() < 0.5:
             twin = threading.Thread(target=self._send_twin, args=(prepared,))

@@ -7,8 +7,9 @@ answer carried):
 - each tenant's audit log is paged through and its chain verified in full;
 - every acknowledged write (2xx, not a GET, not an Idempotency-Key replay) names its
   request id in exactly one audit event, in its own tenant's chain when it had one;
-  replays and refused writes name theirs in none; writes that got no answer (client
-  timeout) may or may not have landed and are only counted;
+  replays and refused writes (409, 412, 429, a retryable 503: contention, which changes
+  nothing) name theirs in none; writes that got no answer (client timeout) may or may
+  not have landed and are only counted; a 503 `outcome-unknown` may have landed, once;
 - a group of requests sharing an Idempotency-Key committed once and answered alike;
 - what a write created (its `Location`) reads back 200, or, with no GET route of its
   own, is in its collection's listing; what a DELETE removed reads 404, or is listed
@@ -143,6 +144,17 @@ class Checker:
             return None
         return self.api.get(path, self.key(tenant_id, role_for(reader))).status
 
+    def read_deleted(self, tenant_id: str | None, path: str) -> int | None:
+        """Like `read`, but a 200 showing the object revoked (a key kept for the record)
+        reads as gone (404)."""
+        reader = self.routes.match("GET", path)
+        if reader is None:
+            return None
+        answer = self.api.get(path, self.key(tenant_id, role_for(reader)))
+        if answer.status == 200 and _revoked(answer.json or {}):
+            return 404
+        return answer.status
+
 
 def verify(
     base_url: str, platform_key: str, tenants: list[Tenant], calls: list[Call], routes: Routes
@@ -209,6 +221,10 @@ def _exactly_once(
         what = f"{call.route} {call.status} {call.request_id}: {len(seen)} events"
         if call.status is None:
             found.counts["writes_without_answer"] += 1
+        elif call.outcome_unknown:
+            found.counts["writes_outcome_unknown"] += 1
+            if len(seen) > 1:
+                found.fail("outcome_unknown_recorded_twice", what)
         elif not call.acknowledged:
             found.counts["refused_writes"] += 1
             if seen:
@@ -284,7 +300,7 @@ def _created_readable(checker: Checker, calls: list[Call]) -> None:
 def _deleted_gone(checker: Checker, calls: list[Call]) -> None:
     deleted = _originals(calls, "DELETE")
     secrets = _secrets(calls)
-    statuses = _parallel(lambda c: checker.read(c.tenant, c.path), deleted)
+    statuses = _parallel(lambda c: checker.read_deleted(c.tenant, c.path), deleted)
     unlisted = [c for c, status in zip(deleted, statuses, strict=True) if status is None]
     listings = _listings(checker, [(c.tenant, _parent(c.path)) for c in unlisted])
     whoami = next(

@@ -48,6 +48,8 @@ class Call:
     replayed: bool
     idempotency_key: str | None
     body: Any = None  # the JSON answer of an acknowledged write
+    retry_after: str | None = None
+    problem: str | None = None  # an error answer's problem type
 
     @property
     def is_write(self) -> bool:
@@ -56,6 +58,16 @@ class Call:
     @property
     def acknowledged(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def retryable(self) -> bool:
+        """A 503 as the API documents it: with Retry-After, to send the same request later."""
+        return self.status == 503 and bool(self.retry_after)
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """A write's 503 saying it may or may not have been made (README: Errors)."""
+        return self.retryable and (self.problem or "").endswith("/outcome-unknown")
 
 
 class Routes:
@@ -131,6 +143,7 @@ class RecordingApi(ApiClient):
         seconds = time.perf_counter() - started
         status = answer.status if answer else None
         acknowledged_write = status is not None and 200 <= status < 300 and method != "GET"
+        failed = answer is not None and answer.status >= 400
         self.calls.append(
             Call(
                 client=self.client,
@@ -147,6 +160,8 @@ class RecordingApi(ApiClient):
                 replayed=bool(answer and answer.headers.get("idempotent-replayed") == "true"),
                 idempotency_key=(headers or {}).get("Idempotency-Key"),
                 body=_json(answer) if answer is not None and acknowledged_write else None,
+                retry_after=answer.headers.get("retry-after") if answer else None,
+                problem=_problem_type(answer) if answer is not None and failed else None,
             )
         )
 
@@ -159,6 +174,11 @@ def _json(answer: Answer) -> Any:
         return answer.json
     except ValueError:
         return None
+
+
+def _problem_type(answer: Answer) -> str | None:
+    body = _json(answer)
+    return str(body["type"]) if isinstance(body, dict) and "type" in body else None
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float | None:

@@ -13,12 +13,14 @@ from bench.load_record import DUPLICATE, MEASURED, SETUP, Call, Routes, percenti
 from bench.report import Report
 
 # Answers that mean "lost a race or the store was busy; nothing changed, retry is safe".
+# How many there are depends on timing: they are figures, never judged. A 503 counts only
+# with its Retry-After; without one it is an error (5xx).
 CONTENTION = {
     409: "conflict: an optimistic write lost to a concurrent change of the same object",
     412: "If-Match named an ETag a concurrent update had already moved",
     429: "the data store throttled the request",
     503: "the tenant's audit chain stayed contended through the writer's retries, or a "
-    "dependency failed after the SDK's retries (Retry-After)",
+    "dependency failed after the SDK's retries (with Retry-After)",
 }
 
 
@@ -41,7 +43,8 @@ def _status_key(call: Call) -> str:
 
 
 def classify(calls: list[Call]) -> dict[str, Any]:
-    """Errors (5xx other than 503, no answer, an unexpected 4xx) apart from contention."""
+    """Errors (a 5xx but a 503 with Retry-After, no answer, an unexpected 4xx) apart from
+    contention."""
     errors: Counter[str] = Counter()
     examples: list[str] = []
     contention: Counter[int] = Counter()
@@ -49,7 +52,7 @@ def classify(calls: list[Call]) -> dict[str, Any]:
         kind = None
         if call.status is None:
             kind = "timeout" if call.error == "timeout" else "connection"
-        elif call.status in CONTENTION:
+        elif call.status in CONTENTION and (call.status != 503 or call.retryable):
             contention[call.status] += 1
         elif call.status >= 500:
             kind = "5xx"
@@ -58,7 +61,10 @@ def classify(calls: list[Call]) -> dict[str, Any]:
         if kind:
             errors[kind] += 1
             if len(examples) < 10:
-                examples.append(f"{call.phase} {call.method} {call.path}: {_status_key(call)}")
+                unasked = " without Retry-After" if call.status == 503 else ""
+                examples.append(
+                    f"{call.phase} {call.method} {call.path}: {_status_key(call)}{unasked}"
+                )
     return {
         "errors": {k: errors[k] for k in ("5xx", "connection", "timeout", "unexpected_4xx")}
         | {"total": sum(errors.values()), "examples": examples},

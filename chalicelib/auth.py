@@ -1,4 +1,4 @@
-"""API keys: minting, hashing and authenticating bearer tokens.
+"""Authenticating bearer tokens: tenant API keys and the platform key.
 
 A tenant key is `cus_<key id>_<secret>`; only sha256(secret) is stored, and it
 is compared in constant time. Key records, tenants and principals are cached
@@ -8,37 +8,27 @@ a suspended tenant or a changed role takes effect within that time.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
-import secrets
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.bootstrap import caches
 from chalicelib.config import settings
-from chalicelib.domain.context import Caller
+from chalicelib.domain.actors import Actor
+from chalicelib.domain.credentials import hash_secret
 from chalicelib.domain.roles import Role
 from chalicelib.errors import ForbiddenError, UnauthenticatedError
-from chalicelib.store import dynamo, keys, principals
+from chalicelib.store import dynamo, invalidation
+from chalicelib.store.keys import TENANT_SK, TenantKeys
+from chalicelib.store.principals import lookup_key
 from chalicelib.store.secrets import SecretMissingError, get_secret
 
-PLATFORM_PRINCIPAL = "platform"
-PLATFORM_KEY_ID = "platform"
 _TOKEN = re.compile(r"^cus_(key_[0-9A-HJKMNP-TV-Z]{26})_([A-Za-z0-9_-]{43})$")
-
-
-def mint_secret(key_id: str) -> tuple[str, str]:
-    """A new bearer token for `key_id` and the hash to store: (token, hash)."""
-    secret = secrets.token_urlsafe(32)
-    return f"cus_{key_id}_{secret}", hash_secret(secret)
-
-
-def hash_secret(secret: str) -> str:
-    # Secrets are 256 random bits, so a fast hash is enough: there is nothing to brute-force.
-    return hashlib.sha256(secret.encode()).hexdigest()
+_BEARER = re.compile(r"^bearer[ \t]+(\S+)[ \t]*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -59,12 +49,13 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def forget(tenant_id: str, *, principal_id: str | None = None, key_id: str | None = None) -> None:
-    """Drop this process's cached lookups a change makes stale: one key's, a principal's
-    keys', or (neither given) every key of the tenant. Other keys stay cached, so the
-    request after a change does not pay their lookups again."""
+def forget(stale: invalidation.Stale) -> None:
+    """Drop this process's cached lookups a committed change made stale: one key's, a
+    principal's keys', or (neither given) every key of the tenant. Other keys stay cached,
+    so the request after a change does not pay their lookups again."""
+    tenant_id, principal_id, key_id = stale.tenant_id, stale.principal_id, stale.key_id
 
-    def stale(cached_id: str, entry: _Entry) -> bool:
+    def is_stale(cached_id: str, entry: _Entry) -> bool:
         if entry.key.get("tenant_id") != tenant_id:
             return False
         if key_id is not None:
@@ -72,38 +63,39 @@ def forget(tenant_id: str, *, principal_id: str | None = None, key_id: str | Non
         return principal_id is None or entry.key.get("principal_id") == principal_id
 
     with _lock:
-        for cached_id in [k for k, entry in _cache.items() if stale(k, entry)]:
+        for cached_id in [k for k, entry in _cache.items() if is_stale(k, entry)]:
             del _cache[cached_id]
 
 
-def authenticate(authorization: str | None, request_id: str) -> Caller:
-    """The caller a request's Authorization header names; 401/403 otherwise."""
-    if not authorization or not authorization.startswith("Bearer "):
+caches.append(clear_cache)
+invalidation.listen(forget)
+
+
+def authenticate(authorization: str | None, request_id: str) -> Actor:
+    """The actor a request's Authorization header names; 401/403 otherwise.
+
+    The scheme is case-insensitive (RFC 9110 section 11.1): `bearer` is `Bearer`."""
+    bearer = _BEARER.match(authorization or "")
+    if bearer is None:
         raise UnauthenticatedError("send an API key as 'Authorization: Bearer <key>'")
-    token = authorization[len("Bearer ") :].strip()
+    token = bearer.group(1)
     match = _TOKEN.match(token)
     if match:
         return _tenant_caller(match.group(1), match.group(2), request_id)
     return _platform_caller(token, request_id)
 
 
-def _platform_caller(token: str, request_id: str) -> Caller:
+def _platform_caller(token: str, request_id: str) -> Actor:
     try:
         expected = get_secret(settings().platform_key_secret).strip()
     except SecretMissingError as exc:
         raise UnauthenticatedError("the API key is not valid") from exc
     if not token or not hmac.compare_digest(hash_secret(token), expected):
         raise UnauthenticatedError("the API key is not valid")
-    return Caller(
-        request_id=request_id,
-        tenant_id=None,
-        principal_id=PLATFORM_PRINCIPAL,
-        key_id=PLATFORM_KEY_ID,
-        platform=True,
-    )
+    return Actor.platform_operator(request_id)
 
 
-def _tenant_caller(key_id: str, secret: str, request_id: str) -> Caller:
+def _tenant_caller(key_id: str, secret: str, request_id: str) -> Actor:
     entry = _lookup(key_id)
     invalid = UnauthenticatedError("the API key is not valid")
     if entry is None or not hmac.compare_digest(hash_secret(secret), entry.key["secret_hash"]):
@@ -117,12 +109,12 @@ def _tenant_caller(key_id: str, secret: str, request_id: str) -> Caller:
         raise UnauthenticatedError("the API key's principal is deactivated")
     if entry.tenant is None or entry.tenant.get("status") != "active":
         raise ForbiddenError("the tenant is suspended")
-    return Caller(
-        request_id=request_id,
-        tenant_id=entry.key["tenant_id"],
-        principal_id=entry.key["principal_id"],
-        key_id=key_id,
-        roles=frozenset(Role(r) for r in entry.principal.get("roles", [])),
+    return Actor.of_principal(
+        request_id,
+        entry.key["tenant_id"],
+        entry.key["principal_id"],
+        key_id,
+        frozenset(Role(r) for r in entry.principal.get("roles", [])),
     )
 
 
@@ -132,18 +124,17 @@ def _lookup(key_id: str) -> _Entry | None:
         hit = _cache.get(key_id)
     if hit and now - hit.fetched < settings().auth_cache_seconds:
         return hit
-    key = principals.get_key(key_id)
+    key = lookup_key(key_id)
     if key is None:
         return None
-    tenant_id, principal_id = key["tenant_id"], key["principal_id"]
-    found = dynamo.batch_get(
-        [keys.tenant_key(tenant_id), keys.principal_key(tenant_id, principal_id)]
-    )
-    by_sk = {item["sk"]: item for item in found}
+    tenant_keys = TenantKeys(key["tenant_id"])
+    principal_key = tenant_keys.principal(key["principal_id"])
+    found = dynamo.batch_get([tenant_keys.tenant(), principal_key])
+    by_key = {(item["pk"], item["sk"]): item for item in found}
     entry = _Entry(
         key=key,
-        tenant=by_sk.get(keys.TENANT_SK),
-        principal=by_sk.get(keys.PRINCIPAL_PREFIX + principal_id),
+        tenant=by_key.get((tenant_keys.root, TENANT_SK)),
+        principal=by_key.get((principal_key["pk"], principal_key["sk"])),
         fetched=now,
     )
     with _lock:

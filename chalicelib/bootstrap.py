@@ -1,12 +1,14 @@
-"""Lazily built, per-process cached AWS clients and stores.
+"""Lazily built, per-process cached AWS clients, and the registry of process caches.
 
-Nothing here runs at import time; the first request builds what it needs and
-warm invocations reuse it. Tests reset everything with `reset()` after
-changing the environment.
+Nothing here runs at import time; the first request builds what it needs and warm
+invocations reuse it. Modules that cache per process register their `clear` here
+(`caches.append`), so `reset()` (tests, after changing the environment) forgets them all
+without this module knowing who they are.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -25,6 +27,8 @@ _CLIENT_CONFIG = Config(
     account_id_endpoint_mode="disabled",
 )
 
+caches: list[Callable[[], None]] = []
+
 
 @cache
 def client(service: str) -> Any:
@@ -35,12 +39,9 @@ def client(service: str) -> Any:
 
 
 def reset() -> None:
-    """Forget cached clients, settings and stores (tests change the environment)."""
-    from chalicelib import auth
-    from chalicelib.store import audit_head, secrets
-
+    """Forget cached clients, settings and every registered cache (tests change the
+    environment)."""
     client.cache_clear()
     settings.cache_clear()
-    secrets.clear_cache()
-    audit_head.clear_cache()
-    auth.clear_cache()
+    for clear in caches:
+        clear()

@@ -11,7 +11,8 @@ from functools import cache
 class Settings:
     table: str
     bucket: str
-    events_queue_url: str
+    events_topic_arn: str
+    approval_state_machine_arn: str
     platform_key_secret: str
     cursor_key_secret: str
     region: str
@@ -26,7 +27,8 @@ def settings() -> Settings:
     return Settings(
         table=env.get("CUSTOS_TABLE", "custos-main"),
         bucket=env.get("CUSTOS_BUCKET", "custos-artifacts"),
-        events_queue_url=env.get("CUSTOS_EVENTS_QUEUE_URL", ""),
+        events_topic_arn=env.get("CUSTOS_EVENTS_TOPIC_ARN", ""),
+        approval_state_machine_arn=env.get("CUSTOS_APPROVAL_STATE_MACHINE_ARN", ""),
         platform_key_secret=env.get("CUSTOS_PLATFORM_KEY_SECRET", "custos/platform-key-hash"),
         cursor_key_secret=env.get("CUSTOS_CURSOR_KEY_SECRET", "custos/cursor-signing-key"),
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",

@@ -1,172 +1,73 @@
-"""The local event dispatcher: drives the app's event sources as Lambda would.
+"""The local event dispatcher: drives every entry point the app declares, as Lambda would.
 
-- DynamoDB stream consumers (RESOURCES.stream_consumers): read the table's
-  stream shard by shard and call the function with batches of records; a
-  failing batch is retried up to the declared attempts, then skipped and logged.
-- SQS consumers (RESOURCES.queue_consumers, bound to `@app.lambda_function`s):
-  poll, call the function with an SQS event, delete on success; a failure
-  leaves the batch to reappear after the queue's visibility timeout and, after
-  maxReceiveCount receives, move to its dead-letter queue (the redrive policy).
-- Schedules (`@app.schedule`): `rate(...)` expressions run on their period with
-  a scheduled-event payload; cron expressions are not run locally (logged).
+Everything comes from `RESOURCES` (built from `chalicelib.entrypoints`' declarations) and
+the functions Chalice registered for them; nothing is listed here.
+
+- **Queue consumers** (`queue_consumers`): each has a worker thread of its own that
+  long-polls its queue (`wait_seconds`, 1 s), so a slow consumer delays only its own queue.
+  Partial batch responses, visibility timeouts and dead-letter queues behave as on AWS
+  (`infra/queue_pump.py`).
+- **Stream consumers** (`stream_consumers`): one thread reads every binding's shards in
+  order, applies the binding's filter, retries a failing batch from the record that failed,
+  and records a batch whose retries are spent on the binding's failure queue
+  (`infra/stream_pump.py`).
+- **Schedules** (`schedules`): `rate(...)` and `cron(...)` expressions fire at their times
+  (UTC) with an EventBridge "Scheduled Event" (`infra/schedules.py`, `infra/cron.py`).
+  Set `CUSTOS_LOCAL_SCHEDULE_SECONDS=N` to make every schedule fire every N seconds instead
+  (`CUSTOS_LOCAL_SCHEDULE_SECONDS=10 make run` runs the nightly audit check every 10 s).
+- **State machines** run inside moto itself (Step Functions executes them); what they send
+  reaches the queue consumers above.
+
+Tests call `pump_all()` (one synchronous pass over every stream and queue) and
+`run_due_schedules(now)` (the schedule loop's body, with the time given); `make run` calls
+`start()` and `stop()`.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from chalice import Chalice
 
-from infra.resources import RESOURCES, Resources
+from infra.lambda_context import Handler, LambdaContext, function_arn
+from infra.queue_pump import QueuePump
+from infra.resources import RESOURCES, QueueConsumer, Resources, StreamConsumer
+from infra.schedules import Timer, local_period, scheduled_event
+from infra.stream_pump import StreamPump
+
+__all__ = ["Dispatcher", "function_handler"]
 
 log = logging.getLogger("custos.dispatch")
-Handler = Callable[[dict[str, Any], Any], Any]
+DEFAULT_ACCOUNT = "123456789012"  # moto's, when no ARN says otherwise
 
 
 def function_handler(app: Chalice, name: str) -> Handler:
-    """The callable Chalice registered for the Lambda function `name`."""
-    for function in app.pure_lambda_functions:
-        if function.name == name:
-            return function
-    for source in app.event_sources:
-        if source.name == name:
-            return app.handler_map[name]
-    raise KeyError(f"the app declares no function {name}")
+    """The entry point Lambda invokes for the function `name`: what Chalice registered in
+    its handler map (`handler(event, context)`, the app's middleware included)."""
+    try:
+        return app.handler_map[name]
+    except KeyError:
+        raise KeyError(f"the app registers no Lambda function {name}") from None
 
 
-@dataclass
-class StreamPump:
-    """Feeds one table's stream to one function, shard by shard, in order.
-
-    It remembers the last sequence number it delivered and asks for a fresh
-    iterator after it on every pass, rather than keeping iterators: on AWS they
-    expire after 15 minutes, and moto replaces a table's shard object when it
-    rolls back a cancelled transaction, which strands a kept iterator.
-    """
-
-    streams: Any
-    stream_arn: str
-    handler: Handler
-    batch_size: int = 100
-    max_attempts: int = 10
-    accepts: Callable[[dict[str, Any]], bool] = lambda record: True
-    _positions: dict[str, str] = field(default_factory=dict)
-    _failures: int = 0
-
-    def pump_once(self) -> int:
-        """Deliver what the stream holds now; returns the number of records delivered."""
-        delivered = 0
-        description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
-        for shard in description.get("Shards", []):
-            delivered += self._drain(shard["ShardId"])
-        return delivered
-
-    def _iterator(self, shard_id: str) -> str:
-        position = self._positions.get(shard_id)
-        params: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard_id}
-        if position is None:
-            params["ShardIteratorType"] = "TRIM_HORIZON"
-        else:
-            params.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=position)
-        return str(self.streams.get_shard_iterator(**params)["ShardIterator"])
-
-    def _drain(self, shard_id: str) -> int:
-        delivered = 0
-        iterator: str | None = self._iterator(shard_id)
-        for _ in range(100):  # bounded: at most 100 batches a pass per shard
-            if not iterator:
-                break
-            answer = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
-            records = answer.get("Records", [])
-            if not records:
-                break
-            wanted = [r for r in records if self.accepts(r)]
-            try:
-                if wanted:  # Lambda does not invoke for a batch its filter emptied
-                    self.handler({"Records": wanted}, None)
-            except Exception:
-                self._failures += 1
-                log.exception("stream batch failed (attempt %s)", self._failures)
-                if self._failures < self.max_attempts:
-                    break  # the position stays: the batch is retried on the next pass
-                log.error("giving up on a stream batch of %s records", len(records))
-            self._failures = 0
-            self._positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
-            delivered += len(records)
-            iterator = answer.get("NextShardIterator")
-        return delivered
-
-
-@dataclass
-class QueuePump:
-    """Feeds one SQS queue to one function."""
-
-    sqs: Any
-    queue_url: str
-    queue_arn: str
-    handler: Handler
-    batch_size: int = 10
-
-    def pump_once(self, wait_seconds: int = 0) -> int:
-        answer = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self.batch_size,
-            WaitTimeSeconds=wait_seconds,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
-        messages = answer.get("Messages", [])
-        if not messages:
-            return 0
-        event = {"Records": [self._record(m) for m in messages]}
-        try:
-            self.handler(event, None)
-        except Exception:
-            log.exception("queue batch failed; messages reappear after the visibility timeout")
-            return 0
-        self.sqs.delete_message_batch(
-            QueueUrl=self.queue_url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-            ],
-        )
-        return len(messages)
-
-    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": message.get("Attributes", {}),
-            "messageAttributes": message.get("MessageAttributes", {}),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.queue_arn,
-        }
-
-
-_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
-
-
-def rate_seconds(expression: str) -> float | None:
-    """Seconds between runs of a `rate(...)` schedule; None for cron expressions."""
-    match = _RATE.match(expression)
-    if not match:
-        return None
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class Dispatcher:
-    """Runs every pump on a background thread until stopped."""
+    """Feeds every declared queue, stream and schedule to its function.
+
+    `env` holds the provisioned resources' environment variables; `wait_seconds` is a queue
+    worker's long poll, `poll_seconds` the stream and schedule loops' pause; `clock` tells
+    the schedules the time (UTC) and `schedule_seconds` overrides every schedule's period
+    (by default `CUSTOS_LOCAL_SCHEDULE_SECONDS`, when set)."""
 
     def __init__(
         self,
@@ -175,99 +76,186 @@ class Dispatcher:
         env: dict[str, str],
         resources: Resources = RESOURCES,
         poll_seconds: float = 0.5,
+        wait_seconds: int = 1,
+        clock: Callable[[], datetime] = _utc_now,
+        schedule_seconds: float | None = None,
     ) -> None:
-        self.app = app
         self.poll_seconds = poll_seconds
-        self.stop_event = threading.Event()
-        self.streams: list[StreamPump] = []
-        self.queues: list[QueuePump] = []
-        self.schedules: list[Schedule] = []
-        ddb = session.client("dynamodb")
-        streams = session.client("dynamodbstreams")
-        for consumer in resources.stream_consumers:
-            table = resources.table(consumer.table)
-            arn = ddb.describe_table(TableName=env[table.env_var])["Table"]["LatestStreamArn"]
-            self.streams.append(
-                StreamPump(
-                    streams,
-                    arn,
-                    function_handler(app, consumer.function),
-                    consumer.batch_size,
-                    consumer.maximum_retry_attempts,
-                    functools.partial(consumer.accepts, sort_key=table.sort_key),
-                )
-            )
+        self.wait_seconds = wait_seconds
+        self.clock = clock
+        self.region = session.region_name or "us-east-1"
+        self.account = DEFAULT_ACCOUNT
+        self._app_name = app.app_name
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
         sqs = session.client("sqs")
-        for queue_consumer in resources.queue_consumers:
-            url = env[resources.queue(queue_consumer.queue).env_var]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
-            handler = function_handler(app, queue_consumer.function)
-            self.queues.append(QueuePump(sqs, url, arn, handler, queue_consumer.batch_size))
-        started = time.monotonic()
-        for source in app.event_sources:
-            expression = getattr(source, "schedule_expression", None)
-            if expression is None:
-                continue
-            text = expression if isinstance(expression, str) else expression.to_string()
-            period = rate_seconds(text)
-            if period is None:
-                log.warning("schedule %s (%s) is not run locally", source.name, text)
-                continue
-            handler = app.handler_map[source.name]
-            self.schedules.append(Schedule(source.name, period, handler, started + period))
-        self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
+        self.queues = [
+            self._queue_pump(app, sqs, env, resources, c) for c in resources.queue_consumers
+        ]
+        streams, ddb = session.client("dynamodbstreams"), session.client("dynamodb")
+        self.streams = [
+            self._stream_pump(app, (streams, ddb, sqs), env, resources, c)
+            for c in resources.stream_consumers
+        ]
+        period = local_period() if schedule_seconds is None else schedule_seconds
+        now = clock()
+        self.timers = [
+            Timer.start(s.function, s.expression, now, period) for s in resources.schedules
+        ]
+        self._schedule_handlers = {
+            s.function: function_handler(app, s.function) for s in resources.schedules
+        }
+
+    # --- wiring -----------------------------------------------------------------------
+
+    def _arn_of(self, function: str) -> str:
+        """The function's ARN, named as a deployed Chalice app names it."""
+        return function_arn(self.region, self.account, f"{self._app_name}-local-{function}")
+
+    def _queue_pump(
+        self,
+        app: Chalice,
+        sqs: Any,
+        env: dict[str, str],
+        resources: Resources,
+        consumer: QueueConsumer,
+    ) -> QueuePump:
+        url = _queue_url(resources, env, consumer.queue)
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self.account = arn.split(":")[4] or self.account
+        return QueuePump(
+            sqs=sqs,
+            queue_url=url,
+            queue_arn=arn,
+            function=consumer.function,
+            handler=function_handler(app, consumer.function),
+            batch_size=consumer.batch_size,
+            timeout_seconds=consumer.timeout_seconds,
+            function_arn=self._arn_of(consumer.function),
+        )
+
+    def _stream_pump(
+        self,
+        app: Chalice,
+        clients: tuple[Any, Any, Any],
+        env: dict[str, str],
+        resources: Resources,
+        consumer: StreamConsumer,
+    ) -> StreamPump:
+        streams, ddb, sqs = clients
+        table = resources.table(consumer.table)
+        arn = ddb.describe_table(TableName=env[table.env_var])["Table"]["LatestStreamArn"]
+        self.account = arn.split(":")[4] or self.account
+        return StreamPump(
+            streams=streams,
+            sqs=sqs,
+            stream_arn=arn,
+            function=consumer.function,
+            handler=function_handler(app, consumer.function),
+            failure_queue_url=_queue_url(resources, env, consumer.failure_queue),
+            batch_size=consumer.batch_size,
+            maximum_retry_attempts=consumer.maximum_retry_attempts,
+            starting_position=consumer.starting_position,
+            accepts=functools.partial(consumer.accepts, sort_key=table.sort_key),
+            function_arn=self._arn_of(consumer.function),
+        )
+
+    # --- one pass, for tests ------------------------------------------------------------
 
     def pump_all(self) -> int:
-        """One pass over every stream and queue; returns how much was delivered."""
-        return sum(p.pump_once() for p in self.streams) + sum(q.pump_once() for q in self.queues)
+        """One synchronous pass over every stream and then every queue (no long poll);
+        returns the number of records and messages handed to functions."""
+        delivered = sum(pump.pump_once() for pump in self.streams)
+        return delivered + sum(pump.pump_once(wait_seconds=0) for pump in self.queues)
+
+    def run_due_schedules(self, now: datetime) -> list[str]:
+        """Fire every schedule whose time has come by `now`; returns the functions fired.
+        A function that fails is logged; it fires again at its next time."""
+        fired = []
+        for timer in self.timers:
+            due = timer.take(now)
+            if due is None:
+                continue
+            fired.append(timer.function)
+            event = scheduled_event(timer.function, due, self.region, self.account)
+            context = LambdaContext.for_invocation(
+                timer.function,
+                self._arn_of(timer.function),
+                60,
+                str(uuid.uuid4()),
+            )
+            try:
+                self._schedule_handlers[timer.function](event, context)
+            except Exception:
+                log.exception("schedule %s failed", timer.function)
+        return fired
+
+    # --- threads, for make run ----------------------------------------------------------
 
     def start(self) -> None:
-        self._thread.start()
+        """Run every queue's worker, the streams' reader and the schedule loop in threads."""
+        if self._threads:
+            raise RuntimeError("the dispatcher is already running")
+        self._stop.clear()
+        loops: list[tuple[str, Callable[[], None]]] = [
+            (f"dispatch-{pump.function}", functools.partial(self._queue_loop, pump))
+            for pump in self.queues
+        ]
+        if self.streams:
+            loops.append(("dispatch-streams", self._stream_loop))
+        if self.timers:
+            loops.append(("dispatch-schedules", self._schedule_loop))
+        self._threads = [threading.Thread(target=run, name=n, daemon=True) for n, run in loops]
+        for thread in self._threads:
+            thread.start()
 
-    def stop(self) -> None:
-        self.stop_event.set()
-        self._thread.join(timeout=10)
+    def stop(self, timeout: float | None = None) -> list[str]:
+        """Stop the threads, waiting at most `timeout` seconds (a long poll plus a few
+        seconds by default) for all of them; returns the names of those still running
+        (a function that does not return keeps its thread)."""
+        self._stop.set()
+        limit = self.wait_seconds + 5.0 if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [t.name for t in self._threads if t.is_alive()]
+        if stuck:
+            log.warning("dispatcher threads still running after %.0f s: %s", limit, stuck)
+        self._threads = []
+        return stuck
 
-    def run_due_schedules(self, now: float) -> list[str]:
-        """Run every schedule whose time has come by `now` (monotonic); returns their names."""
-        ran = []
-        for schedule in self.schedules:
-            if now >= schedule.next_run:
-                schedule.next_run = now + schedule.period
-                schedule.handler(scheduled_event(schedule.name), None)
-                ran.append(schedule.name)
-        return ran
-
-    def _run(self) -> None:
-        while not self.stop_event.is_set():
+    def _queue_loop(self, pump: QueuePump) -> None:
+        while not self._stop.is_set():
             try:
-                self.pump_all()
-                self.run_due_schedules(time.monotonic())
+                pump.pump_once(wait_seconds=self.wait_seconds)
             except Exception:
-                log.exception("dispatcher pass failed; going on")
-            self.stop_event.wait(self.poll_seconds)
+                log.exception("receiving from %s failed; trying again", pump.queue_url)
+                self._stop.wait(self.poll_seconds)
+
+    def _stream_loop(self) -> None:
+        while not self._stop.is_set():
+            for pump in self.streams:
+                try:
+                    pump.pump_once()
+                except Exception:
+                    log.exception("reading the stream of %s failed; going on", pump.function)
+            self._stop.wait(self.poll_seconds)
+
+    def _schedule_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_due_schedules(self.clock())
+            except Exception:
+                log.exception("the schedule loop failed; going on")
+            self._stop.wait(self.poll_seconds)
 
 
-@dataclass
-class Schedule:
-    name: str
-    period: float
-    handler: Handler
-    next_run: float
-
-
-def scheduled_event(name: str) -> dict[str, Any]:
-    """The EventBridge scheduled-event payload Lambda would receive."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": "us-east-1",
-        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{name}"],
-        "detail": {},
-    }
+def _queue_url(resources: Resources, env: dict[str, str], logical_id: str) -> str:
+    declared = [q for q in resources.queues if q.logical_id == logical_id]
+    if not declared:
+        raise KeyError(f"no queue {logical_id} is declared in the resources")
+    if declared[0].env_var not in env:
+        raise KeyError(f"queue {logical_id} is not provisioned ({declared[0].env_var} unset)")
+    return env[declared[0].env_var]

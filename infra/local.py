@@ -40,45 +40,31 @@ def free_port() -> int:
 
 
 def start_moto() -> tuple[Any, int]:
-    """An embedded moto server on 127.0.0.1, executing state machines for real."""
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
-
+    """An embedded moto server on 127.0.0.1: connections kept alive, DynamoDB applied one
+    request at a time (infra/moto_server.py), and Step Functions executions really run
+    (their SQS sends and task-token callbacks reach this same server: MOTO_PORT)."""
     from infra import moto_patches
-
-    class AtomicDynamoMotoServer(ThreadedMotoServer):
-        """moto applies one DynamoDB request at a time, as DynamoDB applies each operation
-        atomically; left alone, two threads' transactions interleave inside moto, and a
-        stream read sees the records of a transaction that is about to be cancelled. Other
-        services stay concurrent (an SQS long poll must not stall the table)."""
-
-        def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
-            lock = threading.Lock()
-
-            def atomic(environ: dict[str, Any], start_response: Any) -> Any:
-                # DynamoDB_20120810.* and DynamoDBStreams_20120810.*
-                if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB"):
-                    return app(environ, start_response)
-                with lock:
-                    return list(app(environ, start_response))
-
-            self._server = make_server(
-                self._ip_address, self._port, atomic, True, request_handler=MotoRequestHandler
-            )
-            self._server_ready_event.set()
-            self._server.serve_forever()
+    from infra.moto_server import MotoServer
 
     moto_patches.install()
-    port = free_port()
-    server = AtomicDynamoMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = MotoServer("127.0.0.1", 0)
     server.start()
-    return server, port
+    execute_state_machines(server.port)
+    return server, server.port
+
+
+def execute_state_machines(port: int) -> None:
+    """Turn on moto's execution of state machine definitions (off by default)."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/moto-api/config",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        answer.read()
 
 
 def aws_environment(moto_port: int) -> None:
@@ -95,25 +81,19 @@ def aws_environment(moto_port: int) -> None:
 
 def seed_demo() -> list[tuple[str, str, str]]:
     """A demo tenant with a principal for every role; returns (name, roles, key) rows."""
-    from chalicelib.domain.context import Caller
+    from chalicelib.domain.actors import Actor
     from chalicelib.domain.models import ApiKeyCreate, PrincipalCreate, TenantCreate
     from chalicelib.domain.roles import Role
     from chalicelib.services import principals, tenants
 
-    platform = Caller(
-        request_id="seed", tenant_id=None, principal_id="platform", key_id="platform", platform=True
-    )
+    platform = Actor.platform_operator("seed")
     created = tenants.create_tenant(
         platform,
         TenantCreate(name="Demo Bank", admin_name="Alice Admin", admin_email="alice@demo.example"),
     )
     tenant_id = created.tenant.id
-    admin = Caller(
-        request_id="seed",
-        tenant_id=tenant_id,
-        principal_id=created.admin.id,
-        key_id=created.api_key.id,
-        roles=frozenset({Role.ADMIN}),
+    admin = Actor.of_principal(
+        "seed", tenant_id, created.admin.id, created.api_key.id, frozenset({Role.ADMIN})
     )
     rows = [("Alice Admin", "admin", str(created.api_key.secret))]
     for name, role in DEMO_PEOPLE:

@@ -9,11 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from pathlib import Path
 from typing import Any
 
 import boto3
 
-from infra.resources import RESOURCES, Resources
+from infra.resources import RESOURCES, Resources, StateMachine, Topic
+
+WORKFLOWS = Path(__file__).resolve().parent.parent / "chalicelib" / "workflows"
+# moto does not check roles; on AWS the CDK stack makes the state machine's own role.
+LOCAL_STATE_MACHINE_ROLE = "arn:aws:iam::123456789012:role/custos-local-state-machine"
 
 
 def names(prefix: str, resources: Resources = RESOURCES) -> dict[str, str]:
@@ -22,6 +27,9 @@ def names(prefix: str, resources: Resources = RESOURCES) -> dict[str, str]:
     found |= {b.logical_id: f"{prefix}-{b.logical_id.lower()}" for b in resources.buckets}
     found |= {q.logical_id: f"{prefix}-{q.logical_id.lower()}" for q in resources.queues}
     found |= {s.logical_id: f"{prefix}/{s.logical_id}" for s in resources.secrets}
+    found |= {t.logical_id: f"{prefix}-{t.logical_id.lower()}" for t in resources.topics}
+    found |= {m.name: f"{prefix}-{m.name}" for m in resources.state_machines}
+    found |= {s.function: f"{prefix}-{s.function}" for s in resources.schedules}
     return found
 
 
@@ -55,7 +63,95 @@ def provision(
         value = secrets.token_hex(32) if secret.generated else platform_key_hash(platform_key)
         sm.create_secret(Name=physical[secret.logical_id], SecretString=value)
         env[secret.env_var] = physical[secret.logical_id]
+    kms = session.client("kms")
+    key_arns = {}
+    for name in resources.kms_keys:
+        key_arns[name] = kms.create_key(Description=f"Custos {name}")["KeyMetadata"]["Arn"]
+        env[_convention(name, "KEY_ARN")] = key_arns[name]
+    for topic in resources.topics:
+        env[topic.env_var] = _create_topic(session, physical, resources, topic, key_arns, env)
+    machines = session.client("stepfunctions")
+    for machine in resources.state_machines:
+        env[machine.env_var] = _create_state_machine(
+            machines, physical[machine.name], machine, resources, env
+        )
+    events = session.client("events")
+    for schedule in resources.schedules:
+        # The rule documents the schedule as AWS holds it; locally the dispatcher runs it.
+        events.put_rule(
+            Name=physical[schedule.function],
+            ScheduleExpression=schedule.expression,
+            State="ENABLED",
+        )
     return env
+
+
+def _convention(name: str, what: str) -> str:
+    from infra.cdk.names import convention_env_var
+
+    return convention_env_var(name, what)
+
+
+def _create_topic(
+    session: boto3.session.Session,
+    physical: dict[str, str],
+    resources: Resources,
+    topic: Topic,
+    key_arns: dict[str, str],
+    env: dict[str, str],
+) -> str:
+    """The topic, and every subscribing queue subscribed with raw delivery and a filter
+    on the event type (prefix match)."""
+    sns, sqs = session.client("sns"), session.client("sqs")
+    arn = str(
+        sns.create_topic(
+            Name=physical[topic.logical_id],
+            Attributes={"KmsMasterKeyId": key_arns[topic.kms_key]},
+        )["TopicArn"]
+    )
+    for queue in resources.subscribers():
+        queue_arn = _queue_arn(sqs, env[queue.env_var])
+        sns.subscribe(
+            TopicArn=arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={
+                "RawMessageDelivery": "true",
+                "FilterPolicy": json.dumps(filter_policy(queue.subscribes_to)),
+            },
+            ReturnSubscriptionArn=True,
+        )
+    return arn
+
+
+def filter_policy(prefixes: tuple[str, ...]) -> dict[str, Any]:
+    """The SNS filter policy taking the event types that start with one of `prefixes`."""
+    return {"event_type": [{"prefix": p} for p in prefixes]}
+
+
+def definition(machine: StateMachine, resources: Resources, queue_urls: dict[str, str]) -> str:
+    """The state machine's definition with each `${<Queue>QueueUrl}` substituted."""
+    text = (WORKFLOWS / f"{machine.name}.asl.json").read_text()
+    for queue in resources.queues:
+        text = text.replace(f"${{{queue.logical_id}QueueUrl}}", queue_urls[queue.env_var])
+    return text
+
+
+def _create_state_machine(
+    machines: Any, name: str, machine: StateMachine, resources: Resources, env: dict[str, str]
+) -> str:
+    answer = machines.create_state_machine(
+        name=name,
+        definition=definition(machine, resources, env),
+        roleArn=LOCAL_STATE_MACHINE_ROLE,
+        type="STANDARD",
+    )
+    return str(answer["stateMachineArn"])
+
+
+def _queue_arn(sqs: Any, url: str) -> str:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return str(attributes["Attributes"]["QueueArn"])
 
 
 def platform_key_hash(platform_key: str) -> str:

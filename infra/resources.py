@@ -1,17 +1,37 @@
 """The one declaration of Custos's AWS resources, as plain data.
 
-The local stack (`infra/local.py`), the test fixtures and the CDK stack
-(`infra/cdk`) all build from this module, so a resource added here that one of
-them does not build is caught by `tests/infra/test_drift.py`.
+Tables, buckets, secrets, the fan-out topic and the KMS keys are declared here; the
+queues, their consumers, the stream consumers, the schedules and the state machines come
+from the app's own entry-point declarations (`chalicelib.entrypoints`), so a consumer
+declared with its queue in chalicelib is provisioned, deployed, drift-checked and
+dispatched without being listed again. The local stack (`infra/local.py`), the test
+fixtures and the CDK stack (`infra/cdk`) all build from `RESOURCES`, and
+`tests/infra/test_drift.py` catches a resource one of them does not build.
 
-No aws_cdk import here: this module must stay importable by the tests and the
-local stack without the CDK dependencies installed.
+No aws_cdk import here: this module must stay importable by the tests and the local
+stack without the CDK dependencies installed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from chalicelib.entrypoints import Queue, QueueConsumer, Schedule, StateMachine, StreamConsumer
+
+__all__ = [
+    "RESOURCES",
+    "Bucket",
+    "Index",
+    "Queue",
+    "QueueConsumer",
+    "Resources",
+    "Schedule",
+    "Secret",
+    "StateMachine",
+    "StreamConsumer",
+    "Table",
+    "Topic",
+]
 
 
 @dataclass(frozen=True)
@@ -49,18 +69,6 @@ class Bucket:
 
 
 @dataclass(frozen=True)
-class Queue:
-    """A standard SQS queue with a dead-letter queue."""
-
-    logical_id: str
-    env_var: str
-    visibility_timeout_seconds: int = 60
-    retention_seconds: int = 4 * 24 * 3600
-    max_receive_count: int = 5
-    dlq_retention_seconds: int = 14 * 24 * 3600
-
-
-@dataclass(frozen=True)
 class Secret:
     """A Secrets Manager secret.
 
@@ -75,49 +83,15 @@ class Secret:
 
 
 @dataclass(frozen=True)
-class StreamConsumer:
-    """A Chalice `@app.lambda_function` fed by a table's stream, as Lambda would.
+class Topic:
+    """The SNS topic the outbox relay publishes to, encrypted with a declared KMS key.
 
-    `event_names` and `sort_key_prefix` filter the records before the function
-    sees them (Lambda's filter criteria), so it is not invoked for every write.
-    """
+    Every queue that `subscribes_to` event types is subscribed with raw delivery and a
+    filter policy on the `event_type` message attribute (prefix match)."""
 
-    function: str
-    table: str
-    batch_size: int = 100
-    starting_position: str = "TRIM_HORIZON"
-    maximum_retry_attempts: int = 10
-    bisect_batch_on_error: bool = True
-    event_names: tuple[str, ...] = ()
-    sort_key_prefix: str | None = None
-
-    def filter_pattern(self, sort_key: str) -> dict[str, object] | None:
-        """The Lambda event-filter pattern of this binding, or None to take every record."""
-        pattern: dict[str, object] = {}
-        if self.event_names:
-            pattern["eventName"] = list(self.event_names)
-        if self.sort_key_prefix:
-            prefix = [{"prefix": self.sort_key_prefix}]
-            pattern["dynamodb"] = {"Keys": {sort_key: {"S": prefix}}}
-        return pattern or None
-
-    def accepts(self, record: dict[str, Any], sort_key: str) -> bool:
-        """Whether a stream record passes the filter (what the local dispatcher applies)."""
-        if self.event_names and record.get("eventName") not in self.event_names:
-            return False
-        if self.sort_key_prefix:
-            value = record.get("dynamodb", {}).get("Keys", {}).get(sort_key, {}).get("S", "")
-            return str(value).startswith(self.sort_key_prefix)
-        return True
-
-
-@dataclass(frozen=True)
-class QueueConsumer:
-    """A Chalice `@app.lambda_function` fed by an SQS queue."""
-
-    function: str
-    queue: str
-    batch_size: int = 10
+    logical_id: str
+    env_var: str
+    kms_key: str
 
 
 @dataclass(frozen=True)
@@ -128,8 +102,10 @@ class Resources:
     secrets: tuple[Secret, ...]
     stream_consumers: tuple[StreamConsumer, ...] = ()
     queue_consumers: tuple[QueueConsumer, ...] = ()
-    state_machines: tuple[str, ...] = ()
+    state_machines: tuple[StateMachine, ...] = ()
     kms_keys: tuple[str, ...] = ()
+    topics: tuple[Topic, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
     api_throttle: dict[str, int] = field(
         default_factory=lambda: {"rate_limit": 100, "burst_limit": 200}
     )
@@ -139,6 +115,10 @@ class Resources:
 
     def queue(self, logical_id: str) -> Queue:
         return next(q for q in self.queues if q.logical_id == logical_id)
+
+    def subscribers(self) -> tuple[Queue, ...]:
+        """The queues fed by the fan-out topic."""
+        return tuple(q for q in self.queues if q.subscribes_to)
 
 
 MAIN_TABLE = Table(
@@ -153,12 +133,6 @@ MAIN_TABLE = Table(
 
 ARTIFACTS_BUCKET = Bucket(logical_id="Artifacts", env_var="CUSTOS_BUCKET")
 
-EVENTS_QUEUE = Queue(
-    logical_id="DomainEvents",
-    env_var="CUSTOS_EVENTS_QUEUE_URL",
-    visibility_timeout_seconds=60,
-)
-
 PLATFORM_KEY_SECRET = Secret(
     logical_id="PlatformKeyHash",
     env_var="CUSTOS_PLATFORM_KEY_SECRET",
@@ -172,17 +146,26 @@ CURSOR_KEY_SECRET = Secret(
     generated=True,
 )
 
-RESOURCES = Resources(
-    tables=(MAIN_TABLE,),
-    buckets=(ARTIFACTS_BUCKET,),
-    queues=(EVENTS_QUEUE,),
-    secrets=(PLATFORM_KEY_SECRET, CURSOR_KEY_SECRET),
-    stream_consumers=(
-        StreamConsumer(
-            function="outbox_relay",
-            table="Main",
-            event_names=("INSERT",),
-            sort_key_prefix="OUTBOX#",
-        ),
-    ),
-)
+EVENTS_TOPIC = Topic(logical_id="DomainEvents", env_var="CUSTOS_EVENTS_TOPIC_ARN", kms_key="Events")
+
+
+def _declared() -> Resources:
+    """The resources, with everything the app's entry points declare."""
+    import app  # noqa: F401  (importing the app runs every declaration)
+    from chalicelib import entrypoints
+
+    return Resources(
+        tables=(MAIN_TABLE,),
+        buckets=(ARTIFACTS_BUCKET,),
+        queues=tuple(entrypoints.QUEUES.values()),
+        secrets=(PLATFORM_KEY_SECRET, CURSOR_KEY_SECRET),
+        stream_consumers=tuple(entrypoints.STREAM_CONSUMERS),
+        queue_consumers=tuple(entrypoints.CONSUMERS),
+        state_machines=tuple(entrypoints.STATE_MACHINES),
+        kms_keys=(EVENTS_TOPIC.kms_key,),
+        topics=(EVENTS_TOPIC,),
+        schedules=tuple(entrypoints.SCHEDULES),
+    )
+
+
+RESOURCES = _declared()

@@ -29,7 +29,7 @@ READERS = {Role.AUDITOR, Role.ADMIN}
 )
 def list_audit_events(req: ApiRequest) -> Reply:
     from_seq = int(req.query.get("from_seq", 1))
-    items, next_cursor = audit.list_events(req.caller, req.limit, req.cursor, from_seq)
+    items, next_cursor = audit.list_events(req.actor, req.limit, req.cursor, from_seq)
     return Reply(AuditEventList(items=items, next_cursor=next_cursor))
 
 
@@ -44,4 +44,4 @@ def list_audit_events(req: ApiRequest) -> Reply:
     query=(QueryParam("full", str, "true: re-check from the first event", ("true", "false")),),
 )
 def verify_audit_chain(req: ApiRequest) -> Reply:
-    return Reply(audit.verify(req.caller, full=req.query.get("full") == "true"))
+    return Reply(audit.verify(req.actor, full=req.query.get("full") == "true"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import logging
 import re
 import time
 import traceback
@@ -22,9 +21,9 @@ import pydantic
 from chalice import Blueprint, Response
 from chalice.app import Request
 
-from chalicelib import auth
+from chalicelib import auth, observability
 from chalicelib.config import settings
-from chalicelib.domain.context import Caller
+from chalicelib.domain.actors import Actor
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.roles import Role
 from chalicelib.errors import (
@@ -38,12 +37,10 @@ from chalicelib.errors import (
     UnsupportedMediaTypeError,
     ValidationError,
 )
-from chalicelib.store import idempotency
+from chalicelib.services import idempotency
+from chalicelib.services.idempotency import IdempotencyRaceError
 from chalicelib.store.aws_errors import is_transient, unavailable
-from chalicelib.store.writer import IdempotencyRaceError
 
-log = logging.getLogger("custos")
-log.setLevel(logging.INFO)
 PROBLEM_JSON = "application/problem+json"
 Auth = Literal["none", "platform", "tenant", "any"]
 
@@ -56,10 +53,18 @@ class QueryParam:
     choices: tuple[str, ...] = ()
     minimum: int | None = None
     maximum: int | None = None
+    min_length: int | None = None  # of a string
 
+
+# RFC 9110 section 13.1.1: If-Match = "*" / #entity-tag, where an entity-tag is a quoted
+# string, optionally W/-prefixed (section 8.8.3); a list may hold empty elements (5.6.1).
+# The OpenAPI document declares this pattern; Python's, ECMA's and Rust's regexes agree on it.
+_ETAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
+IF_MATCH_PATTERN = rf"^[ \t]*(?:\*|(?:,[ \t]*)*{_ETAG}(?:[ \t]*,(?:[ \t]*{_ETAG})?)*)[ \t]*$"
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
 
 LIMIT = QueryParam("limit", int, "Page size (default 50)", minimum=1, maximum=100)
-CURSOR = QueryParam("cursor", str, "The next_cursor of the previous page")
+CURSOR = QueryParam("cursor", str, "The next_cursor of the previous page", min_length=1)
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ class ApiRequest:
     """A parsed, authenticated request as a view sees it."""
 
     op: Operation
-    caller: Caller
+    actor: Actor
     body: Any
     query: dict[str, Any]
     headers: Mapping[str, str]
@@ -114,8 +119,7 @@ class ApiRequest:
 
         def rendered(result: Any) -> idempotency.Rendered:
             reply = to_reply(result)
-            assert reply.body is not None
-            return reply.status, reply.body.model_dump(mode="json"), reply.headers
+            return reply.status, _body_text(reply), reply.headers
 
         key, request_hash = self.idempotency_record
         return idempotency.Claim(key, request_hash, rendered)
@@ -139,8 +143,8 @@ class ApiRequest:
             raise PreconditionRequiredError("send the resource's ETag in If-Match")
         if value == "*":
             return current
-        tags = [t.strip() for t in value.split(",")]
-        if etag(current) not in tags:
+        # _respond checked the syntax: every tag is quoted, and quotes hold no quote.
+        if etag(current) not in re.findall(_ETAG, value):
             raise PreconditionFailedError("If-Match does not name the current ETag")
         return current
 
@@ -200,59 +204,72 @@ def endpoint(
 def handle(
     op: Operation, view: Callable[..., Reply], request: Request, params: dict[str, str]
 ) -> Response:
-    """Run one request through auth, parsing, the view and error mapping."""
+    """Run one request through auth, parsing, the view and error mapping; log its line."""
     started = time.perf_counter()
     request_id = str((request.context or {}).get("requestId") or new_id("request"))
-    caller: Caller | None = None
+    actor: Actor | None = None
+    failure: dict[str, str] = {}
     try:
-        caller = _authorize(op, request, request_id)
-        api_request = ApiRequest(
-            op=op,
-            caller=caller,
-            body=_parse_body(op, request),
-            query=_parse_query(op, request.query_params or {}),
-            headers=request.headers,
-        )
-        if op.idempotent and request.headers.get("idempotency-key"):
-            replay = _start_idempotent(api_request, request)
-            if replay is not None:
-                return replay
-        try:
-            reply = view(api_request, **params)
-        except IdempotencyRaceError:
-            replay = _start_idempotent(api_request, request)
-            if replay is None:
-                raise
-            return replay
-        response = render(reply)
+        actor = _authorize(op, request, request_id)
+        response = _respond(op, view, request, params, actor)
     except CustosError as exc:
         response = problem(exc, request_id)
     except Exception as exc:
+        failure["error"] = type(exc).__name__
         if is_transient(exc):  # raised by a client outside the store's own translation
-            _log_transient(op, request_id, exc)
             response = problem(unavailable(exc), request_id)
         else:
-            response = _internal_error(op, request_id)
+            failure["traceback_text"] = traceback.format_exc()
+            response = _internal_error(request_id)
     response.headers["X-Request-Id"] = request_id
-    _log_request(op, caller, request_id, response.status_code, started)
+    observability.log_request(
+        request_id=request_id,
+        route=f"{op.method} {op.path}",
+        status=response.status_code,
+        started=started,
+        tenant=actor.tenant_id if actor else None,
+        actor=actor.label if actor else None,
+        **failure,
+    )
     return response
 
 
-def _log_transient(op: Operation, request_id: str, exc: BaseException) -> None:
-    log.warning(
-        json.dumps(
-            {
-                "message": "dependency unavailable",
-                "request_id": request_id,
-                "route": f"{op.method} {op.path}",
-                "error": type(exc).__name__,
-            }
-        )
+def _respond(
+    op: Operation,
+    view: Callable[..., Reply],
+    request: Request,
+    params: dict[str, str],
+    actor: Actor,
+) -> Response:
+    api_request = ApiRequest(
+        op=op,
+        actor=actor,
+        body=_parse_body(op, request),
+        query=_parse_query(op, request.query_params or {}),
+        headers=request.headers,
     )
+    if op.if_match:
+        _check_if_match(request.headers.get("if-match"))
+    if op.idempotent and "idempotency-key" in request.headers:
+        replay = _start_idempotent(api_request, request)
+        if replay is not None:
+            return replay
+    try:
+        reply = view(api_request, **params)
+    except IdempotencyRaceError:
+        replay = _start_idempotent(api_request, request)
+        if replay is None:
+            raise
+        return replay
+    return render(reply)
+
+
+def _body_text(reply: Reply) -> str:
+    return "" if reply.body is None else reply.body.model_dump_json()
 
 
 def render(reply: Reply) -> Response:
-    body = "" if reply.body is None else reply.body.model_dump_json()
+    body = _body_text(reply)
     headers: dict[str, str | list[str]] = {"Content-Type": "application/json", **reply.headers}
     if reply.body is None:
         headers.pop("Content-Type")
@@ -269,18 +286,8 @@ def problem(exc: CustosError, request_id: str) -> Response:
     )
 
 
-def _internal_error(op: Operation, request_id: str) -> Response:
-    """Log the traceback with the request id; answer only the id."""
-    log.error(
-        json.dumps(
-            {
-                "message": "unhandled error",
-                "request_id": request_id,
-                "route": f"{op.method} {op.path}",
-                "traceback": traceback.format_exc(),
-            }
-        )
-    )
+def _internal_error(request_id: str) -> Response:
+    """Answer only the request id; the request's log line holds the traceback."""
     body = {
         "type": "https://custos.dev/problems/internal",
         "title": "Internal error",
@@ -291,9 +298,9 @@ def _internal_error(op: Operation, request_id: str) -> Response:
     return Response(body=json.dumps(body), status_code=500, headers={"Content-Type": PROBLEM_JSON})
 
 
-def _authorize(op: Operation, request: Request, request_id: str) -> Caller:
+def _authorize(op: Operation, request: Request, request_id: str) -> Actor:
     if op.auth == "none":
-        return Caller(request_id=request_id, tenant_id=None, principal_id="anonymous", key_id="")
+        return Actor.anonymous(request_id)
     caller = auth.authenticate(request.headers.get("authorization"), request_id)
     if op.auth == "platform" and not caller.platform:
         raise ForbiddenError("only the platform operator may do this")
@@ -368,6 +375,11 @@ def _parse_query(op: Operation, params: Mapping[str, str]) -> dict[str, Any]:
                 errors.append(FieldError(f"query.{name}", f"must be between {low} and {high}"))
                 continue
             parsed[name] = number
+        elif spec.min_length is not None and len(value) < spec.min_length:
+            too_short = f"must be at least {spec.min_length} characters"
+            message = "must not be empty" if spec.min_length == 1 else too_short
+            errors.append(FieldError(f"query.{name}", message))
+            continue
         else:
             parsed[name] = value
         if spec.choices and value not in spec.choices:
@@ -377,73 +389,52 @@ def _parse_query(op: Operation, params: Mapping[str, str]) -> dict[str, Any]:
     return parsed
 
 
+def _check_if_match(value: str | None) -> None:
+    """400 for an If-Match that is not "*" or a list of entity-tags (`3` for `"3"`):
+    RFC 9110 gives such a value no tags to compare, so no precondition evaluated to false
+    (412); it is malformed request syntax (400). A missing one is left to the view (428)."""
+    if value is None or not value.strip() or _IF_MATCH.fullmatch(value):
+        return
+    raise ValidationError(
+        'If-Match must hold quoted ETags, like "3" (or *)',
+        errors=[FieldError("header.if-match", 'must be * or quoted ETags, like "3"')],
+    )
+
+
 def _start_idempotent(api_request: ApiRequest, request: Request) -> Response | None:
     """Replay a stored answer, or attach a claim so the view's commit records one."""
     key_text = request.headers["idempotency-key"]
-    if not 1 <= len(key_text) <= 255:
+    # A blank key is refused, not ignored: ignoring it would let every retry create again.
+    if not 1 <= len(key_text) <= 255 or not key_text.strip():
         raise ValidationError(
-            "Idempotency-Key must be 1-255 characters",
-            errors=[FieldError("header.idempotency-key", "must be 1-255 characters")],
+            "Idempotency-Key must be 1-255 characters, not only whitespace",
+            errors=[
+                FieldError(
+                    "header.idempotency-key", "must be 1-255 characters, not only whitespace"
+                )
+            ],
         )
-    caller = api_request.caller
     digest = hashlib.sha256()
     # request.path is the route template; the path parameters make it the real path.
     params = json.dumps(request.uri_params or {}, sort_keys=True)
     digest.update(f"{request.method} {request.path} {params}\n".encode())
     raw = request.raw_body or b""
     digest.update(raw if isinstance(raw, bytes) else raw.encode())
-    record_key = idempotency.record_key(caller.tenant_id, caller.principal_id, key_text)
-    stored = idempotency.lookup(record_key, digest.hexdigest())
+    record_key = idempotency.record_key(api_request.actor, key_text)
+    stored = idempotency.stored(record_key, digest.hexdigest())
     if stored is not None:
         headers: dict[str, str | list[str]] = {
             "Content-Type": "application/json",
             "Idempotent-Replayed": "true",
         }
         return Response(
-            body=json.dumps(stored.body),
+            body=stored.body,
             status_code=stored.status,
             headers={**headers, **stored.headers},
         )
 
     api_request.idempotency_record = (record_key, digest.hexdigest())
     return None
-
-
-def _log_request(
-    op: Operation, caller: Caller | None, request_id: str, status: int, started: float
-) -> None:
-    """One structured line per request, which is also a CloudWatch embedded-metric record
-    (Requests and Latency by route and status class); never a header, key or body."""
-    log.info(json.dumps(request_record(op, caller, request_id, status, started)))
-
-
-def request_record(
-    op: Operation, caller: Caller | None, request_id: str, status: int, started: float
-) -> dict[str, Any]:
-    return {
-        "message": "request",
-        "request_id": request_id,
-        "tenant": caller.tenant_id if caller else None,
-        "principal": caller.principal_id if caller else None,
-        "route": f"{op.method} {op.path}",
-        "status": status,
-        "status_class": f"{status // 100}xx",
-        "Requests": 1,
-        "Latency": round((time.perf_counter() - started) * 1000, 1),
-        "_aws": {
-            "Timestamp": int(time.time() * 1000),
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": "Custos",
-                    "Dimensions": [["route", "status_class"]],
-                    "Metrics": [
-                        {"Name": "Requests", "Unit": "Count"},
-                        {"Name": "Latency", "Unit": "Milliseconds"},
-                    ],
-                }
-            ],
-        },
-    }
 
 
 _EDGE_ERRORS = {
@@ -453,8 +444,9 @@ _EDGE_ERRORS = {
 }
 
 
-def edge_problem(response: Response) -> Response:
-    """Turn an error Chalice answered itself into problem+json (views already answer so)."""
+def edge_problem(request: Request, response: Response, started: float) -> Response:
+    """Turn an error Chalice answered itself into problem+json (views already answer so),
+    with a request id and the request's log line, which `handle` writes for the others."""
     content_type = str(response.headers.get("Content-Type", ""))
     if response.status_code < 400 or content_type == PROBLEM_JSON:
         return response
@@ -462,8 +454,17 @@ def edge_problem(response: Response) -> Response:
     if error is None:
         error = ValidationError("the request could not be processed")
         error.status = response.status_code
-    answer = problem(error, str(response.headers.get("X-Request-Id", new_id("request"))))
+    context = request.context or {}
+    request_id = str(context.get("requestId") or new_id("request"))
+    answer = problem(error, request_id)
     for name in ("Allow",):
         if name in response.headers:
             answer.headers[name] = response.headers[name]
+    answer.headers["X-Request-Id"] = request_id
+    observability.log_request(
+        request_id=request_id,
+        route=f"{request.method} {context.get('resourcePath') or request.path}",
+        status=answer.status_code,
+        started=started,
+    )
     return answer

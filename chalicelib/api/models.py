@@ -67,7 +67,7 @@ def _version_created(version: Version) -> Reply:
 )
 def create_model(req: ApiRequest) -> Reply:
     claim = req.claim_for(_model_created)
-    return _model_created(inventory.create_model(req.caller, req.body, claim))
+    return _model_created(inventory.create_model(req.actor, req.body, claim))
 
 
 @endpoint(
@@ -81,13 +81,13 @@ def create_model(req: ApiRequest) -> Reply:
 )
 def list_models(req: ApiRequest) -> Reply:
     filters = {k: v for k, v in req.query.items() if k not in ("limit", "cursor")}
-    items, next_cursor = inventory.list_models(req.caller, req.limit, req.cursor, filters)
+    items, next_cursor = inventory.list_models(req.actor, req.limit, req.cursor, filters)
     return Reply(ModelList(items=items, next_cursor=next_cursor))
 
 
 @endpoint(bp, "GET", "/v1/models/{model_id}", summary="Get a model", tag=TAG, response=Model)
 def get_model(req: ApiRequest, model_id: str) -> Reply:
-    return _model_reply(inventory.get_model(req.caller, model_id))
+    return _model_reply(inventory.get_model(req.actor, model_id))
 
 
 @endpoint(
@@ -103,7 +103,7 @@ def get_model(req: ApiRequest, model_id: str) -> Reply:
     errors=(409, 422),
 )
 def update_model(req: ApiRequest, model_id: str) -> Reply:
-    model = inventory.update_model(req.caller, model_id, req.body, req.expected_revision)
+    model = inventory.update_model(req.actor, model_id, req.body, req.expected_revision)
     return _model_reply(model)
 
 
@@ -122,7 +122,7 @@ def update_model(req: ApiRequest, model_id: str) -> Reply:
 )
 def create_version(req: ApiRequest, model_id: str) -> Reply:
     claim = req.claim_for(_version_created)
-    return _version_created(inventory.create_version(req.caller, model_id, req.body, claim))
+    return _version_created(inventory.create_version(req.actor, model_id, req.body, claim))
 
 
 @endpoint(
@@ -135,7 +135,7 @@ def create_version(req: ApiRequest, model_id: str) -> Reply:
     query=(LIMIT, CURSOR),
 )
 def list_versions(req: ApiRequest, model_id: str) -> Reply:
-    items, next_cursor = inventory.list_versions(req.caller, model_id, req.limit, req.cursor)
+    items, next_cursor = inventory.list_versions(req.actor, model_id, req.limit, req.cursor)
     return Reply(VersionList(items=items, next_cursor=next_cursor))
 
 
@@ -148,7 +148,7 @@ def list_versions(req: ApiRequest, model_id: str) -> Reply:
     response=Version,
 )
 def get_version(req: ApiRequest, model_id: str, number: str) -> Reply:
-    return _version_reply(inventory.get_version(req.caller, model_id, number))
+    return _version_reply(inventory.get_version(req.actor, model_id, number))
 
 
 @endpoint(
@@ -164,7 +164,5 @@ def get_version(req: ApiRequest, model_id: str, number: str) -> Reply:
     errors=(409,),
 )
 def update_version(req: ApiRequest, model_id: str, number: str) -> Reply:
-    version = inventory.update_version(
-        req.caller, model_id, number, req.body, req.expected_revision
-    )
+    version = inventory.update_version(req.actor, model_id, number, req.body, req.expected_revision)
     return _version_reply(version)

@@ -10,8 +10,10 @@ from typing import Any
 import pydantic
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.api.http import REGISTRY, Operation
+from chalicelib.api.http import IF_MATCH_PATTERN, REGISTRY, Operation
 from chalicelib.api.meta import VERSION
+from chalicelib.domain.events import CATALOG
+from chalicelib.domain.names import WHITESPACE
 
 REF = "#/components/schemas/{model}"
 STATUS_TEXT = {
@@ -144,6 +146,8 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
             schema["minimum"] = q.minimum
         if q.maximum is not None:
             schema["maximum"] = q.maximum
+        if q.min_length is not None:
+            schema["minLength"] = q.min_length
         params.append(
             {
                 "name": q.name,
@@ -159,8 +163,14 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "maxLength": 255},
-                "description": "A replay returns the first answer",
+                # At least one character that is not whitespace (str.isspace), spelled out.
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 255,
+                    "pattern": f"[^{WHITESPACE}]",
+                },
+                "description": "A replay returns the first answer; a blank key is a 400",
             }
         )
     if op.if_match:
@@ -169,8 +179,8 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
                 "name": "If-Match",
                 "in": "header",
                 "required": True,
-                "schema": {"type": "string"},
-                "description": "The ETag last read",
+                "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
+                "description": 'The ETag last read, quoted as sent: "3"',
             }
         )
     ok: dict[str, Any] = {"description": STATUS_TEXT.get(op.status, "OK")}
@@ -212,16 +222,77 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     return spec
 
 
+EVENT_ACTOR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Who made the change: a principal (with its key), the platform, or a part"
+    " of the system (scheduler, workflow, scan, webhook-delivery, relay)",
+    "required": ["kind"],
+    "properties": {
+        "kind": {"type": "string", "enum": ["principal", "platform", "system"]},
+        "principal_id": {"type": ["string", "null"]},
+        "key_id": {"type": ["string", "null"]},
+        "system": {"type": "string"},
+    },
+}
+
+
+def webhooks(refs: dict[Any, Any]) -> dict[str, Any]:
+    """One entry per event type of the catalog: the envelope a receiver gets, its `data`
+    the event's declared payload."""
+    found: dict[str, Any] = {}
+    for name, kind in sorted(CATALOG.items()):
+        payload = refs[(kind.payload, "serialization")]
+        envelope: dict[str, Any] = {
+            "type": "object",
+            "required": ["id", "type", "tenant_id", "created_at", "data"],
+            "properties": {
+                "id": {"type": "string", "description": "The event's id (evt_…): de-duplicate"},
+                "type": {"const": name},
+                "tenant_id": {"type": "string"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "actor": {"$ref": REF.format(model="EventActor")},
+                "request_id": {"type": "string", "description": "The change's request"},
+                "data": payload,
+            },
+        }
+        examples = kind.payload.model_json_schema(mode="serialization").get("examples")
+        if examples:
+            envelope["examples"] = [
+                {
+                    "id": "evt_01JDQ4W9V3N8Y6Z5X2K7M1P0RS",
+                    "type": name,
+                    "tenant_id": "ten_01JDQ4W9V3N8Y6Z5X2K7M1P0RT",
+                    "created_at": "2026-12-01T09:00:00.000Z",
+                    "data": examples[0],
+                }
+            ]
+        found[name] = {
+            "post": {
+                "operationId": f"event_{name.replace('.', '_')}",
+                "summary": kind.description,
+                "tags": ["Events"],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": envelope}},
+                },
+                "responses": {"2XX": {"description": "The receiver accepted the event"}},
+            }
+        }
+    return found
+
+
 @cache
 def document() -> str:
     """The whole document as JSON text (built once per process)."""
     pairs: set[tuple[Any, Any]] = {(op.request, "validation") for op in REGISTRY if op.request}
     pairs |= {(op.response, "serialization") for op in REGISTRY if op.response}
+    pairs |= {(kind.payload, "serialization") for kind in CATALOG.values()}
     refs, schemas = models_json_schema(
         sorted(pairs, key=lambda p: (p[0].__name__, p[1])), ref_template=REF
     )
     components = dict(schemas.get("$defs", {}))
     components["Problem"] = PROBLEM_SCHEMA
+    components["EventActor"] = EVENT_ACTOR_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     for op in REGISTRY:
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, dict(refs))
@@ -250,6 +321,7 @@ def document() -> str:
             },
             "servers": [{"url": "/"}],
             "paths": paths,
+            "webhooks": webhooks(dict(refs)),
             "components": {
                 "schemas": components,
                 "securitySchemes": {

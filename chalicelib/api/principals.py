@@ -6,6 +6,7 @@ from chalice import Blueprint
 
 from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, QueryParam, Reply, endpoint, etag
 from chalicelib.domain.models import (
+    ApiKey,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyList,
@@ -32,7 +33,7 @@ def _key_created(k: ApiKeyCreated) -> Reply:
 
 @endpoint(bp, "GET", "/v1/me", summary="Who the caller is", tag="Identity", auth="any", response=Me)
 def me(req: ApiRequest) -> Reply:
-    return Reply(principals.whoami(req.caller))
+    return Reply(principals.whoami(req.actor))
 
 
 @endpoint(
@@ -49,7 +50,7 @@ def me(req: ApiRequest) -> Reply:
 )
 def create_principal(req: ApiRequest) -> Reply:
     claim = req.claim_for(_principal_created)
-    return _principal_created(principals.create_principal(req.caller, req.body, claim))
+    return _principal_created(principals.create_principal(req.actor, req.body, claim))
 
 
 @endpoint(
@@ -63,7 +64,7 @@ def create_principal(req: ApiRequest) -> Reply:
     query=(LIMIT, CURSOR),
 )
 def list_principals(req: ApiRequest) -> Reply:
-    items, next_cursor = principals.list_principals(req.caller, req.limit, req.cursor)
+    items, next_cursor = principals.list_principals(req.actor, req.limit, req.cursor)
     return Reply(PrincipalList(items=items, next_cursor=next_cursor))
 
 
@@ -77,7 +78,7 @@ def list_principals(req: ApiRequest) -> Reply:
     response=Principal,
 )
 def get_principal(req: ApiRequest, principal_id: str) -> Reply:
-    p = principals.get_principal(req.caller, principal_id)
+    p = principals.get_principal(req.actor, principal_id)
     return Reply(p, headers={"ETag": etag(p.revision)})
 
 
@@ -94,7 +95,7 @@ def get_principal(req: ApiRequest, principal_id: str) -> Reply:
     errors=(422,),
 )
 def update_principal(req: ApiRequest, principal_id: str) -> Reply:
-    p = principals.update_principal(req.caller, principal_id, req.body, req.expected_revision)
+    p = principals.update_principal(req.actor, principal_id, req.body, req.expected_revision)
     return Reply(p, headers={"ETag": etag(p.revision)})
 
 
@@ -112,7 +113,7 @@ def update_principal(req: ApiRequest, principal_id: str) -> Reply:
     errors=(422,),
 )
 def create_api_key(req: ApiRequest) -> Reply:
-    return _key_created(principals.create_key(req.caller, req.body, req.claim_for(_key_created)))
+    return _key_created(principals.create_key(req.actor, req.body, req.claim_for(_key_created)))
 
 
 @endpoint(
@@ -127,9 +128,22 @@ def create_api_key(req: ApiRequest) -> Reply:
 )
 def list_api_keys(req: ApiRequest) -> Reply:
     items, next_cursor = principals.list_keys(
-        req.caller, req.limit, req.cursor, req.query.get("principal_id")
+        req.actor, req.limit, req.cursor, req.query.get("principal_id")
     )
     return Reply(ApiKeyList(items=items, next_cursor=next_cursor))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/v1/api-keys/{key_id}",
+    summary="Get an API key (never its secret)",
+    tag="API keys",
+    roles=ADMIN,
+    response=ApiKey,
+)
+def get_api_key(req: ApiRequest, key_id: str) -> Reply:
+    return Reply(principals.get_key(req.actor, key_id))
 
 
 @endpoint(
@@ -140,7 +154,8 @@ def list_api_keys(req: ApiRequest) -> Reply:
     tag="API keys",
     roles=ADMIN,
     status=204,
+    errors=(422,),
 )
 def revoke_api_key(req: ApiRequest, key_id: str) -> Reply:
-    principals.revoke_key(req.caller, key_id)
+    principals.revoke_key(req.actor, key_id)
     return Reply(None, 204)

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chalice import Blueprint
 
 from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, Reply, endpoint, etag
-from chalicelib.domain.models import Tenant, TenantCreate, TenantCreated, TenantList, TenantPatch
+from chalicelib.domain.models import (
+    AdminKeyIssue,
+    ApiKey,
+    ApiKeyCreated,
+    Tenant,
+    TenantCreate,
+    TenantCreated,
+    TenantList,
+    TenantPatch,
+)
 from chalicelib.services import tenants
 
 bp = Blueprint(__name__)
@@ -13,7 +24,16 @@ TAG = "Tenants"
 
 
 def _created(result: TenantCreated) -> Reply:
-    return Reply(result, 201, {"Location": f"/v1/tenants/{result.tenant.id}"})
+    tenant = result.tenant
+    headers = {"Location": f"/v1/tenants/{tenant.id}", "ETag": etag(tenant.revision)}
+    return Reply(result, 201, headers)
+
+
+def _admin_key_location(tenant_id: str) -> Callable[[ApiKeyCreated], Reply]:
+    def created(key: ApiKeyCreated) -> Reply:
+        return Reply(key, 201, {"Location": f"/v1/tenants/{tenant_id}/admin-keys/{key.id}"})
+
+    return created
 
 
 @endpoint(
@@ -29,7 +49,7 @@ def _created(result: TenantCreated) -> Reply:
     idempotent=True,
 )
 def create_tenant(req: ApiRequest) -> Reply:
-    return _created(tenants.create_tenant(req.caller, req.body, req.claim_for(_created)))
+    return _created(tenants.create_tenant(req.actor, req.body, req.claim_for(_created)))
 
 
 @endpoint(
@@ -73,5 +93,37 @@ def get_tenant(req: ApiRequest, tenant_id: str) -> Reply:
     if_match=True,
 )
 def update_tenant(req: ApiRequest, tenant_id: str) -> Reply:
-    tenant = tenants.update_tenant(req.caller, tenant_id, req.body, req.expected_revision)
+    tenant = tenants.update_tenant(req.actor, tenant_id, req.body, req.expected_revision)
     return Reply(tenant, headers={"ETag": etag(tenant.revision)})
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/v1/tenants/{tenant_id}/admin-keys",
+    summary="Break-glass: issue a key for one of the tenant's admins (audited in its trail)",
+    tag=TAG,
+    auth="platform",
+    request=AdminKeyIssue,
+    response=ApiKeyCreated,
+    status=201,
+    idempotent=True,
+    errors=(422,),
+)
+def issue_admin_key(req: ApiRequest, tenant_id: str) -> Reply:
+    created = _admin_key_location(tenant_id)
+    claim = req.claim_for(created)
+    return created(tenants.issue_admin_key(req.actor, tenant_id, req.body, claim))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/v1/tenants/{tenant_id}/admin-keys/{key_id}",
+    summary="Get a break-glass key the platform issued (never its secret)",
+    tag=TAG,
+    auth="platform",
+    response=ApiKey,
+)
+def get_admin_key(req: ApiRequest, tenant_id: str, key_id: str) -> Reply:
+    return Reply(tenants.get_admin_key(tenant_id, key_id))

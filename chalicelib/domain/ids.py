@@ -12,6 +12,7 @@ PREFIXES = {
     "api_key": "key",
     "model": "mdl",
     "version": "ver",
+    "approval_request": "apr",
     "audit_event": "aud",
     "event": "evt",
     "request": "req",

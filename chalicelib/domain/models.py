@@ -20,12 +20,10 @@ from pydantic import (
     StringConstraints,
 )
 
+from chalicelib.domain.lifecycle import VersionStatus
+from chalicelib.domain.names import Name
 from chalicelib.domain.roles import Role
 
-# Whitespace as Python's str.isspace() knows it, spelled out: JSON Schema clients use ECMA
-# regexes, whose \s is a different set, and a name must not be all whitespace in either.
-_WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=f"[^{_WHITESPACE}]")]
 Text = Annotated[str, StringConstraints(max_length=20_000)]
 ShortText = Annotated[str, StringConstraints(max_length=2_000)]
 # Explicit ASCII ranges rather than \s: Rust's regex (pydantic) and ECMA's (the JSON Schema
@@ -246,6 +244,32 @@ class TenantCreated(Outbound):
     api_key: ApiKeyCreated
 
 
+class AdminKeyIssue(Inbound):
+    """Break-glass: the platform issues a key for one of a tenant's active admins."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "break-glass",
+                    "reason": "The tenant's only admin lost every key (ticket OPS-1234)",
+                }
+            ]
+        }
+    )
+
+    principal_id: PrincipalId | None = Field(
+        default=None, description="The admin to issue it for; defaults to the earliest one"
+    )
+    name: Name
+    reason: Annotated[str, StringConstraints(min_length=10, max_length=2_000)] = Field(
+        description="Why the platform stepped in; kept in the tenant's audit trail"
+    )
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="At most 7 days ahead; defaults to 24 hours"
+    )
+
+
 class Me(Outbound):
     principal_id: str
     tenant_id: str | None = None
@@ -355,14 +379,6 @@ class ModelList(ListPage):
     items: list[Model]
 
 
-class VersionStatus(StrEnum):
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    RETIRED = "retired"
-
-
 class Lineage(Inbound):
     code_repository: ShortText | None = None
     commit: (
@@ -439,9 +455,13 @@ class VersionList(ListPage):
 
 
 class AuditActor(Outbound):
-    principal_id: str
-    key_id: str
-    platform: bool = False
+    kind: str = Field(description="principal, platform or system")
+    principal_id: str | None = Field(default=None, description="For principals and the platform")
+    key_id: str | None = Field(default=None, description="The API key the change was made with")
+    system: str | None = Field(
+        default=None,
+        description="For system actors: scheduler, workflow, scan, webhook-delivery or relay",
+    )
 
 
 class AuditSubject(Outbound):

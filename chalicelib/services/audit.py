@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.domain.actors import Actor
 from chalicelib.domain.audit import chain_hash
-from chalicelib.domain.context import Caller
 from chalicelib.domain.models import AuditEvent, AuditVerification
-from chalicelib.services.paging import page
 from chalicelib.services.records import timestamp
-from chalicelib.store import audit, cursor
 from chalicelib.store.audit_head import GENESIS_HASH
+from chalicelib.store.scope import for_actor
 
 VERIFY_BUDGET = 5_000  # events checked per call; a longer chain goes on from the checkpoint
 VERIFY_PAGE = 500
@@ -22,20 +21,21 @@ def event_view(item: dict[str, Any]) -> AuditEvent:
 
 
 def list_events(
-    caller: Caller, limit: int, cursor_text: str | None, from_seq: int = 1
+    actor: Actor, limit: int, cursor_text: str | None, from_seq: int = 1
 ) -> tuple[list[AuditEvent], str | None]:
     """A page of the tenant's audit events in sequence order."""
-    items, next_cursor = page(
-        lambda n, start: audit.list_page(caller.tenant, n, start, from_seq),
-        tenant=caller.tenant,
-        query=cursor.fingerprint("audit", from_seq=from_seq),
+    store = for_actor(actor)
+    items, next_cursor = store.page(
+        lambda n, start: store.audit.list_page(n, start, from_seq),
+        query="audit",
         limit=limit,
         cursor_text=cursor_text,
+        from_seq=from_seq,
     )
     return [event_view(i) for i in items], next_cursor
 
 
-def verify(caller: Caller, full: bool = False) -> AuditVerification:
+def verify(actor: Actor, full: bool = False) -> AuditVerification:
     """Check the chain from the last good checkpoint (or from the start) to the head.
 
     Each event's hash must equal sha256(previous hash + its canonical body), its
@@ -43,10 +43,10 @@ def verify(caller: Caller, full: bool = False) -> AuditVerification:
     head. A good run moves the checkpoint forward, so the next call only checks
     what was appended since.
     """
-    tenant = caller.tenant
-    head = audit.head(tenant)
+    audit = for_actor(actor).audit
+    head = audit.head()
     head_seq, head_hash = (int(head["seq"]), head["hash"]) if head else (0, GENESIS_HASH)
-    checkpoint = None if full else audit.checkpoint(tenant)
+    checkpoint = None if full else audit.checkpoint()
     seq, prev_hash = (
         (int(checkpoint["seq"]), checkpoint["hash"]) if checkpoint else (0, GENESIS_HASH)
     )
@@ -66,12 +66,12 @@ def verify(caller: Caller, full: bool = False) -> AuditVerification:
         )
 
     if checkpoint and seq > 0:
-        anchor, _ = audit.list_page(tenant, 1, None, seq)
+        anchor, _ = audit.list_page(1, None, seq)
         if not anchor or int(anchor[0]["seq"]) != seq or anchor[0]["hash"] != prev_hash:
             return result(False, seq - 1, True, seq, "the event at the checkpoint was altered")
     checked, last_key = 0, None
     while seq < head_seq and checked < VERIFY_BUDGET:
-        items, last_key = audit.list_page(tenant, VERIFY_PAGE, last_key, start)
+        items, last_key = audit.list_page(VERIFY_PAGE, last_key, start)
         for item in items:
             bad = _check(item, seq + 1, prev_hash)
             if bad:
@@ -85,7 +85,7 @@ def verify(caller: Caller, full: bool = False) -> AuditVerification:
     if seq == head_seq and prev_hash != head_hash:
         return result(False, seq - 1, True, seq, "the chain head does not match the last event")
     if seq >= start:  # something new was checked; otherwise the checkpoint stays put
-        audit.save_checkpoint(tenant, seq, prev_hash, timestamp())
+        audit.save_checkpoint(seq, prev_hash, timestamp())
     return result(True, seq, seq >= head_seq)
 
 
@@ -102,3 +102,41 @@ def _check(item: dict[str, Any], expected_seq: int, prev_hash: str) -> str | Non
     if chain_hash(prev_hash, item["body"]) != item["hash"]:
         return "the event's hash does not match its content"
     return None
+
+
+def verify_every_tenant(actor: Actor, pages: int = 100) -> dict[str, Any]:
+    """Schedule: verify every tenant's chain from its checkpoint (a system actor's run).
+
+    A chain that does not verify is reported in the result and logged as an error, with
+    the tenant and the first bad sequence number; the examiner-facing anchors build on it."""
+    from chalicelib.store import tenants
+
+    checked, broken = 0, []
+    start = None
+    for _ in range(pages):
+        items, start = tenants.list_page(100, start)
+        for tenant in items:
+            result = verify(actor.in_tenant(str(tenant["id"])))
+            checked += 1
+            if not result.valid:
+                broken.append({"tenant": tenant["id"], "first_bad_seq": result.first_bad_seq})
+                _log_broken(str(tenant["id"]), result)
+        if not start:
+            break
+    return {"checked": checked, "broken": broken}
+
+
+def _log_broken(tenant_id: str, result: AuditVerification) -> None:
+    from chalicelib import observability
+
+    observability.log.error(
+        json.dumps(
+            {
+                "level": "ERROR",
+                "message": "audit chain does not verify",
+                "tenant": tenant_id,
+                "first_bad_seq": result.first_bad_seq,
+                "reason": result.reason,
+            }
+        )
+    )

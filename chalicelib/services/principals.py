@@ -6,9 +6,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import auth
+from chalicelib.domain import events
+from chalicelib.domain.actors import Actor
 from chalicelib.domain.audit import diff
-from chalicelib.domain.context import Caller
+from chalicelib.domain.credentials import mint_secret
 from chalicelib.domain.ids import is_id, new_id
 from chalicelib.domain.models import (
     PRINCIPAL_NOT_NULL,
@@ -23,17 +24,18 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.roles import Role
 from chalicelib.errors import DomainRuleError, FieldError, NotFoundError, PreconditionFailedError
-from chalicelib.services.paging import page
+from chalicelib.services import admin_keys
 from chalicelib.services.records import merge_patch, public, timestamp, to_model
-from chalicelib.store import cursor, principals
 from chalicelib.store.idempotency import Claim
-from chalicelib.store.writer import AuditEntry, DomainEvent, Write, commit
+from chalicelib.store.scope import TenantStore, for_actor
+from chalicelib.store.unit import RetryError, UnitOfWork
+
+ATTEMPTS = 10
 
 
-def create_principal(
-    caller: Caller, body: PrincipalCreate, claim: Claim | None = None
-) -> Principal:
+def create_principal(actor: Actor, body: PrincipalCreate, claim: Claim | None = None) -> Principal:
     """A new person or service account in the caller's tenant."""
+    store = for_actor(actor)
     at = timestamp()
     item = {
         "id": new_id("principal"),
@@ -45,78 +47,71 @@ def create_principal(
     }
     item["roles"] = sorted(set(item["roles"]))
     principal = to_model(Principal, item)
-    commit(
-        caller,
-        Write(
-            tenant_id=caller.tenant,
-            ops=[
-                principals.put_new(caller.tenant, item),
-                *_admin_change(caller.tenant, None, principal),
-            ],
-            audit=AuditEntry(
-                "principal.created", "principal", principal.id, after=public(principal)
-            ),
-            events=[DomainEvent("principal.created", public(principal))],
-        ),
-        claim.response(principal) if claim else None,
-    )
+    unit = UnitOfWork().add("principal", store.principals.put_new(item))
+    _admin_change(store, unit, None, principal)
+    unit.record("principal.created", "principal", principal.id, after=public(principal))
+    unit.emit(events.PRINCIPAL_CREATED.of(principal))
+    store.commit(actor, unit.replay_answer(claim.response(principal) if claim else None))
     return principal
 
 
-def get_principal(caller: Caller, principal_id: str) -> Principal:
-    item = principals.get(caller.tenant, principal_id) if is_id(principal_id, "principal") else None
+def get_principal(actor: Actor, principal_id: str) -> Principal:
+    store = for_actor(actor)
+    item = store.principals.get(principal_id) if is_id(principal_id, "principal") else None
     if item is None:
         raise NotFoundError(f"no principal {principal_id}")
     return to_model(Principal, item)
 
 
 def list_principals(
-    caller: Caller, limit: int, cursor_text: str | None
+    actor: Actor, limit: int, cursor_text: str | None
 ) -> tuple[list[Principal], str | None]:
-    items, next_cursor = page(
-        lambda n, start: principals.list_page(caller.tenant, n, start),
-        tenant=caller.tenant,
-        query=cursor.fingerprint("principals"),
-        limit=limit,
-        cursor_text=cursor_text,
+    store = for_actor(actor)
+    items, next_cursor = store.page(
+        store.principals.list_page, query="principals", limit=limit, cursor_text=cursor_text
     )
     return [to_model(Principal, i) for i in items], next_cursor
 
 
 def update_principal(
-    caller: Caller, principal_id: str, patch: PrincipalPatch, if_match: Callable[[int], int]
+    actor: Actor, principal_id: str, patch: PrincipalPatch, if_match: Callable[[int], int]
 ) -> Principal:
-    """Rename, change roles of, or deactivate a principal; role changes are audited as such."""
-    current = get_principal(caller, principal_id)
-    revision = if_match(current.revision)
-    merged = merge_patch(public(current), patch, required=PRINCIPAL_NOT_NULL)
-    if principal_id == caller.principal_id:
-        _refuse_self_lockout(merged)
-    merged.update(roles=sorted(set(merged["roles"])), updated_at=timestamp(), revision=revision + 1)
-    updated = Principal.model_validate(merged)
-    before, after = diff(public(current), public(updated))
-    action = "principal.roles_changed" if "roles" in after else "principal.updated"
-    if after.get("status") == "deactivated":
-        action = "principal.deactivated"
-    commit(
-        caller,
-        Write(
-            tenant_id=caller.tenant,
-            ops=[
-                principals.put_replace(caller.tenant, public(updated), revision),
-                *_admin_change(caller.tenant, current, updated),
-            ],
-            audit=AuditEntry(action, "principal", principal_id, before=before, after=after),
-            events=[DomainEvent(action, public(updated))],
-            on_failure={
-                0: lambda: PreconditionFailedError("the principal changed since it was read"),
-                1: _last_admin,
-            },
-        ),
-    )
-    # This process at once; others within the auth cache time.
-    auth.forget(caller.tenant, principal_id=principal_id)
-    return updated
+    """Rename, change roles of, or deactivate a principal; role changes are audited as such.
+
+    A change that takes away an admin who holds the tenant's last usable admin keys is
+    refused, as is one that leaves no active admin: the tenant keeps a way in."""
+    store = for_actor(actor)
+    for _ in range(ATTEMPTS):
+        current = get_principal(actor, principal_id)
+        revision = if_match(current.revision)
+        merged = merge_patch(public(current), patch, required=PRINCIPAL_NOT_NULL)
+        if principal_id == actor.principal_id:
+            _refuse_self_lockout(merged)
+        merged.update(
+            roles=sorted(set(merged["roles"])), updated_at=timestamp(), revision=revision + 1
+        )
+        updated = Principal.model_validate(merged)
+        before, after = diff(public(current), public(updated))
+        kind = events.PRINCIPAL_ROLES_CHANGED if "roles" in after else events.PRINCIPAL_UPDATED
+        if after.get("status") == "deactivated":
+            kind = events.PRINCIPAL_DEACTIVATED
+        unit = UnitOfWork().add(
+            "principal",
+            store.principals.put_replace(public(updated), revision),
+            lambda: PreconditionFailedError("the principal changed since it was read"),
+        )
+        _admin_change(store, unit, current, updated)
+        if _is_admin(current) and not _is_admin(updated):
+            admin_keys.keep_a_way_in(store, unit, actor, leaving_principal=principal_id)
+        unit.record(kind.name, "principal", principal_id, before=before, after=after)
+        unit.emit(kind.of(updated))
+        unit.invalidates(store.tenant_id, principal_id=principal_id)
+        try:
+            store.commit(actor, unit)
+        except RetryError:
+            continue
+        return updated
+    raise admin_keys.busy()
 
 
 def _is_admin(principal: Principal | None) -> bool:
@@ -124,11 +119,12 @@ def _is_admin(principal: Principal | None) -> bool:
 
 
 def _admin_change(
-    tenant_id: str, before: Principal | None, after: Principal
-) -> list[dict[str, Any]]:
+    store: TenantStore, unit: UnitOfWork, before: Principal | None, after: Principal
+) -> None:
     """The op that keeps the tenant's count of active admins, when this change moves it."""
     delta = int(_is_admin(after)) - int(_is_admin(before))
-    return [principals.count_admins(tenant_id, delta)] if delta else []
+    if delta:
+        unit.add("admins", store.principals.count_admins(delta), _last_admin)
 
 
 def _last_admin() -> DomainRuleError:
@@ -153,17 +149,17 @@ def _refuse_self_lockout(merged: dict[str, Any]) -> None:
         )
 
 
-def whoami(caller: Caller) -> Me:
+def whoami(actor: Actor) -> Me:
     name = None
-    if not caller.platform:
-        item = principals.get(caller.tenant, caller.principal_id)
+    if actor.is_principal:
+        item = for_actor(actor).principals.get(str(actor.principal_id))
         name = item["name"] if item else None
     return Me(
-        principal_id=caller.principal_id,
-        tenant_id=caller.tenant_id,
-        key_id=caller.key_id,
-        roles=sorted(caller.roles),
-        platform=caller.platform,
+        principal_id=str(actor.principal_id),
+        tenant_id=actor.tenant_id,
+        key_id=str(actor.key_id),
+        roles=sorted(actor.roles),
+        platform=actor.platform,
         name=name,
     )
 
@@ -190,87 +186,105 @@ def key_view(item: dict[str, Any]) -> ApiKey:
     )
 
 
-def create_key(caller: Caller, body: ApiKeyCreate, claim: Claim | None = None) -> ApiKeyCreated:
-    """A new key for an active principal of the tenant; the secret is shown once."""
-    if body.expires_at is not None and body.expires_at <= datetime.now(UTC):
+def new_key_item(principal_id: str, name: str, expires_at: datetime | None) -> dict[str, Any]:
+    """A key item for `principal_id` and the token it answers to, shown once: (item, token)."""
+    if expires_at is not None and expires_at <= datetime.now(UTC):
         raise DomainRuleError(
             "the key would already be expired",
             errors=[FieldError("body.expires_at", "must be in the future")],
         )
     key_id = new_id("api_key")
-    token, secret_hash = auth.mint_secret(key_id)
-    item = {
+    token, secret_hash = mint_secret(key_id)
+    return {
         "id": key_id,
-        "principal_id": body.principal_id,
-        "name": body.name,
+        "principal_id": principal_id,
+        "name": name,
         "secret_hash": secret_hash,
         "created_at": timestamp(),
-        "key_expires_at": body.expires_at.isoformat() if body.expires_at else None,
+        "key_expires_at": expires_at.isoformat() if expires_at else None,
+        "token": token,
     }
+
+
+def create_key(actor: Actor, body: ApiKeyCreate, claim: Claim | None = None) -> ApiKeyCreated:
+    """A new key for an active principal of the tenant; the secret is shown once."""
+    store = for_actor(actor)
+    item = new_key_item(body.principal_id, body.name, body.expires_at)
+    token = item.pop("token")
     view = key_view(item)
     result = ApiKeyCreated(**view.model_dump(), secret=token)
-    unknown = NotFoundError(
+    unknown = DomainRuleError(
         f"no active principal {body.principal_id}",
         errors=[FieldError("body.principal_id", "no such active principal")],
     )
-    commit(
-        caller,
-        Write(
-            tenant_id=caller.tenant,
-            ops=[
-                principals.check_active(caller.tenant, body.principal_id),
-                principals.put_new_key(caller.tenant, item),
-            ],
-            audit=AuditEntry("api_key.created", "api_key", key_id, after=public(view)),
-            events=[DomainEvent("api_key.created", public(view))],
-            on_failure={0: lambda: _unprocessable(unknown)},
-        ),
-        claim.response(result.model_copy(update={"secret": None})) if claim else None,
+    unit = UnitOfWork()
+    unit.add("principal", store.principals.check_active(body.principal_id), lambda: unknown)
+    unit.add("key", store.principals.put_new_key(item))
+    unit.record("api_key.created", "api_key", view.id, after=public(view))
+    unit.emit(events.API_KEY_CREATED.of(view))
+    unit.replay_answer(
+        claim.response(result.model_copy(update={"secret": None})) if claim else None
     )
+    store.commit(actor, unit)
     return result
 
 
-def _unprocessable(error: NotFoundError) -> DomainRuleError:
-    return DomainRuleError(error.detail, errors=error.errors)
+def get_key(actor: Actor, key_id: str) -> ApiKey:
+    """One of the tenant's keys (never its secret or hash)."""
+    store = for_actor(actor)
+    item = store.principals.get_key(key_id) if is_id(key_id, "api_key") else None
+    if item is None:
+        raise NotFoundError(f"no API key {key_id}")
+    return key_view(item)
 
 
 def list_keys(
-    caller: Caller, limit: int, cursor_text: str | None, principal_id: str | None
+    actor: Actor, limit: int, cursor_text: str | None, principal_id: str | None
 ) -> tuple[list[ApiKey], str | None]:
-    items, next_cursor = page(
-        lambda n, start: principals.list_keys_page(caller.tenant, n, start, principal_id),
-        tenant=caller.tenant,
-        query=cursor.fingerprint("api-keys", principal=principal_id),
+    store = for_actor(actor)
+    items, next_cursor = store.page(
+        lambda n, start: store.principals.list_keys_page(n, start, principal_id),
+        query="api-keys",
         limit=limit,
         cursor_text=cursor_text,
         filtered=principal_id is not None,
         key_attrs=("pk", "sk", "gsi1pk", "gsi1sk"),
+        principal=principal_id,
     )
     return [key_view(i) for i in items], next_cursor
 
 
-def revoke_key(caller: Caller, key_id: str) -> None:
-    """Revoke a key; requests with it fail within the auth cache time (30 s)."""
-    item = principals.get_tenant_key(caller.tenant, key_id) if is_id(key_id, "api_key") else None
-    if item is None:
-        raise NotFoundError(f"no API key {key_id}")
-    if item.get("revoked_at"):
+def revoke_key(actor: Actor, key_id: str) -> None:
+    """Revoke a key; requests with it fail within the auth cache time (30 s). The tenant's
+    last usable key held by an active admin cannot be revoked (422): issue another first."""
+    store = for_actor(actor)
+    for _ in range(ATTEMPTS):
+        item = store.principals.get_key(key_id) if is_id(key_id, "api_key") else None
+        if item is None:
+            raise NotFoundError(f"no API key {key_id}")
+        if item.get("revoked_at"):
+            return
+        at = timestamp()
+        unit = UnitOfWork().add(
+            "key",
+            store.principals.revoke_key(key_id, at),
+            lambda: NotFoundError(f"no API key {key_id}"),
+        )
+        holder = item["principal_id"]
+        if admin_keys.usable(item) and admin_keys.held_by_admin(store, actor, holder):
+            admin_keys.keep_a_way_in(store, unit, actor, leaving_key=key_id)
+        unit.record(
+            "api_key.revoked",
+            "api_key",
+            key_id,
+            before={"revoked_at": None},
+            after={"revoked_at": at},
+        )
+        unit.emit(events.API_KEY_REVOKED.of(key_view({**item, "revoked_at": at})))
+        unit.invalidates(store.tenant_id, key_id=key_id)
+        try:
+            store.commit(actor, unit)
+        except RetryError:
+            continue
         return
-    at = timestamp()
-    commit(
-        caller,
-        Write(
-            tenant_id=caller.tenant,
-            ops=[principals.revoke_key(caller.tenant, key_id, at)],
-            audit=AuditEntry(
-                "api_key.revoked",
-                "api_key",
-                key_id,
-                before={"revoked_at": None},
-                after={"revoked_at": at},
-            ),
-            events=[DomainEvent("api_key.revoked", public(key_view({**item, "revoked_at": at})))],
-            on_failure={0: lambda: NotFoundError(f"no API key {key_id}")},
-        ),
-    )
-    auth.forget(caller.tenant, key_id=key_id)  # this process at once; others within the cache time
+    raise admin_keys.busy()

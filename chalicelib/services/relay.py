@@ -1,7 +1,9 @@
-"""The outbox relay: committed outbox items, read from the table's stream, go to SQS.
+"""The outbox relay: committed outbox items, read from the table's stream, are published
+to the fan-out topic.
 
-Delivery is at least once: a failed send fails the batch so Lambda retries it,
-and consumers de-duplicate by the event id.
+Delivery is at least once: a failed publish fails the batch so Lambda retries it (and, once
+its retries are spent, records the batch on the relay's failure queue, which
+`python -m infra.replay` re-sends); consumers de-duplicate by the event id.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.store import keys, queues
+from chalicelib.store import fanout, keys
 
-SQS_BATCH = 10
-# SQS takes 256 KiB per message and per batch; keep room for the message attributes.
+PUBLISH_BATCH = 10
+# SNS (and the SQS queues behind it) take 256 KiB per message and per batch; keep room for
+# the message attributes.
 MAX_MESSAGE_BYTES = 240_000
 MAX_BATCH_BYTES = 250_000
 
@@ -33,10 +36,10 @@ def outbox_envelopes(records: list[dict[str, Any]]) -> list[str]:
 
 
 def relay_stream_records(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Send the batch's outbox events to the domain-events queue."""
+    """Publish the batch's outbox events to the fan-out topic."""
     envelopes = [_fitted(e) for e in outbox_envelopes(records)]
     for batch in _batches(envelopes):
-        queues.send_events([(json.loads(e)["id"], e, json.loads(e)["type"]) for e in batch])
+        fanout.publish([(json.loads(e)["id"], e, json.loads(e)["type"]) for e in batch])
     return {"relayed": len(envelopes)}
 
 
@@ -53,12 +56,12 @@ def _fitted(envelope: str) -> str:
 
 
 def _batches(envelopes: list[str]) -> list[list[str]]:
-    """Batches of at most 10 messages and MAX_BATCH_BYTES, as SendMessageBatch allows."""
+    """Batches of at most 10 messages and MAX_BATCH_BYTES, as PublishBatch allows."""
     batches: list[list[str]] = []
     size = 0
     for envelope in envelopes:
         length = len(envelope.encode())
-        if not batches or len(batches[-1]) == SQS_BATCH or size + length > MAX_BATCH_BYTES:
+        if not batches or len(batches[-1]) == PUBLISH_BATCH or size + length > MAX_BATCH_BYTES:
             batches.append([])
             size = 0
         batches[-1].append(envelope)

@@ -1,15 +1,20 @@
-"""Tenants: created, listed and suspended by the platform operator."""
+"""Tenants: created, listed and suspended by the platform operator, who can also issue a
+break-glass key for a tenant's admin."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from chalicelib import auth
+from chalicelib.domain import events
+from chalicelib.domain.actors import Actor
 from chalicelib.domain.audit import diff
-from chalicelib.domain.context import Caller
 from chalicelib.domain.ids import is_id, new_id
 from chalicelib.domain.models import (
     TENANT_NOT_NULL,
+    AdminKeyIssue,
+    ApiKey,
     ApiKeyCreated,
     Principal,
     Tenant,
@@ -18,18 +23,23 @@ from chalicelib.domain.models import (
     TenantPatch,
 )
 from chalicelib.domain.roles import Role
-from chalicelib.errors import NotFoundError, PreconditionFailedError
-from chalicelib.services.paging import page
+from chalicelib.errors import DomainRuleError, FieldError, NotFoundError, PreconditionFailedError
+from chalicelib.services.principals import key_view, new_key_item
 from chalicelib.services.records import merge_patch, public, timestamp, to_model
-from chalicelib.store import cursor, principals, tenants
+from chalicelib.store import cursor, paging, tenants
 from chalicelib.store.idempotency import Claim
-from chalicelib.store.writer import AuditEntry, DomainEvent, Write, commit
+from chalicelib.store.scope import TenantStore, for_tenant
+from chalicelib.store.unit import UnitOfWork
+
+BREAK_GLASS_DEFAULT = timedelta(hours=24)
+BREAK_GLASS_LONGEST = timedelta(days=7)
 
 
-def create_tenant(caller: Caller, body: TenantCreate, claim: Claim | None = None) -> TenantCreated:
+def create_tenant(actor: Actor, body: TenantCreate, claim: Claim | None = None) -> TenantCreated:
     """A new tenant with its first admin principal and that admin's API key."""
     at = timestamp()
     tenant_id = new_id("tenant")
+    store = for_tenant(tenant_id)
     tenant = {
         "id": tenant_id,
         "name": body.name,
@@ -38,8 +48,9 @@ def create_tenant(caller: Caller, body: TenantCreate, claim: Claim | None = None
         "updated_at": at,
         "revision": 1,
     }
-    admin = {
-        "id": new_id("principal"),
+    admin_id = new_id("principal")
+    admin: dict[str, Any] = {
+        "id": admin_id,
         "name": body.admin_name,
         "email": body.admin_email,
         "kind": "person",
@@ -49,63 +60,44 @@ def create_tenant(caller: Caller, body: TenantCreate, claim: Claim | None = None
         "updated_at": at,
         "revision": 1,
     }
-    key_id = new_id("api_key")
-    token, secret_hash = auth.mint_secret(key_id)
-    key = {
-        "id": key_id,
-        "principal_id": admin["id"],
-        "name": "initial admin key",
-        "secret_hash": secret_hash,
-        "created_at": at,
-    }
+    key = new_key_item(admin_id, "initial admin key", None)
+    token = key.pop("token")
+    view = key_view(key)
     result = TenantCreated(
         tenant=to_model(Tenant, tenant),
         admin=to_model(Principal, admin),
-        api_key=ApiKeyCreated(**_key_view(key), secret=token),
+        api_key=ApiKeyCreated(**view.model_dump(), secret=token),
     )
-    write = Write(
-        tenant_id=tenant_id,
-        ops=[
-            tenants.put_new(tenant),
-            principals.put_new(tenant_id, admin),
-            principals.count_admins(tenant_id, 1),
-            principals.put_new_key(tenant_id, key),
-        ],
-        audit=AuditEntry(
-            "tenant.created",
-            "tenant",
-            tenant_id,
-            after={
-                "tenant": public(result.tenant),
-                "admin": public(result.admin),
-                "api_key": _key_view(key),
-            },
-        ),
-        events=[
-            DomainEvent("tenant.created", public(result.tenant)),
-            DomainEvent("principal.created", public(result.admin)),
-            DomainEvent("api_key.created", _key_view(key)),
-        ],
+    unit = (
+        UnitOfWork()
+        .add("tenant", tenants.put_new(tenant))
+        .add("admin", store.principals.put_new(admin))
+        .add("admins", store.principals.count_admins(1))
+        .add("key", store.principals.put_new_key(key))
     )
-    commit(caller, write, claim.response(_redacted(result)) if claim else None)
+    unit.record(
+        "tenant.created",
+        "tenant",
+        tenant_id,
+        after={
+            "tenant": public(result.tenant),
+            "admin": public(result.admin),
+            "api_key": public(view),
+        },
+    )
+    unit.emit(
+        events.TENANT_CREATED.of(result.tenant),
+        events.PRINCIPAL_CREATED.of(result.admin),
+        events.API_KEY_CREATED.of(view),
+    )
+    unit.replay_answer(claim.response(_redacted(result)) if claim else None)
+    store.commit(actor.in_tenant(tenant_id), unit)
     return result
 
 
 def _redacted(result: TenantCreated) -> TenantCreated:
     """What an idempotent replay may show: everything but the secret."""
     return result.model_copy(update={"api_key": result.api_key.model_copy(update={"secret": None})})
-
-
-def _key_view(key: dict) -> dict:
-    return {
-        "id": key["id"],
-        "principal_id": key["principal_id"],
-        "name": key["name"],
-        "status": "active",
-        "created_at": key["created_at"],
-        "expires_at": key.get("key_expires_at"),
-        "revoked_at": None,
-    }
 
 
 def get_tenant(tenant_id: str) -> Tenant:
@@ -116,7 +108,7 @@ def get_tenant(tenant_id: str) -> Tenant:
 
 
 def list_tenants(limit: int, cursor_text: str | None) -> tuple[list[Tenant], str | None]:
-    items, next_cursor = page(
+    items, next_cursor = paging.page(
         tenants.list_page,
         tenant=None,
         query=cursor.fingerprint("tenants"),
@@ -128,7 +120,7 @@ def list_tenants(limit: int, cursor_text: str | None) -> tuple[list[Tenant], str
 
 
 def update_tenant(
-    caller: Caller, tenant_id: str, patch: TenantPatch, if_match: Callable[[int], int]
+    actor: Actor, tenant_id: str, patch: TenantPatch, if_match: Callable[[int], int]
 ) -> Tenant:
     """Rename, suspend or reactivate a tenant; suspension locks out its keys."""
     current = get_tenant(tenant_id)
@@ -137,18 +129,82 @@ def update_tenant(
     merged.update(updated_at=timestamp(), revision=revision + 1)
     updated = Tenant.model_validate(merged)
     before, after = diff(public(current), public(updated))
-    action = "tenant.updated"
+    kind = events.TENANT_UPDATED
     if "status" in after:
-        action = "tenant.suspended" if updated.status == "suspended" else "tenant.reactivated"
-    commit(
-        caller,
-        Write(
-            tenant_id=tenant_id,
-            ops=[tenants.put_replace(public(updated), revision)],
-            audit=AuditEntry(action, "tenant", tenant_id, before=before, after=after),
-            events=[DomainEvent(action, public(updated))],
-            on_failure={0: lambda: PreconditionFailedError("the tenant changed since it was read")},
-        ),
+        suspended = updated.status == "suspended"
+        kind = events.TENANT_SUSPENDED if suspended else events.TENANT_REACTIVATED
+    unit = UnitOfWork().add(
+        "tenant",
+        tenants.put_replace(public(updated), revision),
+        lambda: PreconditionFailedError("the tenant changed since it was read"),
     )
-    auth.forget(tenant_id)  # this process at once; others within the auth cache time
+    unit.record(kind.name, "tenant", tenant_id, before=before, after=after)
+    unit.emit(kind.of(updated)).invalidates(tenant_id)
+    for_tenant(tenant_id).commit(actor.in_tenant(tenant_id), unit)
     return updated
+
+
+def issue_admin_key(
+    actor: Actor, tenant_id: str, body: AdminKeyIssue, claim: Claim | None = None
+) -> ApiKeyCreated:
+    """Break-glass: the platform issues a key for one of a tenant's active admins, when the
+    tenant has no usable admin key left. Recorded in the tenant's own audit chain, with the
+    operator's reason, and announced to the tenant as `tenant.admin_key_issued`."""
+    get_tenant(tenant_id)
+    store = for_tenant(tenant_id)
+    principal_id = body.principal_id or _earliest_admin(store)
+    expires_at = body.expires_at or datetime.now(UTC) + BREAK_GLASS_DEFAULT
+    if expires_at > datetime.now(UTC) + BREAK_GLASS_LONGEST:
+        raise DomainRuleError(
+            "a break-glass key lives at most 7 days",
+            errors=[FieldError("body.expires_at", "more than 7 days ahead")],
+        )
+    item = {**new_key_item(principal_id, body.name, expires_at), "break_glass": True}
+    token = item.pop("token")
+    view = key_view(item)
+    not_admin = DomainRuleError(
+        f"{principal_id} is not an active admin of this tenant",
+        errors=[FieldError("body.principal_id", "no such active admin")],
+    )
+    unit = UnitOfWork()
+    unit.add(
+        "admin",
+        store.principals.check_active(principal_id, role=Role.ADMIN.value),
+        lambda: not_admin,
+    )
+    unit.add("key", store.principals.put_new_key(item))
+    after: dict[str, Any] = {**public(view), "reason": body.reason}
+    unit.record("tenant.admin_key_issued", "api_key", view.id, after=after)
+    unit.emit(events.ADMIN_KEY_ISSUED.of(ApiKey.model_validate(public(view))))
+    result = ApiKeyCreated(**view.model_dump(), secret=token)
+    unit.replay_answer(
+        claim.response(result.model_copy(update={"secret": None})) if claim else None
+    )
+    store.commit(actor.in_tenant(tenant_id), unit)
+    return result
+
+
+def get_admin_key(tenant_id: str, key_id: str) -> ApiKey:
+    """A break-glass key the platform issued for `tenant_id` (never the tenant's own keys)."""
+    item = None
+    if is_id(tenant_id, "tenant") and is_id(key_id, "api_key"):
+        item = for_tenant(tenant_id).principals.get_key(key_id)
+    if item is None or not item.get("break_glass"):
+        raise NotFoundError(f"no break-glass key {key_id} of tenant {tenant_id}")
+    return key_view(item)
+
+
+def _earliest_admin(store: TenantStore) -> str:
+    """The active admin who has been one longest (principal ids are time-ordered)."""
+    start = None
+    for _ in range(50):
+        items, start = store.principals.list_page(100, start)
+        for principal in items:
+            if principal.get("status") == "active" and Role.ADMIN.value in principal["roles"]:
+                return str(principal["id"])
+        if not start:
+            break
+    raise DomainRuleError(
+        "the tenant has no active admin to issue a key for",
+        errors=[FieldError("body.principal_id", "no active admin")],
+    )

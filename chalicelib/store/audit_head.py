@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 
-from chalicelib.store import dynamo, keys
+from chalicelib.bootstrap import caches
+from chalicelib.store import dynamo
+from chalicelib.store.keys import TenantKeys
 
 GENESIS_HASH = "0" * 64
 
@@ -28,16 +30,16 @@ def turn(tenant_id: str) -> threading.Lock:
     return _turns[hash(tenant_id) % len(_turns)]
 
 
-def current(tenant_id: str, *, fresh: bool = False) -> tuple[int, str]:
+def current(keys: TenantKeys, *, fresh: bool = False) -> tuple[int, str]:
     """(sequence, hash) of the chain head; (0, GENESIS_HASH) for an empty chain."""
     if not fresh:
         with _lock:
-            hit = _cache.get(tenant_id)
+            hit = _cache.get(keys.tenant_id)
         if hit:
             return hit
-    item = dynamo.get(keys.audit_head_key(tenant_id), consistent=True)
+    item = dynamo.get(keys.audit_head(), consistent=True)
     head = (int(item["seq"]), str(item["hash"])) if item else (0, GENESIS_HASH)
-    remember(tenant_id, head)
+    remember(keys.tenant_id, head)
     return head
 
 
@@ -56,3 +58,6 @@ def forget(tenant_id: str) -> None:
 def clear_cache() -> None:
     with _lock:
         _cache.clear()
+
+
+caches.append(clear_cache)

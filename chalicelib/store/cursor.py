@@ -15,6 +15,7 @@ from typing import Any
 
 from chalicelib.config import settings
 from chalicelib.errors import FieldError, InvalidCursorError
+from chalicelib.store.keys import in_tenant
 from chalicelib.store.secrets import get_secret
 
 
@@ -78,4 +79,4 @@ def _inside_tenant(key: dict[str, Any], tenant: str) -> bool:
     # global lookup item (API keys), so only the index partition must be the tenant's.
     attr = "gsi1pk" if "gsi1pk" in key else "pk"
     value = key.get(attr, {}).get("S")
-    return isinstance(value, str) and value.startswith(f"T#{tenant}")
+    return isinstance(value, str) and in_tenant(value, tenant)

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.errors import IdempotencyConflictError
-from chalicelib.store import dynamo, keys
-from chalicelib.store.writer import IdempotentResponse
+from chalicelib.store import dynamo
+from chalicelib.store.unit import IdempotentResponse
 
-Rendered = tuple[int, dict[str, Any], dict[str, str]]
+Rendered = tuple[int, str, dict[str, str]]  # status, the body's exact text, headers
 
 
 @dataclass(frozen=True)
 class StoredResponse:
     status: int
-    body: dict[str, Any]
+    body: str
     headers: dict[str, str]
 
 
@@ -35,10 +34,6 @@ class Claim:
         return IdempotentResponse(self.key, self.request_hash, status, body, headers)
 
 
-def record_key(tenant_id: str | None, principal_id: str, idempotency_key: str) -> dict[str, str]:
-    return keys.idempotency_key(tenant_id, principal_id, idempotency_key)
-
-
 def lookup(key: dict[str, str], request_hash: str) -> StoredResponse | None:
     """The stored answer for a replay, None for a first request; 409 for another body."""
     item = dynamo.get(key, consistent=True)
@@ -48,4 +43,4 @@ def lookup(key: dict[str, str], request_hash: str) -> StoredResponse | None:
         raise IdempotencyConflictError(
             "this Idempotency-Key was already used with a different request"
         )
-    return StoredResponse(int(item["status"]), json.loads(item["body"]), dict(item["headers"]))
+    return StoredResponse(int(item["status"]), str(item["body"]), dict(item["headers"]))

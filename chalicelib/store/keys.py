@@ -1,9 +1,29 @@
 """Every DynamoDB key Custos uses, built in one place.
 
-Tenant data lives under the partition `T#<tenant>`; the only items outside a
-tenant's partition are the platform's tenant index (GSI) and the API-key lookup
-items, which authentication must find before it knows the tenant. Those carry
-the tenant id as an attribute and stores check it against the caller's.
+A tenant's items live in partitions that start with `T#<tenant>`, one partition per kind
+of thing, so a list reads only its own kind and one tenant's history (audit events,
+outbox) does not share a partition with its inventory:
+
+| partition | sort key | what |
+|---|---|---|
+| `T#<t>` | `TENANT`, `ADMINS` | the tenant, its count of active admins |
+| `T#<t>#PRINCIPAL` | principal id | principals |
+| `T#<t>#MODEL` | model id | models |
+| `T#<t>#MODEL#<model>` | `VERSION#000001` | a model's versions |
+| `T#<t>#AUDIT` | `EVENT#<seq:012>`, `HEAD`, `CHECKPOINT` | the audit chain |
+| `T#<t>#OUTBOX` | `OUTBOX#<event id>` | domain events on their way out (TTL) |
+| `T#<t>#IDEMPOTENCY` | `<principal>#<digest>` | stored first answers (TTL) |
+| `T#<t>#APPROVAL` | request id | approval requests |
+| `T#<t>#WORKFLOW#<request>` | `STAGE#<nn>#TOKEN` | task tokens (operational) |
+| `T#<t>#PROCESSED` | `<consumer>#<message>` | messages a consumer has applied (TTL) |
+| `APIKEY#<key>` | `APIKEY` | API-key lookup; index gsi1 `T#<t>#APIKEYS` |
+| `PLATFORM#IDEMPOTENCY` | `<digest>` | the platform operator's stored answers |
+
+The only items outside a tenant's partitions are the API-key lookup items (authentication
+must find the tenant from the key id) and the platform's; they carry the tenant id as an
+attribute and stores check it against the caller's. Tenants are listed for the platform
+through gsi1 (`TENANTS`), and task tokens whose callback is still owed through gsi1
+(`CALLBACKS#PENDING`, a sparse index the reconciler reads).
 """
 
 from __future__ import annotations
@@ -14,74 +34,110 @@ Key = dict[str, str]
 
 TENANT_SK = "TENANT"
 TENANTS_GSI_PK = "TENANTS"
-AUDIT_HEAD_SK = "AUDIT#HEAD"
-AUDIT_CHECKPOINT_SK = "AUDIT#CHECKPOINT"
-AUDIT_EVENT_PREFIX = "AUDIT#EVENT#"
-PRINCIPAL_PREFIX = "PRINCIPAL#"
-MODEL_PREFIX = "MODEL#"
-VERSION_PREFIX = "VERSION#"
+PENDING_CALLBACKS_GSI_PK = "CALLBACKS#PENDING"
 OUTBOX_PREFIX = "OUTBOX#"
-PLATFORM_PK = "PLATFORM"
+VERSION_PREFIX = "VERSION#"
+AUDIT_EVENT_PREFIX = "EVENT#"
+MAX_SEQ = 10**12 - 1
 
 
 def tenant_pk(tenant_id: str) -> str:
     return f"T#{tenant_id}"
 
 
-def tenant_key(tenant_id: str) -> Key:
-    return {"pk": tenant_pk(tenant_id), "sk": TENANT_SK}
-
-
-def principal_key(tenant_id: str, principal_id: str) -> Key:
-    return {"pk": tenant_pk(tenant_id), "sk": PRINCIPAL_PREFIX + principal_id}
-
-
-def admin_count_key(tenant_id: str) -> Key:
-    return {"pk": tenant_pk(tenant_id), "sk": "ADMINS"}
+def in_tenant(partition: str, tenant_id: str) -> bool:
+    """Whether a partition key value belongs to `tenant_id`'s key space."""
+    root = tenant_pk(tenant_id)
+    return partition == root or partition.startswith(root + "#")
 
 
 def api_key_key(key_id: str) -> Key:
+    """An API key's lookup item, found by key id alone (before the tenant is known)."""
     return {"pk": f"APIKEY#{key_id}", "sk": "APIKEY"}
 
 
-def api_keys_gsi_pk(tenant_id: str) -> str:
-    return f"{tenant_pk(tenant_id)}#APIKEYS"
+def platform_idempotency_key(key: str) -> Key:
+    return {"pk": "PLATFORM#IDEMPOTENCY", "sk": _digest(key)}
 
 
-def model_key(tenant_id: str, model_id: str) -> Key:
-    return {"pk": tenant_pk(tenant_id), "sk": MODEL_PREFIX + model_id}
-
-
-def version_prefix(model_id: str) -> str:
-    return f"{VERSION_PREFIX}{model_id}#"
-
-
-def version_key(tenant_id: str, model_id: str, number: int) -> Key:
-    return {"pk": tenant_pk(tenant_id), "sk": f"{version_prefix(model_id)}{number:06d}"}
-
-
-def audit_head_key(tenant_id: str) -> Key:
-    return {"pk": tenant_pk(tenant_id), "sk": AUDIT_HEAD_SK}
-
-
-def audit_checkpoint_key(tenant_id: str) -> Key:
-    return {"pk": tenant_pk(tenant_id), "sk": AUDIT_CHECKPOINT_SK}
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 def audit_event_sk(seq: int) -> str:
     return f"{AUDIT_EVENT_PREFIX}{seq:012d}"
 
 
-def audit_event_key(tenant_id: str, seq: int) -> Key:
-    return {"pk": tenant_pk(tenant_id), "sk": audit_event_sk(seq)}
+class TenantKeys:
+    """The keys of one tenant's items; a store bound to a tenant builds keys only here."""
 
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        self.root = tenant_pk(tenant_id)
 
-def outbox_key(tenant_id: str | None, event_id: str) -> Key:
-    pk = tenant_pk(tenant_id) if tenant_id else PLATFORM_PK
-    return {"pk": pk, "sk": OUTBOX_PREFIX + event_id}
+    # --- partitions (what lists Query) -------------------------------------------
 
+    @property
+    def principals(self) -> str:
+        return f"{self.root}#PRINCIPAL"
 
-def idempotency_key(tenant_id: str | None, principal_id: str, key: str) -> Key:
-    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
-    pk = tenant_pk(tenant_id) if tenant_id else PLATFORM_PK
-    return {"pk": pk, "sk": f"IDEMPOTENCY#{principal_id}#{digest}"}
+    @property
+    def models(self) -> str:
+        return f"{self.root}#MODEL"
+
+    def versions(self, model_id: str) -> str:
+        return f"{self.root}#MODEL#{model_id}"
+
+    @property
+    def audit(self) -> str:
+        return f"{self.root}#AUDIT"
+
+    @property
+    def api_keys_index(self) -> str:
+        """gsi1's partition of the tenant's API keys."""
+        return f"{self.root}#APIKEYS"
+
+    def workflow(self, request_id: str) -> str:
+        return f"{self.root}#WORKFLOW#{request_id}"
+
+    # --- items -------------------------------------------------------------------
+
+    def tenant(self) -> Key:
+        return {"pk": self.root, "sk": TENANT_SK}
+
+    def admin_count(self) -> Key:
+        return {"pk": self.root, "sk": "ADMINS"}
+
+    def principal(self, principal_id: str) -> Key:
+        return {"pk": self.principals, "sk": principal_id}
+
+    def model(self, model_id: str) -> Key:
+        return {"pk": self.models, "sk": model_id}
+
+    def version(self, model_id: str, number: int) -> Key:
+        return {"pk": self.versions(model_id), "sk": f"{VERSION_PREFIX}{number:06d}"}
+
+    def audit_head(self) -> Key:
+        return {"pk": self.audit, "sk": "HEAD"}
+
+    def audit_checkpoint(self) -> Key:
+        return {"pk": self.audit, "sk": "CHECKPOINT"}
+
+    def audit_event(self, seq: int) -> Key:
+        return {"pk": self.audit, "sk": audit_event_sk(seq)}
+
+    def outbox(self, event_id: str) -> Key:
+        return {"pk": f"{self.root}#OUTBOX", "sk": OUTBOX_PREFIX + event_id}
+
+    def idempotency(self, principal_id: str, key: str) -> Key:
+        return {"pk": f"{self.root}#IDEMPOTENCY", "sk": f"{principal_id}#{_digest(key)}"}
+
+    def approval(self, request_id: str) -> Key:
+        return {"pk": f"{self.root}#APPROVAL", "sk": request_id}
+
+    def task_token(self, request_id: str, stage: int) -> Key:
+        return {"pk": self.workflow(request_id), "sk": f"STAGE#{stage:02d}#TOKEN"}
+
+    def processed(self, consumer: str, message_key: str) -> Key:
+        """The marker that `consumer` has applied the message `message_key` names."""
+        return {"pk": f"{self.root}#PROCESSED", "sk": f"{consumer}#{_digest(message_key)}"}

@@ -7,7 +7,7 @@ import time
 
 from botocore.exceptions import ClientError
 
-from chalicelib.bootstrap import client
+from chalicelib.bootstrap import caches, client
 
 _TTL_SECONDS = 300.0
 _cache: dict[str, tuple[str, float]] = {}
@@ -40,3 +40,6 @@ def get_secret(name: str) -> str:
 def clear_cache() -> None:
     with _lock:
         _cache.clear()
+
+
+caches.append(clear_cache)

@@ -1,6 +1,6 @@
-"""The one way state changes: a TransactWriteItems that also appends the audit event,
-advances the tenant's chain head, writes the outbox events and, when asked, the
-idempotency record. Either all of it commits or none of it does.
+"""Committing a unit of work: its operations, its audit entries appended to the tenant's
+hash chain (and the chain head moved), its outbox events and its stored answer, in one
+TransactWriteItems. Either all of it commits or none of it does.
 """
 
 from __future__ import annotations
@@ -8,76 +8,25 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.domain.actors import Actor
 from chalicelib.domain.audit import bounded, canonical, chain_hash
-from chalicelib.domain.context import Caller
 from chalicelib.domain.ids import new_id
-from chalicelib.errors import (
-    ConflictError,
-    CustosError,
-    OutcomeUnknownError,
-    ServiceUnavailableError,
-    TransientConflictError,
-)
-from chalicelib.store import audit_head, dynamo, keys
+from chalicelib.errors import OutcomeUnknownError, ServiceUnavailableError, TransientConflictError
+from chalicelib.store import audit_head, dynamo, invalidation
 from chalicelib.store.aws_errors import busy, is_transient
+from chalicelib.store.keys import TenantKeys
+from chalicelib.store.unit import MAX_ITEMS, AuditEntry, IdempotentResponse, UnitOfWork
 
 MAX_ATTEMPTS = 25
 OUTBOX_RETENTION = timedelta(days=7)
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
 
 
-class RetryError(Exception):
-    """Raised by a failure factory to ask the caller to re-read and rebuild the write."""
-
-
 class IdempotencyRaceError(Exception):
     """Another request with the same Idempotency-Key committed first."""
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    action: str
-    subject_type: str
-    subject_id: str
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class DomainEvent:
-    type: str
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class IdempotentResponse:
-    """What a replay of this request answers."""
-
-    key: dict[str, str]
-    request_hash: str
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str]
-
-
-@dataclass
-class Write:
-    """A state change: the data operations and what to say about them.
-
-    `on_failure[i]` says what op i's failed condition means: a domain error to
-    raise, or RetryError to have the service re-read and try again.
-    """
-
-    tenant_id: str
-    ops: list[dict[str, Any]]
-    audit: AuditEntry
-    events: list[DomainEvent] = field(default_factory=list)
-    on_failure: dict[int, Callable[[], Exception]] = field(default_factory=dict)
 
 
 def now() -> datetime:
@@ -88,39 +37,46 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def commit(caller: Caller, write: Write, idempotent: IdempotentResponse | None = None) -> int:
-    """Commit `write` with its audit event; returns the event's sequence number.
+def commit(keys: TenantKeys, actor: Actor, unit: UnitOfWork) -> int:
+    """Commit `unit` in the tenant of `keys`; returns the sequence number of its last audit
+    entry.
 
     Threads of one process take turns at the tenant's chain head (`audit_head.turn`); the
     conditional update of the head settles races between processes.
     """
-    with audit_head.turn(write.tenant_id):
-        return _append(caller, write, idempotent)
+    if not unit.entries:
+        raise ValueError("a unit of work records at least one audit entry")
+    if unit.size() > MAX_ITEMS:
+        raise ValueError(f"a unit of work of {unit.size()} items exceeds {MAX_ITEMS}")
+    with audit_head.turn(keys.tenant_id):
+        seq = _append(keys, actor, unit)
+    invalidation.notify(unit.stale)
+    return seq
 
 
-def _append(caller: Caller, write: Write, idempotent: IdempotentResponse | None) -> int:
+def _append(keys: TenantKeys, actor: Actor, unit: UnitOfWork) -> int:
+    names = [step.name for step in unit.steps]
     for attempt in range(MAX_ATTEMPTS):
-        seq, prev_hash = audit_head.current(write.tenant_id, fresh=attempt > 0)
+        seq, prev_hash = audit_head.current(keys, fresh=attempt > 0)
         moment = now()
-        event_body = canonical(_event(caller, write.audit, seq + 1, prev_hash, moment))
-        new_hash = chain_hash(prev_hash, event_body)
-        audit_ops = _audit_ops(write.tenant_id, seq, new_hash, event_body, write.audit)
-        tail = audit_ops + _outbox_ops(caller, write, moment)
+        chain, last_hash = _chain_ops(keys, actor, unit.entries, seq, prev_hash, moment)
+        head_index = len(names) + len(chain) - 1
+        tail = chain + _outbox_ops(keys, actor, unit, moment)
         idem_index = None
-        if idempotent is not None:
-            idem_index = len(write.ops) + len(tail)
-            tail.append(_idempotency_op(idempotent, moment))
+        if unit.answer is not None:
+            idem_index = len(names) + len(tail)
+            tail.append(_idempotency_op(unit.answer, moment))
+        last_seq = seq + len(unit.entries)
         try:
-            dynamo.transact(write.ops + tail)
+            dynamo.transact([step.op for step in unit.steps] + tail)
         except dynamo.TransactionCancelledError as exc:
-            for index in range(len(write.ops)):
-                if exc.failed(index):
-                    failure = write.on_failure.get(index, _default_conflict)()
-                    raise failure from exc
+            failed = [name for index, name in enumerate(names) if exc.failed(index)]
+            if failed:
+                raise unit.failure(failed) from exc
             if idem_index is not None and exc.failed(idem_index):
                 raise IdempotencyRaceError() from exc
-            if exc.failed(len(write.ops)) or exc.failed(len(write.ops) + 1) or exc.contended:
-                audit_head.forget(write.tenant_id)
+            if exc.failed(head_index) or exc.contended or _any_failed(exc, len(names), chain):
+                audit_head.forget(keys.tenant_id)
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                 continue
             if exc.throttled:
@@ -128,11 +84,15 @@ def _append(caller: Caller, write: Write, idempotent: IdempotentResponse | None)
             raise
         except Exception as exc:
             # A timeout, a lost connection or DynamoDB's own 5xx: it may have applied.
-            if not _transient(exc) or not _committed(write.tenant_id, seq + 1, new_hash):
+            if not _transient(exc) or not _committed(keys, last_seq, last_hash):
                 raise
-        audit_head.remember(write.tenant_id, (seq + 1, new_hash))
-        return seq + 1
+        audit_head.remember(keys.tenant_id, (last_seq, last_hash))
+        return last_seq
     raise TransientConflictError("the tenant's audit chain is busy; retry the request")
+
+
+def _any_failed(exc: dynamo.TransactionCancelledError, start: int, ops: list[Any]) -> bool:
+    return any(exc.failed(start + i) for i in range(len(ops)))
 
 
 def _transient(exc: Exception) -> bool:
@@ -140,7 +100,7 @@ def _transient(exc: Exception) -> bool:
     return isinstance(exc, ServiceUnavailableError) or is_transient(exc)
 
 
-def _committed(tenant_id: str, seq: int, event_hash: str) -> bool:
+def _committed(keys: TenantKeys, seq: int, event_hash: str) -> bool:
     """Whether the transaction appending audit event `seq` with `event_hash` committed.
 
     The event is written only in that transaction, and its hash covers its unique id, so
@@ -151,7 +111,7 @@ def _committed(tenant_id: str, seq: int, event_hash: str) -> bool:
     unknown and the answer says so.
     """
     try:
-        item = dynamo.get(keys.audit_event_key(tenant_id, seq), consistent=True)
+        item = dynamo.get(keys.audit_event(seq), consistent=True)
     except Exception as exc:
         if _transient(exc):
             raise OutcomeUnknownError(
@@ -162,75 +122,77 @@ def _committed(tenant_id: str, seq: int, event_hash: str) -> bool:
     return item is not None and item.get("hash") == event_hash
 
 
-def _default_conflict() -> CustosError:
-    return ConflictError("the object changed concurrently")
-
-
-def _event(
-    caller: Caller, entry: AuditEntry, seq: int, prev_hash: str, moment: datetime
+def audit_body(
+    actor: Actor, entry: AuditEntry, seq: int, prev_hash: str, moment: datetime
 ) -> dict[str, Any]:
+    """The audit event as it is hashed (its canonical JSON) and stored."""
     return {
         "seq": seq,
         "id": new_id("audit_event"),
         "time": iso(moment),
         "action": entry.action,
-        "actor": {
-            "principal_id": caller.principal_id,
-            "key_id": caller.key_id,
-            "platform": caller.platform,
-        },
+        "actor": actor.audit_form(),
         "subject": {"type": entry.subject_type, "id": entry.subject_id},
         "before": bounded(entry.before),
         "after": bounded(entry.after),
-        "request_id": caller.request_id,
+        "request_id": actor.request_id,
         "prev_hash": prev_hash,
     }
 
 
-def _audit_ops(
-    tenant_id: str, seq: int, new_hash: str, body: str, entry: AuditEntry
-) -> list[dict[str, Any]]:
-    event_put = dynamo.put_op(
-        {
-            **keys.audit_event_key(tenant_id, seq + 1),
-            "seq": seq + 1,
-            "body": body,
-            "hash": new_hash,
-            "action": entry.action,
-        },
-        "attribute_not_exists(pk)",
-    )
-    head_values = {**keys.audit_head_key(tenant_id), "seq": seq + 1, "hash": new_hash}
-    if seq == 0:
-        head_op = dynamo.put_op(head_values, "attribute_not_exists(pk)")
-    else:
-        head_op = dynamo.update_op(
-            keys.audit_head_key(tenant_id),
-            "SET #seq = :new, #hash = :hash",
-            "#seq = :old",
-            names={"#seq": "seq", "#hash": "hash"},
-            values={":new": seq + 1, ":hash": new_hash, ":old": seq},
-        )
-    return [event_put, head_op]
-
-
-def _outbox_ops(caller: Caller, write: Write, moment: datetime) -> list[dict[str, Any]]:
+def _chain_ops(
+    keys: TenantKeys,
+    actor: Actor,
+    entries: list[AuditEntry],
+    seq: int,
+    prev_hash: str,
+    moment: datetime,
+) -> tuple[list[dict[str, Any]], str]:
+    """One put per audit entry, linked in order, then the head moved from `seq` to the
+    last of them; returns the ops and the last event's hash."""
     ops = []
-    for event in write.events:
+    start, link = seq, prev_hash
+    for entry in entries:
+        seq += 1
+        body = canonical(audit_body(actor, entry, seq, link, moment))
+        link = chain_hash(link, body)
+        item = {**keys.audit_event(seq), "seq": seq, "body": body, "hash": link}
+        ops.append(dynamo.put_op({**item, "action": entry.action}, "attribute_not_exists(pk)"))
+    head = {**keys.audit_head(), "seq": seq, "hash": link}
+    if start == 0:
+        ops.append(dynamo.put_op(head, "attribute_not_exists(pk)"))
+    else:
+        ops.append(
+            dynamo.update_op(
+                keys.audit_head(),
+                "SET #seq = :new, #hash = :hash",
+                "#seq = :old",
+                names={"#seq": "seq", "#hash": "hash"},
+                values={":new": seq, ":hash": link, ":old": start},
+            )
+        )
+    return ops, link
+
+
+def _outbox_ops(
+    keys: TenantKeys, actor: Actor, unit: UnitOfWork, moment: datetime
+) -> list[dict[str, Any]]:
+    ops = []
+    for event in unit.events:
         event_id = new_id("event")
         envelope = {
             "id": event_id,
             "type": event.type,
-            "tenant_id": write.tenant_id,
-            "time": iso(moment),
-            "actor_id": caller.principal_id,
-            "request_id": caller.request_id,
+            "tenant_id": keys.tenant_id,
+            "created_at": iso(moment),
+            "actor": actor.audit_form(),
+            "request_id": actor.request_id,
             "data": event.data,
         }
         ops.append(
             dynamo.put_op(
                 {
-                    **keys.outbox_key(write.tenant_id, event_id),
+                    **keys.outbox(event_id),
                     "event_type": event.type,
                     "envelope": json.dumps(envelope, separators=(",", ":")),
                     "expires_at": int((moment + OUTBOX_RETENTION).timestamp()),
@@ -246,7 +208,7 @@ def _idempotency_op(response: IdempotentResponse, moment: datetime) -> dict[str,
             **response.key,
             "request_hash": response.request_hash,
             "status": response.status,
-            "body": json.dumps(response.body, separators=(",", ":")),
+            "body": response.body,
             "headers": response.headers,
             "expires_at": int((moment + IDEMPOTENCY_RETENTION).timestamp()),
         },

@@ -17,7 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-GrantKind = Literal["table", "bucket", "objects", "queue", "secret", "key", "state_machine"]
+GrantKind = Literal[
+    "table", "bucket", "objects", "queue", "secret", "key", "state_machine", "executions", "topic"
+]
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,8 @@ class Grant:
     """`actions` on the resource `target` (a logical id in RESOURCES).
 
     kind "table" covers the table and its indexes; "objects" is the objects of
-    a bucket (`arn/*`), "bucket" the bucket itself (listing, versions).
+    a bucket (`arn/*`), "bucket" the bucket itself (listing, versions); "executions" the
+    executions of a state machine (where task tokens are answered).
     """
 
     kind: GrantKind
@@ -44,8 +47,11 @@ TABLE_WRITE = (
     "dynamodb:ConditionCheckItem",
 )
 SECRET_READ = ("secretsmanager:GetSecretValue",)
-# SendMessageBatch is authorized as sqs:SendMessage.
-QUEUE_SEND = ("sqs:SendMessage",)
+
+# PublishBatch is authorized as sns:Publish; an encrypted topic needs its key's data key.
+TOPIC_PUBLISH = ("sns:Publish",)
+KEY_FOR_PUBLISH = ("kms:GenerateDataKey", "kms:Decrypt")
+STREAM_REPLAY = ("dynamodb:GetShardIterator", "dynamodb:GetRecords")
 
 ACCESS: dict[str, tuple[Grant, ...]] = {
     "api_handler": (
@@ -53,7 +59,17 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant("secret", "PlatformKeyHash", SECRET_READ),
         Grant("secret", "CursorSigningKey", SECRET_READ),
     ),
-    "outbox_relay": (Grant("queue", "DomainEvents", QUEUE_SEND),),
+    "outbox_relay": (
+        Grant("topic", "DomainEvents", TOPIC_PUBLISH),
+        Grant("key", "Events", KEY_FOR_PUBLISH),
+    ),
+    "start_approval_workflow": (Grant("state_machine", "approval", ("states:StartExecution",)),),
+    "apply_workflow_message": (Grant("table", "Main", TABLE_READ + TABLE_WRITE),),
+    "reconcile_callbacks": (
+        Grant("table", "Main", TABLE_READ + TABLE_WRITE),
+        Grant("executions", "approval", ("states:SendTaskSuccess",)),
+    ),
+    "verify_audit_chains": (Grant("table", "Main", (*TABLE_READ, "dynamodb:PutItem")),),
 }
 
 

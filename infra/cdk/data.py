@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy, SecretValue
+from aws_cdk import ArnFormat, CfnResource, Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -22,7 +24,7 @@ from constructs import Construct
 from infra.cdk.access import Grant
 from infra.cdk.build import REPO_ROOT
 from infra.cdk.names import convention_env_var, logical_id
-from infra.resources import Bucket, Queue, Resources, Secret, Table
+from infra.resources import Bucket, Queue, Resources, Secret, Table, Topic
 
 UNSET_SECRET = "UNSET: put the value with `aws secretsmanager put-secret-value`"
 ACCESS_LOG_DAYS = 365
@@ -59,7 +61,10 @@ class DataPlane(Construct):
         self.queues = {q.logical_id: self._queue(q) for q in resources.queues}
         self.secrets = {s.logical_id: self._secret(s) for s in resources.secrets}
         self.keys = {name: self._key(name) for name in resources.kms_keys}
-        self.state_machines = {name: self._state_machine(name) for name in resources.state_machines}
+        self.topics = {t.logical_id: self._topic(t) for t in resources.topics}
+        self.state_machines = {
+            m.name: self._state_machine(m.name, m.env_var) for m in resources.state_machines
+        }
 
     def arns(self, grant: Grant) -> list[str]:
         """The resource ARNs a grant applies to."""
@@ -81,6 +86,20 @@ class DataPlane(Construct):
                 return [self.keys[target].key_arn]
             case "state_machine":
                 return [self.state_machines[target].state_machine_arn]
+            case "executions":
+                # Task tokens answer executions: SendTaskSuccess is authorized on the
+                # state machine's executions.
+                machine = self.state_machines[target]
+                return [
+                    Stack.of(self).format_arn(
+                        service="states",
+                        resource="execution",
+                        resource_name=f"{machine.state_machine_name}:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ]
+            case "topic":
+                return [self.topics[target].topic_arn]
         raise ValueError(f"unknown grant kind {grant.kind!r}")
 
     def _table(self, decl: Table) -> dynamodb.Table:
@@ -203,7 +222,29 @@ class DataPlane(Construct):
         self.environment[convention_env_var(name, "KEY_ARN")] = key.key_arn
         return key
 
-    def _state_machine(self, name: str) -> sfn.StateMachine:
+    def _topic(self, decl: Topic) -> sns.Topic:
+        """The fan-out topic, and each subscribing queue subscribed with raw delivery and a
+        filter on the event type (prefix match), as `infra.provision` does locally."""
+        topic = sns.Topic(
+            self, decl.logical_id, master_key=self.keys[decl.kms_key], enforce_ssl=True
+        )
+        _pin(topic, "topic", decl.logical_id)
+        for queue in self.resources.subscribers():
+            topic.add_subscription(
+                subscriptions.SqsSubscription(
+                    self.queues[queue.logical_id],
+                    raw_message_delivery=True,
+                    filter_policy={
+                        "event_type": sns.SubscriptionFilter.string_filter(
+                            match_prefixes=list(queue.subscribes_to)
+                        )
+                    },
+                )
+            )
+        self.environment[decl.env_var] = topic.topic_arn
+        return topic
+
+    def _state_machine(self, name: str, env_var: str) -> sfn.StateMachine:
         definition = (self.workflows_dir / f"{name}.asl.json").read_text()
         # Queue URLs reach the definition as ${<Queue>QueueUrl} substitutions;
         # the machine may send only to the queues its definition names.
@@ -224,6 +265,13 @@ class DataPlane(Construct):
         )
         for queue in used:
             self.queues[queue].grant_send_messages(machine)
+        # CDK makes the machine depend on its role, which its RoleArn already references
+        # (cfn-lint W3005): keep only the dependency on the role's policy.
+        child = machine.node.default_child
+        assert isinstance(child, CfnResource)
+        policy = machine.role.node.find_child("DefaultPolicy").node.default_child
+        assert isinstance(policy, CfnResource)
+        child.add_override("DependsOn", [Stack.of(self).get_logical_id(policy)])
         _pin(machine, "state_machine", name)
-        self.environment[convention_env_var(name, "STATE_MACHINE_ARN")] = machine.state_machine_arn
+        self.environment[env_var] = machine.state_machine_arn
         return machine

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy
+from aws_cdk import CfnResource, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.cdk.access import grants_for
@@ -22,7 +21,6 @@ from infra.cdk.handlers import function_logical_id
 from infra.resources import QueueConsumer, StreamConsumer, Table
 
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
-FAILURE_RETENTION = Duration.days(14)
 STREAM_READ = (
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
@@ -50,8 +48,10 @@ class FunctionWiring(Construct):
         resources = data.resources
         self.stream_consumers = [c for c in resources.stream_consumers if c.function in functions]
         self.queue_consumers = [c for c in resources.queue_consumers if c.function in functions]
+        # Each stream binding's failure queue is a declared queue (entrypoints): a batch
+        # that exhausts its retries is recorded there, and `infra.replay` re-sends it.
         self.failure_queues = {
-            _binding_id(c): self._failure_queue(_binding_id(c)) for c in self.stream_consumers
+            _binding_id(c): data.queues[c.failure_queue] for c in self.stream_consumers
         }
         self.grants = {name: grants_for(name) for name in functions}
         self.log_groups: dict[str, logs.LogGroup] = {}
@@ -121,15 +121,6 @@ class FunctionWiring(Construct):
                 )
         return statements
 
-    def _failure_queue(self, binding: str) -> sqs.Queue:
-        return sqs.Queue(
-            self,
-            f"{binding}Failures",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=FAILURE_RETENTION,
-        )
-
     def _stream_mapping(self, consumer: StreamConsumer, function: CfnResource) -> None:
         binding = _binding_id(consumer)
         lambda_.CfnEventSourceMapping(
@@ -141,6 +132,7 @@ class FunctionWiring(Construct):
             starting_position=consumer.starting_position,
             maximum_retry_attempts=consumer.maximum_retry_attempts,
             bisect_batch_on_function_error=consumer.bisect_batch_on_error,
+            function_response_types=["ReportBatchItemFailures"],
             filter_criteria=_filter_criteria(consumer, self.data.resources.table(consumer.table)),
             # A batch that exhausts its retries is recorded, not silently dropped.
             destination_config=lambda_.CfnEventSourceMapping.DestinationConfigProperty(
@@ -158,6 +150,8 @@ class FunctionWiring(Construct):
             function_name=function.ref,
             event_source_arn=self.data.queues[consumer.queue].queue_arn,
             batch_size=consumer.batch_size,
+            # The consumer reports failed messages alone; the others are deleted.
+            function_response_types=["ReportBatchItemFailures"],
         )
 
 

@@ -73,6 +73,15 @@ def acknowledge_findings(stack: CustosStack) -> None:
         )
     for function, grants in wiring.grants.items():
         for grant in grants:
+            if grant.kind == "executions":
+                machine = logical_id("state_machine", grant.target)
+                acknowledge(
+                    wiring.roles[function],
+                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:"
+                    f"<AWS::AccountId>:execution:<{machine}.Name>:*]",
+                    "Task tokens are answered on the executions of this one state machine; "
+                    "they are named by approval request ids, known only at run time.",
+                )
             if grant.kind == "objects":
                 acknowledge(
                     wiring.roles[function],

@@ -13,6 +13,9 @@ SUFFIX = {
     "secret": "Secret",
     "key": "Key",
     "state_machine": "StateMachine",
+    "topic": "Topic",
+    # A grant on a state machine's executions names the machine.
+    "executions": "StateMachine",
 }
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 import requests
 
 from tests.harness.stack import LocalStack, moto_client, start
+from tests.harness.tap import EventTap
 
 PLATFORM_KEY = "cusp_e2e-platform-key-0123456789"
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e")]
@@ -53,7 +54,10 @@ def test_make_run_prints_a_demo_tenant_with_every_role(stack: LocalStack) -> Non
     assert call(stack, "GET", "/v1/me", developer).json()["roles"] == ["developer"]
 
 
-def test_a_new_tenant_keeps_its_inventory_and_events_reach_the_queue(stack: LocalStack) -> None:
+def test_a_new_tenant_keeps_its_inventory_and_events_reach_the_topic(stack: LocalStack) -> None:
+    aws = SimpleNamespace(client=lambda service: moto_client(stack, service))
+    topic = moto_client(stack, "sns").list_topics()["Topics"][0]["TopicArn"]
+    tap = EventTap(aws, topic)  # a queue taking every event the topic fans out
     created = call(
         stack,
         "POST",
@@ -97,18 +101,14 @@ def test_a_new_tenant_keeps_its_inventory_and_events_reach_the_queue(stack: Loca
     bad = call(stack, "POST", "/v1/models", key, {"name": "x"})
     assert bad.status_code == 400 and bad.headers["Content-Type"] == "application/problem+json"
     assert call(stack, "GET", "/v1/audit/verify", admin).json()["valid"] is True
-    # the dispatcher relays the outbox to SQS by itself
-    sqs = moto_client(stack, "sqs")
-    queue = sqs.get_queue_url(QueueName="custos-local-domainevents")["QueueUrl"]
+    # the dispatcher relays the outbox to the fan-out topic by itself
     seen: set[str] = set()
     deadline = time.monotonic() + 30
     while "version.created" not in seen and time.monotonic() < deadline:
-        for message in sqs.receive_message(
-            QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1
-        ).get("Messages", []):
-            event = json.loads(message["Body"])
+        for event in tap.take():
             if event["tenant_id"] == created.json()["tenant"]["id"]:
                 seen.add(event["type"])
+        time.sleep(0.5)
     assert {"tenant.created", "model.created", "model.updated", "version.created"} <= seen
 
 

@@ -25,16 +25,18 @@ import pytest
 
 from chalicelib import bootstrap
 from chalicelib.api.http import Operation
-from chalicelib.domain.context import Caller
+from chalicelib.domain.actors import Actor
 from chalicelib.domain.roles import Role
 from chalicelib.services import audit
 from chalicelib.store import audit_head
+from chalicelib.store import keys as store_keys
 from tests.conftest import PLATFORM_KEY
 from tests.harness import moto_table
 from tests.harness.clients import Answer, ApiClient
 from tests.harness.exercise import Exerciser, Prepared, fresh_idempotency_key
 from tests.harness.faults import Faults, Kind, PerRequest, Site
 from tests.harness.moto_table import Snapshot
+from tests.harness.tap import EventTap
 from tests.harness.world import Tenant, make_tenant
 
 WARMTHS = ("cold", "warm")
@@ -43,7 +45,7 @@ PEOPLE = {"developer": ["developer"], "auditor": ["auditor"]}
 # Items a request may change without an audit event, even when it answers 503: the
 # verification checkpoint is derived state (where the last good verification reached),
 # moves only forward, and records no change to anything a tenant owns.
-DERIVED = ("AUDIT#CHECKPOINT",)
+DERIVED = ("CHECKPOINT",)
 _VOLATILE = [
     (re.compile(r"[a-z]{2,5}_[0-9A-HJKMNP-TV-Z]{26}"), "<id>"),
     (re.compile(r"[0-9a-f]{32,}"), "<hash>"),
@@ -214,7 +216,7 @@ class FaultWorld:
             return dict(answer.json)
         # A tenant whose creation answered 503 (its outcome unknown) handed out no key:
         # ask the service the route calls.
-        caller = Caller("verify", tenant, "auditor", "", frozenset({Role.AUDITOR}))
+        caller = Actor.of_principal("verify", tenant, "auditor", "", frozenset({Role.AUDITOR}))
         return audit.verify(caller, full=True).model_dump()
 
     def _start(self, prepared: PreparedOp, warmth: str) -> None:
@@ -239,7 +241,12 @@ def warm(api: ApiClient, prepared: PreparedOp) -> None:
     if prepared.request.key is not None:
         assert api.get("/v1/me", prepared.request.key).status == 200
     for tenant in tenants_of(prepared.before):
-        audit_head.current(tenant)
+        audit_head.current(store_keys.TenantKeys(tenant))
+
+
+def _is_audit_event(key: tuple[str, str]) -> bool:
+    pk, sk = key
+    return pk.endswith("#AUDIT") and sk.startswith(store_keys.AUDIT_EVENT_PREFIX)
 
 
 def tenants_of(items: Snapshot | set[tuple[str, str]]) -> set[str]:
@@ -307,7 +314,7 @@ def committed_once(prepared: PreparedOp, outcome: Outcome) -> list[str]:
         return [f"changes {dict(changes)} differ from a clean run's {dict(prepared.changes)}"]
     request_id = answer.headers.get("x-request-id")
     added = changed(prepared.before, after) - prepared.before.keys()
-    events = [after[k] for k in added if k[1].startswith("AUDIT#EVENT#")]
+    events = [after[k] for k in added if _is_audit_event(k)]
     outbox = [after[k] for k in added if k[1].startswith("OUTBOX#")]
     problems = []
     if any(json.loads(attribute(e, "body"))["request_id"] != request_id for e in events):
@@ -329,26 +336,15 @@ class Relay:
 
         session = boto3.session.Session()
         self.dispatcher = Dispatcher(app, session, dict(os.environ))
-        self.sqs = session.client("sqs")
-        self.queue_url = os.environ["CUSTOS_EVENTS_QUEUE_URL"]
+        self.tap = EventTap(session, os.environ["CUSTOS_EVENTS_TOPIC_ARN"])
 
     def pump(self) -> None:
         """One pass over the table's stream: a failed batch is retried on the next pass."""
         self.dispatcher.pump_all()
 
     def take_event_ids(self) -> list[str]:
-        """The event id of every message now in the queue (duplicates included), deleting
-        the messages so that no later receive sees them again."""
-        ids: list[str] = []
-        while messages := self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=10
-        ).get("Messages"):
-            ids += [json.loads(m["Body"])["id"] for m in messages]
-            handles = [
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-            ]
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=handles)
-        return ids
+        """The event id of every event the topic delivered since (duplicates included)."""
+        return [envelope["id"] for envelope in self.tap.take()]
 
 
 def outbox_event_ids(items: Snapshot) -> set[str]:

@@ -48,6 +48,9 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     ("GET", "/v1/tenants"): _PLATFORM_ONLY,
     ("GET", "/v1/tenants/{tenant_id}"): _PLATFORM_ONLY,
     ("PATCH", "/v1/tenants/{tenant_id}"): _PLATFORM_ONLY,
+    # break-glass: the platform issues a key for a tenant's admin
+    ("POST", "/v1/tenants/{tenant_id}/admin-keys"): _PLATFORM_ONLY,
+    ("GET", "/v1/tenants/{tenant_id}/admin-keys/{key_id}"): _PLATFORM_ONLY,
     # principals, roles, API keys: admin
     ("POST", "/v1/principals"): _ADMIN,
     ("GET", "/v1/principals"): _ADMIN,
@@ -55,6 +58,7 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     ("PATCH", "/v1/principals/{principal_id}"): _ADMIN,
     ("POST", "/v1/api-keys"): _ADMIN,
     ("GET", "/v1/api-keys"): _ADMIN,
+    ("GET", "/v1/api-keys/{key_id}"): _ADMIN,
     ("DELETE", "/v1/api-keys/{key_id}"): _ADMIN,
     # register a model: developer; read inventory: every role of the tenant
     ("POST", "/v1/models"): _DEVELOPER,

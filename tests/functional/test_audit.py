@@ -68,7 +68,7 @@ def test_verify_finds_the_first_tampered_event(api: Api, tenant: Tenant) -> None
     new_model(api, tenant, name="later")
     from chalicelib.store import dynamo, keys
 
-    event_key = keys.audit_event_key(tenant.id, 3)
+    event_key = keys.TenantKeys(tenant.id).audit_event(3)
     item = dynamo.get(event_key)
     assert item is not None
     dynamo.client("dynamodb").put_item(
@@ -86,11 +86,11 @@ def test_verify_notices_a_deleted_event(api: Api, tenant: Tenant) -> None:
     new_model(api, tenant, name="two")
     from chalicelib.store import dynamo, keys
 
-    head = dynamo.get(keys.audit_head_key(tenant.id))
+    head = dynamo.get(keys.TenantKeys(tenant.id).audit_head())
     assert head is not None
     dynamo.client("dynamodb").delete_item(
         TableName=dynamo.table_name(),
-        Key=dynamo.serialize(keys.audit_event_key(tenant.id, int(head["seq"]) - 1)),
+        Key=dynamo.serialize(keys.TenantKeys(tenant.id).audit_event(int(head["seq"]) - 1)),
     )
     answer = api.get("/v1/audit/verify?full=true", tenant.keys["admin"]).json
     assert answer["valid"] is False and answer["first_bad_seq"] == int(head["seq"]) - 1
@@ -108,10 +108,10 @@ def test_verify_with_nothing_new_since_the_checkpoint_does_not_write_it_again(
     # GIVEN a chain verified up to its head
     key = tenant.keys["auditor"]
     api.get("/v1/audit/verify", key)
-    from chalicelib.store import audit
+    from chalicelib.store.audit import AuditLog
 
     saved: list[int] = []
-    monkeypatch.setattr(audit, "save_checkpoint", lambda _t, seq, *_: saved.append(seq))
+    monkeypatch.setattr(AuditLog, "save_checkpoint", lambda _self, seq, *_: saved.append(seq))
     # WHEN it is verified again with nothing appended
     again = api.get("/v1/audit/verify", key).json
     # THEN it is still valid, and the checkpoint is not written (a wasted PutItem)

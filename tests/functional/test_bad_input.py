@@ -72,10 +72,17 @@ def test_non_json_and_wrong_content_type_and_oversize_bodies(api: Api, tenant: T
         ("status=alive", "query.status"),
         ("colour=red", "query.colour"),
         ("cursor=abc.def", "query.cursor"),
+        ("cursor=", "query.cursor"),
     ],
 )
 def test_bad_query_parameters_are_400(api: Api, tenant: Tenant, query: str, field: str) -> None:
     assert_problem(api.get(f"/v1/models?{query}", tenant.keys["developer"]), 400, field)
+
+
+def test_an_empty_cursor_is_a_400_saying_it_must_not_be_empty(api: Api, tenant: Tenant) -> None:
+    answer = api.get("/v1/models?cursor=", tenant.keys["developer"])
+    assert_problem(answer, 400, "query.cursor")
+    assert answer.json["errors"] == [{"field": "query.cursor", "message": "must not be empty"}]
 
 
 def test_auth_failures_are_problem_json(api: Api, tenant: Tenant) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from bench.aws_calls import COUNTER, Case, cases, measure, measure_all, report
 from bench.budgets import EXPLICIT, LIST, READ, UNBUDGETED, WRITE, budget_for, stale_explicit
 from bench.latency import time_route
+from bench.list_page import report as list_page_report
 from bench.report import Report, table
 from bench.routes import UNDECLARED, label, routes
 from chalicelib.domain.models import ListPage
@@ -131,3 +133,25 @@ def test_the_table_joins_the_parts_columns_by_route() -> None:
     assert lines[0].split() == ["route", "budget", "median", "ms"]
     assert lines[2].split() == ["GET", "/a", "1", "GetItem"]
     assert lines[3].split() == ["GET", "/b", "1", "Query", "2.0"]
+
+
+def _list_page_result(single_ms: float, page_ms: float) -> dict[str, Any]:
+    figures = {"p95_ms": 0.0, "n": 50, "unexpected": 0}
+    return {
+        "models": 1000,
+        "page": 100,
+        "seeding_seconds": 15.0,
+        "single_get": {**figures, "median_ms": single_ms},
+        "list_page": {**figures, "median_ms": page_ms},
+        "write": {**figures, "median_ms": 8.0},
+        "ratio": round(page_ms / single_ms, 1),
+        "target_ratio": 4.0,
+    }
+
+
+def test_a_list_page_is_flagged_when_it_costs_more_than_four_single_gets() -> None:
+    within = list_page_report(_list_page_result(single_ms=5.0, page_ms=20.0))
+    above = list_page_report(_list_page_result(single_ms=5.0, page_ms=21.0))
+    assert within.flagged == []
+    assert above.flagged == ["list page 4.2x a single GET > 4x"]
+    assert above.cells["GET /v1/models?limit=100 of 1000"]["median ms"] == "21.0"

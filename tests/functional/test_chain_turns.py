@@ -48,10 +48,11 @@ def test_a_write_on_a_stale_cached_head_retries_on_the_fresh_one(api: Api, tenan
     # process has appended since (turns only order the threads of one process)
     from chalicelib import bootstrap
     from chalicelib.store import audit_head
+    from chalicelib.store.keys import TenantKeys
 
     body = {"name": "m", "purpose": "p", "risk_tier": 3}
     assert api.post("/v1/models", tenant.keys["developer"], body).status == 201
-    seq, _ = audit_head.current(tenant.id, fresh=True)
+    seq, _ = audit_head.current(TenantKeys(tenant.id), fresh=True)
     audit_head.forget(tenant.id)
     audit_head.remember(tenant.id, (seq - 1, "0" * 64))
     sent: list[str] = []

@@ -1,13 +1,20 @@
-"""Sixteen writers, one ETag: exactly one wins, and the trail stays whole."""
+"""Sixteen writers, one ETag: exactly one wins. Sixteen writer processes, one tenant: the
+trail stays whole."""
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
+from chalice.test import Client
 
-from tests.conftest import Api, Tenant, new_model
+from tests.conftest import PLATFORM_KEY, Api, Tenant, make_tenant, new_model
+from tests.harness.processes import FAKE_AWS, moto_server, race, start_writers
+from tests.harness.tap import EventTap
 
 
 @pytest.mark.usefixtures("atomic_aws")
@@ -20,10 +27,9 @@ def test_sixteen_concurrent_patches_with_one_etag_have_exactly_one_winner(
 
     model = new_model(api, tenant)
     dispatcher = Dispatcher(app, boto3.session.Session(), aws)
+    tap = EventTap(boto3.session.Session(), aws["CUSTOS_EVENTS_TOPIC_ARN"])
     dispatcher.pump_all()
-    sqs = boto3.client("sqs")
-    queue = aws["CUSTOS_EVENTS_QUEUE_URL"]
-    sqs.purge_queue(QueueUrl=queue)
+    tap.take()
     statuses: list[int] = []
     barrier = threading.Barrier(16)
 
@@ -52,39 +58,84 @@ def test_sixteen_concurrent_patches_with_one_etag_have_exactly_one_winner(
     ]
     assert actions.count("model.updated") == 1
     dispatcher.pump_all()
-    bodies = []
-    for _ in range(10):
-        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-        if not got:
-            break
-        bodies += [m["Body"] for m in got]
-        sqs.delete_message_batch(
-            QueueUrl=queue,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)
-            ],
-        )
-    assert len(bodies) == 1 and '"model.updated"' in bodies[0]
+    published = tap.take()
+    assert [e["type"] for e in published] == ["model.updated"]
 
 
-@pytest.mark.usefixtures("atomic_aws")
-def test_concurrent_writers_in_one_tenant_never_fork_the_chain(api: Api, tenant: Tenant) -> None:
-    statuses: list[int] = []
+WRITERS = 16
+WRITES_EACH = 4
 
-    def register(i: int) -> None:
-        statuses.append(
-            api.post(
-                "/v1/models",
-                tenant.keys["developer"],
-                {"name": f"m{i}", "purpose": "p", "risk_tier": 3},
-            ).status
-        )
 
-    threads = [threading.Thread(target=register, args=(i,)) for i in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert statuses == [201] * 12
-    verified = api.get("/v1/audit/verify?full=true", tenant.keys["auditor"]).json
-    assert verified["valid"] and verified["head_seq"] == verified["verified_to"]
+@pytest.fixture
+def shared_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """One moto server in a process of its own with every declared resource; this process
+    talks to it as the writers do. Yields the writers' environment."""
+    from chalicelib import bootstrap
+    from infra.provision import provision
+
+    with moto_server() as endpoint:
+        aws = {**FAKE_AWS, "AWS_ENDPOINT_URL": endpoint}
+        for name, value in aws.items():
+            monkeypatch.setenv(name, value)
+        custos = provision(boto3.session.Session(), "race", PLATFORM_KEY)
+        for name, value in custos.items():
+            monkeypatch.setenv(name, value)
+        bootstrap.reset()
+        yield {**aws, **custos}
+        bootstrap.reset()
+
+
+@pytest.mark.slow
+def test_writers_in_sixteen_processes_never_fork_one_tenants_chain(
+    shared_aws: dict[str, str],
+) -> None:
+    # GIVEN a tenant on a DynamoDB shared by sixteen writer processes; threads of one
+    # process take turns at the chain head, processes do not, so only the transaction's
+    # conditions (the head at the sequence read, the next event not yet there) keep two
+    # processes from appending on the same head
+    from app import app
+
+    writers = start_writers(shared_aws, WRITERS)  # importing the app while we set up
+    try:
+        with Client(app) as client:
+            api = Api(client)
+            tenant = make_tenant(api, "Acme")
+            verified = api.get("/v1/audit/verify?full=true", tenant.keys["auditor"]).json
+            before = verified["head_seq"]
+
+            # WHEN they all register models at once
+            answers = race(writers, tenant.keys["developer"], WRITES_EACH, timeout=60)
+
+            # THEN every answer is a 201 or a retryable 503 that changed nothing, every
+            # acknowledged model is audited exactly once, and the chain runs 1..n unbroken
+            assert len(answers) == WRITERS * WRITES_EACH
+            refused = [a for a in answers if a["status"] != 201]
+            assert all(a["status"] == 503 and a["retry_after"] for a in refused), refused
+            created = Counter(a["id"] for a in answers if a["status"] == 201)
+            events = audit_events(api, tenant.keys["auditor"])
+            assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+            audited = Counter(e["subject"]["id"] for e in events if e["action"] == "model.created")
+            assert audited == created
+            models = api.get("/v1/models?limit=100", tenant.keys["developer"]).json["items"]
+            assert Counter(m["id"] for m in models) == created
+            assert len(events) == before + len(created)
+            verified = api.get("/v1/audit/verify?full=true", tenant.keys["auditor"]).json
+            assert verified["valid"] and verified["complete"], verified
+            assert verified["head_seq"] == verified["verified_to"] == len(events)
+    finally:
+        for writer in writers:
+            writer.stop()
+
+
+def audit_events(api: Api, key: str) -> list[dict[str, Any]]:
+    """The tenant's whole audit trail, page by page."""
+    events: list[dict[str, Any]] = []
+    path = "/v1/audit-events?limit=100"
+    for _ in range(100):
+        page = api.get(path, key)
+        assert page.status == 200, page.json
+        events += page.json["items"]
+        if not page.json["next_cursor"]:
+            return events
+        path = f"/v1/audit-events?limit=100&cursor={page.json['next_cursor']}"
+    raise AssertionError("the audit trail did not end in 100 pages")

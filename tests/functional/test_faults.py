@@ -171,10 +171,10 @@ def test_every_operation_but_health_makes_aws_calls_and_so_gets_faults(
         ("internal", 4),
         ("connection", 4),
         ("lost-response", 4),
-        ("partial-batch", 2),
+        ("partial-publish", 2),
     ],
 )
-def test_the_outbox_relay_delivers_every_event_despite_queue_faults(
+def test_the_outbox_relay_delivers_every_event_despite_topic_faults(
     world: FaultWorld, kind: str, times: int
 ) -> None:
     """GIVEN committed changes whose outbox events are on the table's stream, WHEN the
@@ -188,7 +188,7 @@ def test_the_outbox_relay_delivers_every_event_despite_queue_faults(
     expected = outbox_event_ids(world.snapshot())
     relay = Relay()
     relay.take_event_ids()  # what earlier tests left
-    fault = world.faults.inject(Site("sqs", "SendMessageBatch"), kind, times)
+    fault = world.faults.inject(Site("sns", "PublishBatch"), kind, times)
     delivered: list[str] = []
     for _ in range(8):  # the stream consumer retries a failed batch up to 10 times
         relay.pump()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -74,7 +75,7 @@ def test_an_expired_key_not_yet_swept_by_ttl_starts_afresh(api: Api, tenant: Ten
     first = api.post("/v1/models", key, BODY, headers={"Idempotency-Key": "old"})
     from chalicelib.store import dynamo, keys
 
-    record = keys.idempotency_key(tenant.id, tenant.ids["developer"], "old")
+    record = keys.TenantKeys(tenant.id).idempotency(tenant.ids["developer"], "old")
     dynamo.client("dynamodb").update_item(
         TableName=dynamo.table_name(),
         Key=dynamo.serialize(record),
@@ -98,3 +99,53 @@ def test_a_key_reused_on_another_models_path_is_409_not_a_replay(api: Api, tenan
     )
     assert other.status == 409
     assert api.get(f"/v1/models/{second['id']}/versions", key).json["items"] == []
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t", " \t "])
+def test_an_empty_or_blank_idempotency_key_is_400_and_creates_nothing(
+    api: Api, tenant: Tenant, blank: str
+) -> None:
+    # GIVEN a client whose key variable came out empty WHEN it sends (and retries) THEN
+    # each attempt is refused, rather than each creating a model
+    key = tenant.keys["developer"]
+    for _ in range(2):
+        answer = api.post("/v1/models", key, BODY, headers={"Idempotency-Key": blank})
+        assert answer.status == 400
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in answer.json["errors"]] == ["header.idempotency-key"]
+        assert "whitespace" in answer.json["detail"]
+    assert api.get("/v1/models", key).json["items"] == []
+
+
+def test_the_document_says_a_blank_idempotency_key_is_refused(api: Api) -> None:
+    import re
+
+    document = api.get("/v1/openapi.json").json
+    (header,) = [
+        p
+        for p in document["paths"]["/v1/models"]["post"]["parameters"]
+        if p["name"] == "Idempotency-Key"
+    ]
+    schema = header["schema"]
+    assert schema["minLength"] == 1
+    assert not re.search(schema["pattern"], " \t") and re.search(schema["pattern"], " k ")
+
+
+def test_a_replay_answers_the_first_answers_bytes_under_its_own_request_id(
+    api: Api, tenant: Tenant, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = tenant.keys["developer"]
+    body = {**BODY, "purpose": "Prédire l'attrition ✓", "tags": ["b", "a"]}
+    first = api.post("/v1/models", key, body, headers={"Idempotency-Key": "bytes-1"})
+    capsys.readouterr()
+    again = api.post("/v1/models", key, body, headers={"Idempotency-Key": "bytes-1"})
+    assert again.raw == first.raw
+    assert again.headers["content-type"] == first.headers["content-type"] == "application/json"
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert (
+        again.headers["x-request-id"]
+        and again.headers["x-request-id"] != first.headers["x-request-id"]
+    )
+    (line,) = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert (line["request_id"], line["status"]) == (again.headers["x-request-id"], 201)

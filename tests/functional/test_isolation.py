@@ -51,6 +51,10 @@ BODIES: dict[Route, dict[str, Any] | None] = {
         "admin_email": "i@example.com",
     },
     ("PATCH", "/v1/tenants/{tenant_id}"): {"name": "Hijacked by A"},
+    ("POST", "/v1/tenants/{tenant_id}/admin-keys"): {
+        "name": "break-glass",
+        "reason": "tenant A asks for tenant B's admin key",
+    },
     ("PATCH", "/v1/principals/{principal_id}"): {"name": "Hijacked by A"},
     ("DELETE", "/v1/api-keys/{key_id}"): None,
     ("PATCH", "/v1/models/{model_id}"): {"purpose": "Hijacked by A"},

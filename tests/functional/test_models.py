@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import Api, Tenant, new_model
 
 
@@ -46,7 +48,10 @@ def test_owner_and_developers_must_be_active_principals_of_the_tenant(
     )
     assert answer.status == 422
     assert answer.json["errors"] == [
-        {"field": "body.developer_ids[1]", "message": "no active principal of this tenant"}
+        {
+            "field": "body.developer_ids[1]",
+            "message": "no active principal of this tenant with the developer role",
+        }
     ]
     assert api.get("/v1/models", tenant.keys["developer"]).json["items"] == []
 
@@ -108,13 +113,17 @@ def test_patch_needs_a_current_etag(api: Api, tenant: Tenant) -> None:
 def test_risk_tier_changes_only_by_validators_or_approvers_outside_the_team(
     api: Api, tenant: Tenant
 ) -> None:
-    model = new_model(
-        api, tenant, developer_ids=[tenant.ids["developer"], tenant.ids["validator2"]]
+    # GIVEN a model whose team holds a developer who is also a validator
+    admin = tenant.keys["admin"]
+    both = api.post(
+        "/v1/principals", admin, {"name": "Dev Val", "roles": ["developer", "validator"]}
     )
+    both_key = api.post("/v1/api-keys", admin, {"principal_id": both.json["id"], "name": "k"})
+    model = new_model(api, tenant, developer_ids=[tenant.ids["developer"], both.json["id"]])
     path = f"/v1/models/{model['id']}"
     by_developer = api.patch(path, tenant.keys["developer"], {"risk_tier": 1}, '"1"')
     assert by_developer.status == 403
-    by_team_validator = api.patch(path, tenant.keys["validator2"], {"risk_tier": 1}, '"1"')
+    by_team_validator = api.patch(path, both_key.json["secret"], {"risk_tier": 1}, '"1"')
     assert by_team_validator.status == 403
     by_validator = api.patch(
         path, tenant.keys["validator"], {"risk_tier": 1, "regulatory_scope": ["sr-11-7"]}, '"1"'
@@ -193,3 +202,42 @@ def test_if_match_takes_a_list_of_etags_or_a_star_but_never_a_weak_etag(
     assert api.patch(path, key, {"purpose": "a"}, '"7", "1"').status == 200
     assert api.patch(path, key, {"purpose": "b"}, "*").status == 200
     assert api.get(path, key).json["revision"] == 3
+
+
+@pytest.mark.parametrize("sent", ["1", "W/1", '"1', '"1" "2"', '*, "1"'])
+def test_an_unquoted_or_malformed_if_match_is_a_400_saying_etags_are_quoted(
+    api: Api, tenant: Tenant, sent: str
+) -> None:
+    # GIVEN a model at revision 1, whose ETag is "1" WHEN a client sends If-Match: 1
+    key = tenant.keys["developer"]
+    model = new_model(api, tenant)
+    path = f"/v1/models/{model['id']}"
+    answer = api.patch(path, key, {"purpose": "changed"}, sent)
+    # THEN it is told to quote the ETag, rather than that "1" is not current
+    assert answer.status == 400 and answer.headers["content-type"] == "application/problem+json"
+    assert answer.json["detail"] == 'If-Match must hold quoted ETags, like "3" (or *)'
+    assert [e["field"] for e in answer.json["errors"]] == ["header.if-match"]
+    assert api.get(path, key).json == model
+
+
+def test_a_well_formed_stale_if_match_is_still_412(api: Api, tenant: Tenant) -> None:
+    key = tenant.keys["developer"]
+    path = f"/v1/models/{new_model(api, tenant)['id']}"
+    stale = api.patch(path, key, {"purpose": "changed"}, ' "0" , ,"a,b" ')
+    assert stale.status == 412 and stale.json["detail"] == "If-Match does not name the current ETag"
+
+
+def test_the_documents_if_match_pattern_admits_what_the_api_parses(api: Api) -> None:
+    import re
+
+    document = api.get("/v1/openapi.json").json
+    (param,) = [
+        p
+        for p in document["paths"]["/v1/models/{model_id}"]["patch"]["parameters"]
+        if p["name"] == "If-Match"
+    ]
+    pattern = param["schema"]["pattern"]
+    for good in ['"1"', "*", 'W/"1"', '"1", "2"', '"a,b"']:
+        assert re.search(pattern, good), good
+    for bad in ["1", '"1" "2"', '*, "1"']:
+        assert not re.search(pattern, bad), bad

@@ -42,3 +42,32 @@ def test_openapi_31_lists_every_route_with_schemas_and_problem_errors(api: Api) 
 def test_health_needs_no_key(api: Api) -> None:
     answer = api.get("/v1/health")
     assert answer.status == 200 and answer.json["status"] == "ok"
+
+
+def test_the_document_declares_that_a_cursor_is_never_empty(api: Api) -> None:
+    doc = api.get("/v1/openapi.json").json
+    cursors = [
+        param["schema"]
+        for ops in doc["paths"].values()
+        for op in ops.values()
+        for param in op.get("parameters", [])
+        if param["name"] == "cursor"
+    ]
+    assert len(cursors) >= 4
+    assert all(schema == {"type": "string", "minLength": 1} for schema in cursors)
+
+
+def test_every_declared_event_type_is_a_webhook_with_its_payload_schema(api: Api) -> None:
+    from chalicelib.domain.events import CATALOG
+
+    document = api.get("/v1/openapi.json").json
+    hooks = document["webhooks"]
+    assert set(hooks) == set(CATALOG)
+    model = hooks["model.created"]["post"]["requestBody"]["content"]["application/json"]
+    schema = model["schema"]
+    assert schema["properties"]["type"] == {"const": "model.created"}
+    assert schema["properties"]["data"] == {"$ref": "#/components/schemas/Model"}
+    assert "Model" in document["components"]["schemas"]
+    requested = hooks["approval.requested"]["post"]["requestBody"]["content"]
+    data = requested["application/json"]["schema"]["properties"]["data"]["$ref"]
+    assert data.rsplit("/", 1)[1] in document["components"]["schemas"]

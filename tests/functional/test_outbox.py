@@ -1,47 +1,35 @@
-"""Domain events are written with the change and relayed to SQS by the stream consumer."""
+"""Domain events are written with the change and published to the fan-out topic by the
+stream consumer."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import boto3
 import pytest
 
 from tests.conftest import Api, Tenant, new_model
+from tests.harness.tap import EventTap
 
 Relay = Callable[[], list[dict]]
 
 
 @pytest.fixture
 def relay(aws: dict[str, str]) -> Relay:
-    """Drive the app's stream consumer as Lambda would; answer what reached the queue since."""
+    """Drive the app's stream consumer as Lambda would; answer what the fan-out topic
+    delivered since to a queue that subscribes to every event."""
     from app import app
     from infra.dispatch import Dispatcher
 
     session = boto3.session.Session()
     dispatcher = Dispatcher(app, session, aws)
-    return lambda: _drain(dispatcher, session, aws)
+    tap = EventTap(session, aws["CUSTOS_EVENTS_TOPIC_ARN"])
 
+    def drain() -> list[dict]:
+        dispatcher.pump_all()
+        return tap.take()
 
-def _drain(dispatcher, session, aws: dict[str, str]) -> list[dict]:
-    dispatcher.pump_all()
-    sqs = session.client("sqs")
-    received = []
-    for _ in range(20):
-        answer = sqs.receive_message(
-            QueueUrl=aws["CUSTOS_EVENTS_QUEUE_URL"],
-            MaxNumberOfMessages=10,
-            MessageAttributeNames=["All"],
-        )
-        if not answer.get("Messages"):
-            break
-        for message in answer["Messages"]:
-            received.append(json.loads(message["Body"]))
-            sqs.delete_message(
-                QueueUrl=aws["CUSTOS_EVENTS_QUEUE_URL"], ReceiptHandle=message["ReceiptHandle"]
-            )
-    return received
+    return drain
 
 
 def test_committed_changes_reach_the_events_queue_once_each(
@@ -54,7 +42,7 @@ def test_committed_changes_reach_the_events_queue_once_each(
     assert [e["type"] for e in received] == ["model.created", "version.created"]
     assert received[0]["data"]["id"] == model["id"]
     assert received[0]["tenant_id"] == tenant.id
-    assert received[0]["actor_id"] == tenant.ids["developer"]
+    assert received[0]["actor"]["principal_id"] == tenant.ids["developer"]
     assert len({e["id"] for e in received}) == 2
 
 

@@ -195,7 +195,7 @@ def test_admins_demoting_each_other_can_never_leave_the_tenant_without_one(
     from chalicelib import auth
     from chalicelib.store import principals
 
-    entry = principals.get_key(second_key["id"])
+    entry = principals.lookup_key(second_key["id"])
     assert entry is not None
     auth._cache[second_key["id"]] = auth._Entry(  # another process's stale view
         key=entry,

@@ -64,4 +64,4 @@ def test_platform_key_cannot_reach_inside_a_tenant_and_tenant_keys_cannot_manage
 def test_tenant_creation_is_audited_in_the_new_tenants_chain(api: Api, tenant: Tenant) -> None:
     events = api.get("/v1/audit-events?limit=1", tenant.keys["auditor"]).json["items"]
     assert events[0]["seq"] == 1 and events[0]["action"] == "tenant.created"
-    assert events[0]["actor"]["platform"] is True
+    assert events[0]["actor"]["kind"] == "platform"

@@ -75,7 +75,7 @@ def test_only_drafts_can_be_patched(api: Api, tenant: Tenant) -> None:
 
     dynamo.client("dynamodb").update_item(
         TableName=dynamo.table_name(),
-        Key=dynamo.serialize(keys.version_key(tenant.id, model["id"], 1)),
+        Key=dynamo.serialize(keys.TenantKeys(tenant.id).version(model["id"], 1)),
         UpdateExpression="SET #s = :s",
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":s": {"S": "submitted"}},

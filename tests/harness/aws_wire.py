@@ -3,8 +3,8 @@
 Each builder returns what an HTTP response carries, `(status, headers, body)`, in
 the service's own protocol, so botocore parses, classifies and retries it exactly
 as it would a real one: DynamoDB and SQS speak awsJson1_0 (SQS adds the
-`x-amzn-query-error` header botocore takes the code from), Secrets Manager
-awsJson1_1, S3 rest-xml.
+`x-amzn-query-error` header botocore takes the code from), Secrets Manager and Step
+Functions awsJson1_1 / 1_0, SNS the query protocol (XML errors), S3 rest-xml.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ _INTERNAL_CODE = {
     "dynamodb": "InternalServerError",
     "secretsmanager": "InternalServiceError",
     "sqs": "InternalError",
+    "sns": "InternalError",
 }
 
 
@@ -68,8 +69,21 @@ def xml_error(status: int, code: str, message: str) -> Wire:
     return status, headers, body
 
 
+def query_error(status: int, code: str, message: str) -> Wire:
+    """A query-protocol (SNS) error answer."""
+    fault = "Receiver" if status >= 500 else "Sender"
+    body = (
+        "<ErrorResponse><Error>"
+        f"<Type>{fault}</Type><Code>{code}</Code><Message>{message}</Message>"
+        f"</Error><RequestId>{request_id()}</RequestId></ErrorResponse>"
+    ).encode()
+    return status, {"Content-Type": "text/xml", "Content-Length": str(len(body))}, body
+
+
 def throttling(service: str, body: bytes) -> Wire:
     """The service's own word for "slow down"."""
+    if service == "sns":
+        return query_error(400, "Throttling", "Rate exceeded")
     if service == "sqs":
         return json_error("sqs", 400, "RequestThrottled", "Request is throttled.")
     if service == "s3":
@@ -99,6 +113,8 @@ def internal_error(service: str, body: bytes) -> Wire:
     """The service failing on its side (a 500)."""
     if service == "s3":
         return xml_error(500, "InternalError", "We encountered an internal error. Try again.")
+    if service == "sns":
+        return query_error(500, "InternalError", "Internal server error")
     code = _INTERNAL_CODE.get(service, "InternalFailure")
     return json_error(service, 500, code, "Internal server error")
 

@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
@@ -164,6 +164,43 @@ def partial_batch(site: Site, request: AWSPreparedRequest, apply: Apply) -> AWSR
     return _answer(request, (200, headers, body))
 
 
+_SNS_ENTRY = re.compile(r"^PublishBatchRequestEntries\.member\.(\d+)\.")
+
+
+def partial_publish(site: Site, request: AWSPreparedRequest, apply: Apply) -> AWSResponse:
+    """SNS PublishBatch accepting all but its last entry (which it reports as Failed)."""
+    params = parse_qsl(_body(request).decode(), keep_blank_values=True)
+    members = sorted({int(m.group(1)) for k, _ in params if (m := _SNS_ENTRY.match(k))})
+    prefix = f"PublishBatchRequestEntries.member.{members[-1]}."
+    refused = dict(params)[prefix + "Id"]
+    successful = ""
+    if len(members) > 1:
+        kept = urlencode([(k, v) for k, v in params if not k.startswith(prefix)]).encode()
+        headers = {**dict(request.headers.items()), "Content-Length": str(len(kept))}
+        shortened = AWSPreparedRequest(
+            request.method, request.url, headers, kept, request.stream_output
+        )
+        answer = apply(shortened).content.decode()
+        ids = re.findall(r"<Id>([^<]*)</Id>\s*<MessageId>([^<]*)</MessageId>", answer)
+        ids += [
+            (i, m)
+            for m, i in re.findall(r"<MessageId>([^<]*)</MessageId>\s*<Id>([^<]*)</Id>", answer)
+        ]
+        successful = "".join(
+            f"<member><Id>{i}</Id><MessageId>{m}</MessageId></member>" for i, m in ids
+        )
+    body = (
+        '<PublishBatchResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">'
+        f"<PublishBatchResult><Successful>{successful}</Successful><Failed><member>"
+        f"<Id>{refused}</Id><Code>InternalError</Code><Message>retry</Message>"
+        "<SenderFault>false</SenderFault></member></Failed></PublishBatchResult>"
+        "<ResponseMetadata><RequestId>partial</RequestId></ResponseMetadata>"
+        "</PublishBatchResponse>"
+    ).encode()
+    headers = {"Content-Type": "text/xml", "Content-Length": str(len(body))}
+    return _answer(request, (200, headers, body))
+
+
 def _everywhere(site: Site) -> bool:
     return True
 
@@ -191,6 +228,7 @@ KINDS: dict[str, Kind] = {
         Kind("connection", connection_refused, _everywhere),
         Kind("lost-response", lost_response, _writes),
         Kind("partial-batch", partial_batch, _on("sqs", "SendMessageBatch")),
+        Kind("partial-publish", partial_publish, _on("sns", "PublishBatch")),
     )
 }
 

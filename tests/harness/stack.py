@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from infra.local import free_port
 
@@ -33,8 +33,9 @@ class LocalStack:
     banner: str
     keys: dict[str, list[str]]  # role -> keys, in the banner's order
     process: subprocess.Popen[str]
-    output: list[str] = field(default_factory=list)
-    reader: threading.Thread | None = None
+    output: list[str] = field(default_factory=list)  # stdout lines after the banner
+    errors: list[str] = field(default_factory=list)  # stderr lines, from the start
+    readers: list[threading.Thread] = field(default_factory=list)
 
     def key(self, role: str, n: int = 0) -> str:
         """The n-th demo key of `role`."""
@@ -49,8 +50,8 @@ class LocalStack:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
-        if self.reader is not None:
-            self.reader.join(timeout=5)
+        for reader in self.readers:
+            reader.join(timeout=5)
         return int(self.process.returncode)
 
 
@@ -72,10 +73,15 @@ def start(
         cwd=ROOT,
         env=child_env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE,
         text=True,
     )
     assert process.stdout is not None
+    errors: list[str] = []
+    # Read stderr from the start so a full pipe never blocks the server, and apart from
+    # stdout, where the server's JSON log lines go.
+    error_reader = threading.Thread(target=_drain, args=(process.stderr, errors), daemon=True)
+    error_reader.start()
     lines: list[str] = []
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
@@ -89,7 +95,8 @@ def start(
     moto = re.search(r"moto on :(\d+)", banner)
     if "Ctrl-C stops" not in banner or moto is None:
         process.kill()
-        raise RuntimeError(f"the local stack did not start:\n{banner}")
+        error_reader.join(timeout=5)
+        raise RuntimeError(f"the local stack did not start:\n{banner}{''.join(errors)}")
     keys: dict[str, list[str]] = {}
     for role, key in re.findall(r"^\s+(\w+)\s+.+ (cus_key_\S+)$", banner, flags=re.M):
         keys.setdefault(role, []).append(key)
@@ -100,15 +107,17 @@ def start(
         banner=banner,
         keys=keys,
         process=process,
+        errors=errors,
     )
     # Keep reading its output so a full pipe never blocks the server.
-    stack.reader = threading.Thread(target=_drain, args=(process, stack.output), daemon=True)
-    stack.reader.start()
+    reader = threading.Thread(target=_drain, args=(process.stdout, stack.output), daemon=True)
+    reader.start()
+    stack.readers = [reader, error_reader]
     return stack
 
 
-def _drain(process: subprocess.Popen[str], into: list[str]) -> None:
-    into.extend(process.stdout or [])
+def _drain(stream: IO[str] | None, into: list[str]) -> None:
+    into.extend(stream or [])
 
 
 def moto_client(stack: LocalStack, service: str) -> Any:

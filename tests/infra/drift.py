@@ -13,7 +13,7 @@ from typing import Any
 
 from infra.cdk.handlers import Handler, function_logical_id
 from infra.cdk.names import logical_id
-from infra.resources import Bucket, Queue, Resources, Secret, StreamConsumer, Table
+from infra.resources import Bucket, Queue, Resources, Secret, StreamConsumer, Table, Topic
 
 Template = dict[str, Any]
 
@@ -46,12 +46,48 @@ def find_drift(resources: Resources, handlers: Iterable[Handler], template: Temp
         key = _resource(found, logical_id("key", name), "AWS::KMS::Key", problems)
         if key and not _props(key).get("EnableKeyRotation"):
             problems.append(f"key {name}: rotation is off")
-    for name in resources.state_machines:
+    for machine in resources.state_machines:
         _resource(
-            found, logical_id("state_machine", name), "AWS::StepFunctions::StateMachine", problems
+            found,
+            logical_id("state_machine", machine.name),
+            "AWS::StepFunctions::StateMachine",
+            problems,
         )
+    for topic in resources.topics:
+        problems += _topic(topic, resources, found)
     problems += _consumers(resources, handlers, found)
     problems += _handlers(resources, handlers, found)
+    return problems
+
+
+def _topic(topic: Topic, resources: Resources, found: Template) -> list[str]:
+    """The topic, encrypted with its declared key, and one raw subscription with the
+    declared prefix filter per subscribing queue."""
+    problems: list[str] = []
+    lid = logical_id("topic", topic.logical_id)
+    resource = _resource(found, lid, "AWS::SNS::Topic", problems)
+    if resource is None:
+        return problems
+    key = {"Fn::GetAtt": [logical_id("key", topic.kms_key), "Arn"]}
+    if _props(resource).get("KmsMasterKeyId") != key:
+        problems.append(f"topic {topic.logical_id}: not encrypted with key {topic.kms_key}")
+    subscriptions = [_props(r) for r in found.values() if r.get("Type") == "AWS::SNS::Subscription"]
+    for queue in resources.subscribers():
+        endpoint = {"Fn::GetAtt": [logical_id("queue", queue.logical_id), "Arn"]}
+        expected = {
+            "TopicArn": {"Ref": lid},
+            "Protocol": "sqs",
+            "Endpoint": endpoint,
+            "RawMessageDelivery": True,
+            "FilterPolicy": {"event_type": [{"prefix": p} for p in queue.subscribes_to]},
+        }
+        matching = [s for s in subscriptions if s.get("Endpoint") == endpoint]
+        if not matching:
+            problems.append(f"queue {queue.logical_id}: no subscription to {topic.logical_id}")
+        elif any(matching[0].get(k) != v for k, v in expected.items()):
+            problems.append(
+                f"queue {queue.logical_id}: subscription is {matching[0]}, declared {expected}"
+            )
     return problems
 
 
@@ -207,6 +243,12 @@ def _consumers(resources: Resources, handlers: list[Handler], found: Template) -
                 "MaximumRetryAttempts": c.maximum_retry_attempts,
                 "BisectBatchOnFunctionError": c.bisect_batch_on_error,
                 "FilterCriteria": _filter(c, resources),
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                "DestinationConfig": {
+                    "OnFailure": {
+                        "Destination": {"Fn::GetAtt": [logical_id("queue", c.failure_queue), "Arn"]}
+                    }
+                },
             },
         )
         for c in resources.stream_consumers
@@ -215,7 +257,7 @@ def _consumers(resources: Resources, handlers: list[Handler], found: Template) -
         (
             c.function,
             {"Fn::GetAtt": [logical_id("queue", c.queue), "Arn"]},
-            {"BatchSize": c.batch_size},
+            {"BatchSize": c.batch_size, "FunctionResponseTypes": ["ReportBatchItemFailures"]},
         )
         for c in resources.queue_consumers
     ]
@@ -240,7 +282,14 @@ def _handlers(resources: Resources, handlers: list[Handler], found: Template) ->
     problems: list[str] = []
     env_vars = {
         r.env_var
-        for group in (resources.tables, resources.buckets, resources.queues, resources.secrets)
+        for group in (
+            resources.tables,
+            resources.buckets,
+            resources.queues,
+            resources.secrets,
+            resources.topics,
+            resources.state_machines,
+        )
         for r in group
     }
     for function in dict.fromkeys(h.function for h in handlers):

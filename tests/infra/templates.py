@@ -15,10 +15,11 @@ def resources_of(template: Template, kind: str) -> dict[str, dict[str, Any]]:
 
 
 def refs(value: Any) -> set[str]:
-    """Logical ids a template value refers to (Ref / Fn::GetAtt, at any depth)."""
+    """Logical ids a template value refers to (Ref / Fn::GetAtt, at any depth); pseudo
+    parameters (AWS::Region, ...) are not resources and are left out."""
     if isinstance(value, dict):
         if "Ref" in value:
-            return {value["Ref"]}
+            return set() if str(value["Ref"]).startswith("AWS::") else {value["Ref"]}
         if "Fn::GetAtt" in value:
             return {value["Fn::GetAtt"][0]}
         return set().union(*(refs(v) for v in value.values()))

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
 pytest.importorskip("aws_cdk", reason="needs the cdk extra: pip install -e '.[dev,cdk]'")
 
-from aws_cdk import App, CfnResource, Stack
-from aws_cdk.assertions import Template
-
 from infra.cdk.access import ACCESS
-from infra.cdk.data import DataPlane
-from infra.cdk.functions import QUEUE_RECEIVE, STREAM_LIST, STREAM_READ, FunctionWiring
+from infra.cdk.functions import QUEUE_RECEIVE, STREAM_LIST, STREAM_READ
 from infra.cdk.names import logical_id
-from infra.resources import RESOURCES, QueueConsumer
+from infra.resources import RESOURCES
 from tests.infra.conftest import Synthesized
 from tests.infra.templates import as_list, refs, resources_of, role_actions, role_statements
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cdk")]
 
-DATA_SERVICES = ("dynamodb", "s3", "sqs", "secretsmanager", "kms", "states")
+DATA_SERVICES = ("dynamodb", "s3", "sqs", "sns", "secretsmanager", "kms", "states")
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 
 
@@ -81,7 +76,7 @@ def test_each_role_allows_exactly_its_access_map_entry_and_bindings(
         assert allowed == declared | _binding_grants(synthesized, function), function
 
 
-def test_outbox_relay_reads_the_table_stream_and_sends_only_to_its_queues(
+def test_outbox_relay_reads_the_table_stream_and_publishes_only_to_the_topic(
     synthesized: Synthesized,
 ) -> None:
     actions = role_actions(synthesized.template, "outbox_relay")
@@ -90,7 +85,10 @@ def test_outbox_relay_reads_the_table_stream_and_sends_only_to_its_queues(
         "dynamodb:GetRecords",
         "dynamodb:GetShardIterator",
         "dynamodb:ListStreams",
-        "sqs:SendMessage",
+        "sqs:SendMessage",  # its failure queue only
+        "sns:Publish",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
     }
 
 
@@ -123,35 +121,23 @@ def test_no_identity_policy_grants_wildcard_actions_on_data_services(
     assert wildcards == []
 
 
-def test_queue_consumer_gets_a_mapping_and_permission_to_receive() -> None:
-    # GIVEN a declaration that feeds the domain-events queue to a function
-    # (none does yet; this wires stand-in functions, without chalice packaging)
-    consumer = QueueConsumer(function="deliver", queue="DomainEvents", batch_size=5)
-    declared = replace(RESOURCES, queue_consumers=(consumer,))
-    stack = Stack(App(), "WiringOnly")
-    data = DataPlane(stack, "Data", declared)
-    wiring = FunctionWiring(stack, "Functions", data, ["deliver"])
-    function = CfnResource(
-        stack,
-        "Deliver",
-        type="AWS::Lambda::Function",
-        properties={"Role": wiring.roles["deliver"].role_arn},
-    )
-
-    wiring.attach({"deliver": function})
-
-    template = Template.from_stack(stack)
-    template.has_resource_properties(
-        "AWS::Lambda::EventSourceMapping",
-        {
-            "FunctionName": {"Ref": "Deliver"},
-            "EventSourceArn": {"Fn::GetAtt": [logical_id("queue", "DomainEvents"), "Arn"]},
-            "BatchSize": 5,
-        },
-    )
-    role = wiring.roles["deliver"].node.default_child
-    assert isinstance(role, CfnResource)
-    policies = template.to_json()["Resources"][stack.get_logical_id(role)]["Properties"]["Policies"]
-    statements = policies[0]["PolicyDocument"]["Statement"]
-    receive = [s for s in statements if set(as_list(s["Action"])) == set(QUEUE_RECEIVE)]
-    assert [refs(s["Resource"]) for s in receive] == [{logical_id("queue", "DomainEvents")}]
+def test_each_queue_consumer_gets_a_mapping_and_permission_to_receive_its_queue(
+    synthesized: Synthesized,
+) -> None:
+    mappings = resources_of(synthesized.template, "AWS::Lambda::EventSourceMapping").values()
+    assert RESOURCES.queue_consumers, "the app declares queue consumers"
+    for consumer in RESOURCES.queue_consumers:
+        queue = logical_id("queue", consumer.queue)
+        mapping = next(
+            m["Properties"]
+            for m in mappings
+            if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue, "Arn"]}
+        )
+        assert mapping["BatchSize"] == consumer.batch_size
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        receive = [
+            s
+            for s in role_statements(synthesized.template, consumer.function)
+            if set(as_list(s["Action"])) == set(QUEUE_RECEIVE)
+        ]
+        assert [refs(s["Resource"]) for s in receive] == [{queue}], consumer.function

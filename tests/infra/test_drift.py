@@ -48,12 +48,12 @@ def test_drift_check_reports_a_table_without_its_ttl(synthesized: Synthesized) -
 
 
 def test_drift_check_reports_a_queue_shaped_differently(synthesized: Synthesized) -> None:
-    events = replace(RESOURCES.queue("DomainEvents"), max_receive_count=3)
+    events = replace(RESOURCES.queue("WorkflowMessages"), max_receive_count=3)
     declared = replace(RESOURCES, queues=(events,))
 
     problems = find_drift(declared, declared_handlers(load_app()), synthesized.template)
 
-    assert problems == ["queue DomainEvents: max receive count is 5, declared 3"]
+    assert problems == ["queue WorkflowMessages: max receive count is 5, declared 3"]
 
 
 def test_drift_check_reports_app_handlers_the_stack_does_not_deploy(

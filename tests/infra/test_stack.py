@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 pytest.importorskip("aws_cdk", reason="needs the cdk extra: pip install -e '.[dev,cdk]'")
 
-from aws_cdk import App, Stack, Validations
+from aws_cdk import Stack, Validations
 from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import lint
 from cfnlint.config import ManualArgs
 
-from infra.cdk.data import DataPlane
 from infra.cdk.handlers import function_logical_id
-from infra.cdk.nag import acknowledge_data_findings
 from infra.cdk.names import logical_id
 from infra.resources import RESOURCES
 from tests.infra.conftest import Synthesized
@@ -127,7 +123,8 @@ def test_every_function_gets_the_resource_names_in_its_environment(
     expected = {
         "CUSTOS_TABLE": {"Ref": logical_id("table", "Main")},
         "CUSTOS_BUCKET": {"Ref": logical_id("bucket", "Artifacts")},
-        "CUSTOS_EVENTS_QUEUE_URL": {"Ref": logical_id("queue", "DomainEvents")},
+        "CUSTOS_EVENTS_TOPIC_ARN": {"Ref": logical_id("topic", "DomainEvents")},
+        "CUSTOS_APPROVAL_STATE_MACHINE_ARN": {"Ref": logical_id("state_machine", "approval")},
         "CUSTOS_PLATFORM_KEY_SECRET": {"Ref": logical_id("secret", "PlatformKeyHash")},
         "CUSTOS_CURSOR_KEY_SECRET": {"Ref": logical_id("secret", "CursorSigningKey")},
     }
@@ -217,7 +214,7 @@ def test_outputs_name_the_api_url_table_bucket_queue_and_secrets(template: Templ
         "ApiUrl",
         "MainTableName",
         "ArtifactsBucketName",
-        "DomainEventsQueueUrl",
+        "WorkflowMessagesQueueUrl",
         "PlatformKeyHashSecretArn",
         "CursorSigningKeySecretArn",
     } <= set(outputs)
@@ -254,43 +251,27 @@ def test_every_cdk_nag_acknowledgment_gives_its_reason(synthesized: Synthesized)
     assert {rule: r for rule, r in reasons.items() if len(str(r)) < 40} == {}
 
 
-def test_declared_keys_and_state_machines_are_built_and_pass_cdk_nag(tmp_path: Path) -> None:
-    # GIVEN a declaration with a KMS key and a state machine (none exist yet)
-    (tmp_path / "approval.asl.json").write_text(
-        json.dumps(
-            {
-                "StartAt": "Ask",
-                "States": {
-                    "Ask": {
-                        "Type": "Task",
-                        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                        "Parameters": {
-                            "QueueUrl": "${DomainEventsQueueUrl}",
-                            "MessageBody": {"token.$": "$$.Task.Token"},
-                        },
-                        "End": True,
-                    }
-                },
-            }
-        )
-    )
-    declared = replace(RESOURCES, kms_keys=("WebhookSecrets",), state_machines=("approval",))
-    stack = Stack(App(), "DataOnly")
+def test_the_approval_state_machine_sends_only_to_the_workflow_queue_and_is_traced(
+    synthesized: Synthesized,
+) -> None:
+    machines = resources_of(synthesized.template, "AWS::StepFunctions::StateMachine")
+    machine = machines[logical_id("state_machine", "approval")]["Properties"]
+    assert machine["DefinitionSubstitutions"] == {
+        "WorkflowMessagesQueueUrl": {"Ref": logical_id("queue", "WorkflowMessages")}
+    }
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+    assert machine["LoggingConfiguration"]["Level"] == "ALL"
 
-    data = DataPlane(stack, "Data", declared, workflows_dir=tmp_path)
-    acknowledge_data_findings(data)
 
-    template = Template.from_stack(stack)
-    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
-    template.has_resource_properties(
-        "AWS::StepFunctions::StateMachine",
-        {
-            "DefinitionSubstitutions": {"DomainEventsQueueUrl": {"Ref": "DomainEventsQueue"}},
-            "TracingConfiguration": {"Enabled": True},
-            "LoggingConfiguration": Match.object_like({"Level": "ALL"}),
-        },
-    )
-    assert {"CUSTOS_WEBHOOK_SECRETS_KEY_ARN", "CUSTOS_APPROVAL_STATE_MACHINE_ARN"} <= set(
-        data.environment
-    )
-    assert _nag_findings(stack) == []
+def test_each_subscribing_queue_takes_its_event_types_from_the_topic_raw(
+    synthesized: Synthesized,
+) -> None:
+    subscriptions = resources_of(synthesized.template, "AWS::SNS::Subscription").values()
+    by_queue = {refs(s["Properties"]["Endpoint"]).pop(): s["Properties"] for s in subscriptions}
+    for queue in RESOURCES.subscribers():
+        props = by_queue[logical_id("queue", queue.logical_id)]
+        assert props["TopicArn"] == {"Ref": logical_id("topic", "DomainEvents")}
+        assert props["RawMessageDelivery"] is True
+        assert props["FilterPolicy"] == {"event_type": [{"prefix": p} for p in queue.subscribes_to]}
+    topic = resources_of(synthesized.template, "AWS::SNS::Topic")
+    assert topic[logical_id("topic", "DomainEvents")]["Properties"]["KmsMasterKeyId"]

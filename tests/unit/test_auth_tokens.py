@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import auth
+from chalicelib.domain import credentials
 from chalicelib.errors import UnauthenticatedError
 
 
 def test_minted_tokens_carry_the_key_id_and_hash_to_the_stored_digest() -> None:
-    token, digest = auth.mint_secret("key_01ARZ3NDEKTSV4RRFFQ69G5FAV")
+    token, digest = credentials.mint_secret("key_01ARZ3NDEKTSV4RRFFQ69G5FAV")
     assert token.startswith("cus_key_01ARZ3NDEKTSV4RRFFQ69G5FAV_")
     secret = token.split("_", 3)[3]
-    assert auth.hash_secret(secret) == digest and secret not in digest
+    assert credentials.hash_secret(secret) == digest and secret not in digest
 
 
 @pytest.mark.parametrize("header", [None, "", "Token abc", "Bearer"])

@@ -11,7 +11,7 @@ from chalicelib.domain.ids import is_id, new_id
 from chalicelib.domain.models import ModelPatch
 from chalicelib.errors import ValidationError
 from chalicelib.services.records import merge_patch
-from infra.dispatch import rate_seconds
+from infra.schedules import rate_seconds
 
 
 def test_ids_are_prefixed_time_ordered_ulids() -> None:

@@ -34,6 +34,25 @@ def test_an_oversized_item_becomes_413() -> None:
         _raise_translated(error("ValidationException", "Item size has exceeded the maximum"))
 
 
-def test_other_errors_are_left_to_propagate() -> None:
-    _raise_translated(error("ValidationException", "One or more parameter values were invalid"))
-    _raise_translated(error("AccessDeniedException"))
+@pytest.mark.parametrize(
+    "failure",
+    [
+        error("ValidationException", "One or more parameter values were invalid"),
+        error("AccessDeniedException", "not authorized to perform dynamodb:GetItem"),
+        error("ResourceNotFoundException", "Requested resource not found"),
+    ],
+    ids=lambda failure: failure.response["Error"]["Code"],
+)
+def test_other_errors_are_left_for_the_caller_to_re_raise(failure: ClientError) -> None:
+    # WHEN an error of ours (not the data store's trouble, not too large) goes through the
+    # store's pattern: translate, else re-raise
+    with pytest.raises(ClientError, match=failure.response["Error"]["Code"]) as caught:
+        try:
+            raise failure
+        except ClientError as exc:
+            _raise_translated(exc)
+            raise
+
+    # THEN nothing was raised in its place: the caller gets the original error
+    # (tests/functional/test_store_errors.py: through dynamo.get and dynamo.transact)
+    assert caught.value is failure

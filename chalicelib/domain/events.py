@@ -1,0 +1,92 @@
+"""The catalog of domain events: every event type Custos emits, declared once.
+
+Each type names the pydantic model of its payload (`data`). The outbox writes only events
+made here (`EventType.of` checks the payload's type), and the OpenAPI document's `webhooks`
+section is generated from this catalog, so receivers read the same schemas the code emits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from chalicelib.domain import approvals as a
+from chalicelib.domain import models as m
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    """An event of a declared type, its payload already in JSON form."""
+
+    type: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One declared event type and the model of its payload."""
+
+    name: str
+    payload: type[BaseModel]
+    description: str
+
+    def of(self, payload: BaseModel) -> DomainEvent:
+        """An event of this type carrying `payload`, which must be of the declared model."""
+        if not isinstance(payload, self.payload):
+            raise TypeError(
+                f"{self.name} carries a {self.payload.__name__}, not {type(payload).__name__}"
+            )
+        return DomainEvent(self.name, payload.model_dump(mode="json"))
+
+
+CATALOG: dict[str, EventType] = {}
+
+
+def declare(name: str, payload: type[BaseModel], description: str) -> EventType:
+    """Add an event type to the catalog (once per name)."""
+    if name in CATALOG:
+        raise ValueError(f"event type {name} is declared twice")
+    CATALOG[name] = EventType(name, payload, description)
+    return CATALOG[name]
+
+
+TENANT_CREATED = declare("tenant.created", m.Tenant, "The platform created a tenant")
+TENANT_UPDATED = declare("tenant.updated", m.Tenant, "A tenant was renamed")
+TENANT_SUSPENDED = declare("tenant.suspended", m.Tenant, "A tenant was suspended")
+TENANT_REACTIVATED = declare("tenant.reactivated", m.Tenant, "A tenant was reactivated")
+ADMIN_KEY_ISSUED = declare(
+    "tenant.admin_key_issued",
+    m.ApiKey,
+    "The platform operator issued a break-glass key for one of the tenant's admins",
+)
+PRINCIPAL_CREATED = declare("principal.created", m.Principal, "A principal was added")
+PRINCIPAL_UPDATED = declare("principal.updated", m.Principal, "A principal was renamed")
+PRINCIPAL_ROLES_CHANGED = declare(
+    "principal.roles_changed", m.Principal, "A principal's roles changed"
+)
+PRINCIPAL_DEACTIVATED = declare(
+    "principal.deactivated", m.Principal, "A principal was deactivated; its keys stop working"
+)
+API_KEY_CREATED = declare("api_key.created", m.ApiKey, "An API key was issued")
+API_KEY_REVOKED = declare("api_key.revoked", m.ApiKey, "An API key was revoked")
+MODEL_CREATED = declare("model.created", m.Model, "A model was registered")
+MODEL_UPDATED = declare("model.updated", m.Model, "A model's descriptive fields changed")
+MODEL_RECLASSIFIED = declare(
+    "model.reclassified", m.Model, "A model's risk tier or regulatory scope changed"
+)
+VERSION_CREATED = declare("version.created", m.Version, "A draft version was registered")
+VERSION_UPDATED = declare("version.updated", m.Version, "A draft version changed")
+APPROVAL_SUBMITTED = declare(
+    "approval.submitted", a.ApprovalRequest, "A version was submitted; its workflow starts"
+)
+APPROVAL_REQUESTED = declare(
+    "approval.requested", a.StageOpened, "A stage of an approval request is open for decisions"
+)
+APPROVAL_DECIDED = declare(
+    "approval.decided", a.ApprovalRequest, "An approval request's stage reached its outcome"
+)
+APPROVAL_EXPIRED = declare(
+    "approval.expired", a.ApprovalRequest, "An approval request expired at its deadline"
+)

@@ -1,0 +1,77 @@
+"""A store handle bound to one tenant: the only way services reach a tenant's data.
+
+Services never pass a tenant id: they take the handle of the actor's tenant
+(`for_actor`), and every key it reads or writes is built by its `TenantKeys`, every cursor
+it signs is bound to its tenant, and every unit of work it commits lands in its chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.domain.actors import Actor
+from chalicelib.store import cursor, paging, writer
+from chalicelib.store.approvals import Approvals
+from chalicelib.store.audit import AuditLog
+from chalicelib.store.inventory import Inventory
+from chalicelib.store.keys import Key, TenantKeys
+from chalicelib.store.operational import Operational
+from chalicelib.store.principals import Principals
+from chalicelib.store.unit import UnitOfWork
+
+Fetch = Callable[[int, dict[str, Any] | None], paging.Page]
+
+
+class TenantStore:
+    """Everything inside one tenant: its records, its audit chain, its cursors."""
+
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        self.keys = TenantKeys(tenant_id)
+        self.principals = Principals(self.keys)
+        self.inventory = Inventory(self.keys)
+        self.audit = AuditLog(self.keys)
+        self.operational = Operational(self.keys)
+        self.approvals = Approvals(self.keys)
+
+    def commit(self, actor: Actor, unit: UnitOfWork) -> int:
+        """Commit `unit` as `actor` into this tenant's chain; returns its last sequence."""
+        return writer.commit(self.keys, actor, unit)
+
+    def page(
+        self,
+        fetch: Fetch,
+        *,
+        query: str,
+        limit: int,
+        cursor_text: str | None,
+        filtered: bool = False,
+        key_attrs: tuple[str, ...] = ("pk", "sk"),
+        **filters: Any,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a list, with a cursor bound to this tenant and to `query` + filters."""
+        return paging.page(
+            fetch,
+            tenant=self.tenant_id,
+            query=cursor.fingerprint(query, **filters),
+            limit=limit,
+            cursor_text=cursor_text,
+            filtered=filtered,
+            key_attrs=key_attrs,
+        )
+
+    def idempotency_key(self, principal_id: str, key: str) -> Key:
+        return self.keys.idempotency(principal_id, key)
+
+
+def for_actor(actor: Actor) -> TenantStore:
+    """The store of the actor's own tenant."""
+    return TenantStore(actor.tenant)
+
+
+def for_tenant(tenant_id: str) -> TenantStore:
+    """The store of a tenant named by the platform operator or by a system message.
+
+    Principals never reach this: their tenant is their key's (`for_actor`)."""
+    return TenantStore(tenant_id)

@@ -1,0 +1,67 @@
+"""The approval workflow executed by moto's Step Functions, in this process."""
+
+from __future__ import annotations
+
+# moto before anything that builds a boto3 client.
+from moto import mock_aws  # isort: skip
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+
+from tests.conftest import PLATFORM_KEY, Api, Tenant, make_tenant
+
+
+@pytest.fixture
+def executing_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """moto with every declared resource, executing state machines for real."""
+    from chalicelib import bootstrap
+    from infra.provision import provision
+
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        env = provision(boto3.session.Session(), "wf", PLATFORM_KEY)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        bootstrap.reset()
+        yield env
+        bootstrap.reset()
+
+
+@pytest.fixture
+def wf_api(executing_aws: dict[str, str]) -> Iterator[Api]:
+    from app import app
+
+    with Client(app) as client:
+        yield Api(client)
+
+
+@pytest.fixture
+def wf_tenant(wf_api: Api) -> Tenant:
+    return make_tenant(wf_api, "Workflow Bank")
+
+
+@pytest.fixture
+def pump(executing_aws: dict[str, str]) -> Callable[[], int]:
+    """One pass of the local dispatcher over every stream and queue the app declares."""
+    from app import app
+    from infra.dispatch import Dispatcher
+
+    dispatcher = Dispatcher(app, boto3.session.Session(), executing_aws)
+    return dispatcher.pump_all
+
+
+def until(condition: Callable[[], Any], pump: Callable[[], int], seconds: float = 30) -> Any:
+    """Pump the dispatcher until `condition()` is truthy (bounded); returns its value."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pump()
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"not reached within {seconds} s")
