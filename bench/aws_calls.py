@@ -1,4 +1,4 @@
-"""AWS calls per request of every route, against its budget (DESIGN.md section 10).
+"""AWS calls per request of every route, against its budget (docs/architecture.md, section 9).
 
 Everything runs in this process under moto's `mock_aws()`, with the resources of
 infra/provision.py and a tenant made through the API. Routes come from the app

@@ -1,5 +1,6 @@
-"""The baseline of DESIGN.md's cold-start budget: a bare Chalice app with one route
-that creates the same boto3 clients as Custos's GET path and does the same GetItem.
+"""The baseline of the cold-start budget (docs/architecture.md, section 9): a bare
+Chalice app with one route that creates the same boto3 clients as Custos's GET path and
+does the same GetItem.
 
 Configured by bench/cold_start.py through the environment: BENCH_CLIENTS (services,
 comma-separated), BENCH_TABLE, BENCH_PK and BENCH_SK (the model item's key).

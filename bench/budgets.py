@@ -1,13 +1,14 @@
-"""The AWS-call budget of each route, derived from its declaration (DESIGN.md section 10).
+"""The AWS-call budget of each route, derived from its declaration (docs/architecture.md,
+section 9).
 
 - a GET answering one object: 1 GetItem;
 - a GET answering a list page (its response model is a `ListPage`): 1 Query;
 - a POST, PATCH or DELETE: 1 TransactWriteItems + at most 2 GetItem;
-- a replayed Idempotency-Key: at most that (DESIGN is silent; a replay reads the
+- a replayed Idempotency-Key: at most that (the budgets are silent; a replay reads the
   stored answer, so less, never more).
 
 Budgets count the request path only: the API-key lookup and Secrets Manager reads are
-counted apart and must be cached in a warm process. Routes DESIGN does not cover get an
+counted apart and must be cached in a warm process. Routes the budgets do not cover get an
 explicit budget in `EXPLICIT`, each with its reason; a route that is neither declared
 nor given one there has no budget and is flagged until it gets one.
 """
@@ -57,17 +58,17 @@ def _fixed(limits: Limits) -> Callable[[Any], Limits]:
 
 READ = Budget(
     "1 GetItem",
-    "DESIGN 10: a read of one object is one GetItem",
+    "budget: a read of one object is one GetItem",
     _fixed({"DynamoDB.GetItem": 1}),
 )
 LIST = Budget(
     "1 Query",
-    "DESIGN 10: a list page is one Query",
+    "budget: a list page is one Query",
     _fixed({"DynamoDB.Query": 1}),
 )
 WRITE = Budget(
     "1 TransactWriteItems + <=2 GetItem",
-    "DESIGN 10: a write is one TransactWriteItems plus at most two GetItems",
+    "budget: a write is one TransactWriteItems plus at most two GetItems",
     _fixed({"DynamoDB.TransactWriteItems": 1, "DynamoDB.GetItem": 2}),
 )
 REPLAY = Budget(
@@ -120,7 +121,7 @@ UNBUDGETED = Budget(
 
 
 def budget_for(op: Operation) -> Budget:
-    """The route's budget: explicit if DESIGN is silent on it, else from its declaration."""
+    """The route's budget: explicit if the budgets are silent on it, else from its declaration."""
     if label(op) in EXPLICIT:
         return EXPLICIT[label(op)]
     if op.tag == UNDECLARED:

@@ -1,6 +1,6 @@
 """`python -m bench.cold_start`: Custos's cold start against a bare Chalice app.
 
-DESIGN.md section 10: a fresh process importing `app` and serving its first
+docs/architecture.md, section 9: a fresh process importing `app` and serving its first
 authenticated GET costs at most 1.5x a bare Chalice app that creates the same
 clients and does the same GetItem.
 
@@ -317,8 +317,9 @@ def main(argv: list[str] | None = None) -> None:
         env = prepare(endpoint)
         found = run_trials(env, args.trials, dirs)
         print(
-            "Cold start (DESIGN.md section 10): a fresh python importing the app and serving "
-            "its first authenticated GET /v1/models/{id} through the Lambda entry point."
+            "Cold start (docs/architecture.md, section 9): a fresh python importing the app "
+            "and serving its first authenticated GET /v1/models/{id} through the Lambda "
+            "entry point."
         )
         print(
             f"moto server {endpoint}; clients on Custos's GET path: {env['BENCH_CLIENTS']}; "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-# moto before anything that builds a boto3 client (DESIGN: import moto before app).
+# moto before anything that builds a boto3 client (or module-level clients escape the mock).
 from moto import mock_aws  # isort: skip
 
 from collections.abc import Iterator

@@ -1,4 +1,4 @@
-"""Roles of a tenant's principals (DESIGN.md section 3)."""
+"""Roles of a tenant's principals (see "Who may do what" in the README)."""
 
 from __future__ import annotations
 

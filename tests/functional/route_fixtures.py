@@ -3,7 +3,7 @@
 Both files check every route of the app against every role or tenant, so they
 build one world per module (its own moto, its own tenants) instead of one per
 test, read the route table from the app itself, and share the permission table
-below, which is written by hand from DESIGN.md section 3 and never derived from
+below, which is written by hand from the README's "Who may do what" and never derived from
 the code's REGISTRY: a table copied from the code could not catch a wrong role.
 """
 
@@ -37,7 +37,7 @@ _ADMIN = frozenset({"admin"})
 _DEVELOPER = frozenset({"developer"})
 _AUDIT_READERS = frozenset({"auditor", "admin"})
 
-# DESIGN.md section 3, "Who may do what", as the route-level role gate. Finer rules (the
+# The README's "Who may do what", as the route-level role gate. Finer rules (the
 # model's team, separation of duties) narrow these further and are tested elsewhere.
 PERMISSIONS: dict[Route, frozenset[str]] = {
     ("GET", "/v1/health"): _EVERYONE,

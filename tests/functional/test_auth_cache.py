@@ -1,6 +1,7 @@
 """A change to a key, a principal or a tenant takes effect in this process at once, and
 drops only the cached key lookups it makes stale: the next request of anyone else is
-still served without looking its key up again (DESIGN.md 10: cached in a warm process)."""
+still served without looking its key up again (docs/architecture.md, section 9: cached in
+a warm process)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The benchmark machinery works: it reaches every route by itself, judges each against
 a budget derived from its declaration, and flags what exceeds it. Nothing here times
-anything (DESIGN.md 10: budgets are checked by benchmarks, never by timed tests)."""
+anything (docs/architecture.md, section 9: budgets are checked by benchmarks, never by timed
+tests)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tenant isolation, tested rather than assumed (DESIGN.md sections 3 and 8).
+"""Tenant isolation, tested rather than assumed (docs/architecture.md, section 4).
 
 Tenant A's keys are pointed at tenant B's objects through every route the app has, every
 id position in its path, every id a body or filter can carry and every list and cursor.

@@ -1,4 +1,4 @@
-"""Every role against every route: the route-level role gate matches DESIGN.md section 3.
+"""Every role against every route: the route-level role gate matches the README's "Who may do what".
 
 The expected table is `route_fixtures.PERMISSIONS`, written by hand from the design; the
 app's routes come from Chalice's own route table, so a new route fails here until someone
@@ -118,12 +118,12 @@ def test_a_role_passes_the_gate_exactly_where_the_design_allows_it(
     # THEN the gate lets it through when the design allows it, and refuses it otherwise
     seen = f"{route_id(route)} as {role}: {answer.status} {answer.json}"
     if role in PERMISSIONS[route]:
-        assert answer.status not in (401, 403), f"allowed by DESIGN.md §3 but refused: {seen}"
+        assert answer.status not in (401, 403), f"allowed by the table but refused: {seen}"
         assert answer.status < 500, f"allowed role got a server error: {seen}"
     elif role == ANONYMOUS:
         assert answer.status == 401, f"no key must be a 401: {seen}"
     else:
-        assert answer.status == 403, f"disallowed by DESIGN.md §3: {seen}"
+        assert answer.status == 403, f"disallowed by the permission table: {seen}"
         assert answer.headers["content-type"] == "application/problem+json", seen
 
 
@@ -133,7 +133,7 @@ def test_the_permission_table_names_every_route_of_the_app_and_no_other() -> Non
     stale = sorted(route_id(r) for r in set(PERMISSIONS) - routes)
     assert not missing, (
         f"routes with no expected permissions: {missing}; add them to PERMISSIONS in "
-        "tests/functional/route_fixtures.py from DESIGN.md section 3"
+        "tests/functional/route_fixtures.py from the README's permission table"
     )
     assert not stale, f"PERMISSIONS lists routes the app does not have: {stale}"
 

@@ -14,9 +14,9 @@ left out, and why (each also marked where it is configured below):
   lists it among its `errors` (a domain rule: a referenced principal or model that does not
   exist, an expiry in the past), for no other.
 - Negative-data rejection accepts 413: a body over 256 KB is refused for its size before
-  its fields are read (DESIGN.md section 8: 413 too large).
+  its fields are read (the README's error list: 413 too large).
 - Missing-required-header accepts 428: a missing `If-Match` is answered "428 Precondition
-  Required" (RFC 6585), as DESIGN.md section 8 says.
+  Required" (RFC 6585), as the README's error list says.
 - The stateful run follows the document's declared links only; schemathesis's inferred links
   (from `/v1/me` to the caller's own principal, among others) let it deactivate the keys
   it calls with, which blinds the rest of the run.
