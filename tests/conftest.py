@@ -8,7 +8,8 @@ import os
 from moto import mock_aws  # isort: skip
 
 from collections.abc import Iterator
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -52,19 +53,28 @@ def atomic_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(BotocoreStubber, "process_request", serialized)
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """moto with every resource of infra/resources.py created; yields the app's env vars."""
+@contextmanager
+def provisioned(
+    monkeypatch: pytest.MonkeyPatch, prefix: str = "test", config: dict[str, Any] | None = None
+) -> Iterator[dict[str, str]]:
+    """moto (with `config`) and every resource of infra/resources.py; the app's env vars."""
     from chalicelib import bootstrap
     from infra.provision import provision
 
-    with mock_aws():
-        env = provision(boto3.session.Session(), "test", PLATFORM_KEY)
+    with mock_aws(config=cast(Any, config)) if config else mock_aws():
+        env = provision(boto3.session.Session(), prefix, PLATFORM_KEY)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         bootstrap.reset()
         yield env
         bootstrap.reset()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """moto with every resource of infra/resources.py created; yields the app's env vars."""
+    with provisioned(monkeypatch) as env:
+        yield env
 
 
 @pytest.fixture

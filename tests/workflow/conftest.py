@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-# moto before anything that builds a boto3 client.
-from moto import mock_aws  # isort: skip
-
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,22 +9,14 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from tests.conftest import PLATFORM_KEY, Api, Tenant, make_tenant
+from tests.conftest import Api, Tenant, make_tenant, provisioned
 
 
 @pytest.fixture
 def executing_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """moto with every declared resource, executing state machines for real."""
-    from chalicelib import bootstrap
-    from infra.provision import provision
-
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        env = provision(boto3.session.Session(), "wf", PLATFORM_KEY)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        bootstrap.reset()
+    with provisioned(monkeypatch, "wf", {"stepfunctions": {"execute_state_machine": True}}) as env:
         yield env
-        bootstrap.reset()
 
 
 @pytest.fixture
