@@ -90,6 +90,10 @@ class CustosStack(Stack):
             CfnOutput(self, f"{name}BucketName", value=bucket.bucket_name)
         for name, queue in data.queues.items():
             CfnOutput(self, f"{name}QueueUrl", value=queue.queue_url)
+        for name, topic in data.topics.items():
+            CfnOutput(self, f"{name}TopicArn", value=topic.topic_arn)
+        for name, machine in data.state_machines.items():
+            CfnOutput(self, f"{name}StateMachineArn", value=machine.state_machine_arn)
         for name, secret in data.secrets.items():
             CfnOutput(self, f"{name}SecretArn", value=secret.secret_arn)
 

@@ -215,6 +215,8 @@ def test_outputs_name_the_api_url_table_bucket_queue_and_secrets(template: Templ
         "MainTableName",
         "ArtifactsBucketName",
         "WorkflowMessagesQueueUrl",
+        "DomainEventsTopicArn",
+        "approvalStateMachineArn",
         "PlatformKeyHashSecretArn",
         "CursorSigningKeySecretArn",
     } <= set(outputs)
