@@ -3,8 +3,9 @@
 Each builder returns what an HTTP response carries, `(status, headers, body)`, in
 the service's own protocol, so botocore parses, classifies and retries it exactly
 as it would a real one: DynamoDB and SQS speak awsJson1_0 (SQS adds the
-`x-amzn-query-error` header botocore takes the code from), Secrets Manager and Step
-Functions awsJson1_1 / 1_0, SNS the query protocol (XML errors), S3 rest-xml.
+`x-amzn-query-error` header botocore takes the code from), Secrets Manager awsJson1_1,
+Step Functions (botocore's `sfn`) awsJson1_0, SNS the query protocol (XML errors), S3
+rest-xml.
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ from typing import Any
 
 Wire = tuple[int, dict[str, str], bytes]
 
-_JSON_CONTENT_TYPE = {"dynamodb": "application/x-amz-json-1.0", "sqs": "application/x-amz-json-1.0"}
-_TYPE_PREFIX = {"dynamodb": "com.amazonaws.dynamodb.v20120810#", "sqs": "com.amazonaws.sqs#"}
+_JSON_1_0 = "application/x-amz-json-1.0"
+_JSON_CONTENT_TYPE = {"dynamodb": _JSON_1_0, "sqs": _JSON_1_0, "sfn": _JSON_1_0}
+_TYPE_PREFIX = {
+    "dynamodb": "com.amazonaws.dynamodb.v20120810#",
+    "sqs": "com.amazonaws.sqs#",
+    # Step Functions grew out of SWF; its error types still carry that namespace.
+    "sfn": "com.amazonaws.swf.service.v2.model#",
+}
 _INTERNAL_CODE = {
     "dynamodb": "InternalServerError",
     "secretsmanager": "InternalServiceError",
@@ -150,3 +157,14 @@ def idempotent_parameter_mismatch() -> Wire:
         "IdempotentParameterMismatchException",
         "Request parameters do not match the request that used this ClientRequestToken.",
     )
+
+
+def execution_already_exists(service: str, body: bytes) -> Wire:
+    """StartExecution finding an execution of that name that is closed, or that was
+    started with another input (a running one with the same input is answered as a
+    success)."""
+    try:
+        name = json.loads(body).get("name", "")
+    except (ValueError, AttributeError):
+        name = ""
+    return json_error("sfn", 400, "ExecutionAlreadyExists", f"Execution Already Exists: '{name}'")

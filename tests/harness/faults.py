@@ -16,6 +16,10 @@ operation (`dynamodb.GetItem#1`). Occurrences are counted per request
 (`new_request()`); which calls a request makes depends on how warm the app's
 caches are, so sites are recorded and injected under the same warmth.
 
+Only calls made on the thread that built the `Faults` are seen (with `thread` given, on
+that one): moto's Step Functions runs executions on threads of its own, whose calls (a
+state sending its message) are AWS's, not the app's, so they pass straight to moto.
+
 Three things the real services do that this keeps true without real waiting:
 
 - botocore's retry backoff is recorded, not slept (`delays`);
@@ -38,7 +42,7 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -82,6 +86,7 @@ class Call:
 
     site: Site
     what: str
+    asked: bytes = field(default=b"", compare=False, repr=False)  # the request body as sent
 
 
 _VOLATILE = [
@@ -141,6 +146,13 @@ def lost_response(site: Site, request: AWSPreparedRequest, apply: Apply) -> AWSR
     """The request applied, then the connection timed out before the answer arrived."""
     apply(request)
     raise ReadTimeoutError(endpoint_url=request.url)
+
+
+def started_elsewhere(site: Site, request: AWSPreparedRequest, apply: Apply) -> AWSResponse:
+    """StartExecution applied, then answered ExecutionAlreadyExists: what a retry gets on
+    AWS when the first attempt's answer was lost and that execution has closed since."""
+    apply(request)
+    return _answer(request, aws_wire.execution_already_exists(site.service, _body(request)))
 
 
 def partial_batch(site: Site, request: AWSPreparedRequest, apply: Apply) -> AWSResponse:
@@ -229,6 +241,7 @@ KINDS: dict[str, Kind] = {
         Kind("lost-response", lost_response, _writes),
         Kind("partial-batch", partial_batch, _on("sqs", "SendMessageBatch")),
         Kind("partial-publish", partial_publish, _on("sns", "PublishBatch")),
+        Kind("already-exists", started_elsewhere, _on("sfn", "StartExecution")),
     )
 }
 
@@ -294,7 +307,8 @@ class TransactionTokens:
 class Faults:
     """Where AWS calls happen and what fails there; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, thread: int | None = None) -> None:
+        self.thread = threading.get_ident() if thread is None else thread
         self._lock = threading.RLock()
         self._counts: Counter[tuple[str, str]] = Counter()
         self._calls: dict[str, Site] = {}  # invocation id -> its site
@@ -392,6 +406,8 @@ class Faults:
         monkeypatch.setattr(writer, "time", SimpleNamespace(**clock))
 
     def _on_send(self, event_name: str, request: AWSPreparedRequest, moto: Apply) -> AWSResponse:
+        if threading.get_ident() != self.thread:
+            return moto(request)  # moto's own work (a state machine's task), not the app's
         site = self._site(event_name, request)
 
         def apply(sent: AWSPreparedRequest) -> AWSResponse:
@@ -416,7 +432,8 @@ class Faults:
                 self._counts[(service, operation)] += 1
                 self._calls[invocation] = site
                 for calls in self._recordings:
-                    calls.append(Call(site, _what(service, operation, request)))
+                    asked = _body(request)
+                    calls.append(Call(site, _what(service, operation, request), asked))
         return site
 
     def _armed(self, site: Site) -> Fault | None:
