@@ -13,6 +13,9 @@ table exactly as it was, or succeeds with its change made once: the same changes
 clean run, one audit event and its outbox events naming the request, and a chain that
 still verifies. The one 503 that may follow a change is outcome-unknown: a write whose
 answer was lost and whose confirmation failed too; the change, if made, is then whole.
+
+By default a sample of the cases runs (tests/harness/sampling.py: every call site, plus a
+share that rotates daily); `make test-faults` (FAULTS=all) runs every one.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from tests.functional.fault_world import (
     unchanged,
 )
 from tests.functional.route_fixtures import running_api
+from tests.harness import sampling
 from tests.harness.exercise import operations
 from tests.harness.faults import KINDS, Faults, Site
 
@@ -72,14 +76,21 @@ def world() -> Iterator[FaultWorld]:
             yield FaultWorld(api, faults, settings().table)
 
 
-def cases(prepared: PreparedOp, times: int | None) -> list[Case]:
-    """Every fault that can happen at every distinct call the operation makes."""
-    return [
-        Case(prepared, at, kind, times)
+def cases(prepared: PreparedOp, times: tuple[int | None, ...]) -> list[Case]:
+    """The faults that can happen at every distinct call the operation makes, failing
+    `times` attempts: all of them under FAULTS=all, else a sample covering every call."""
+    every = [
+        Case(prepared, at, kind, n)
         for at in prepared.sites
         for kind in KINDS.values()
         if kind.applies(at.site)
+        for n in times
     ]
+    return sampling.sample(every, lambda case: (case.prepared.label, case.at))
+
+
+def verdict(problems: list[str]) -> str:
+    return "\n".join([f"{len(problems)} problems; {sampling.describe()}", *problems])
 
 
 def succeeded(world: FaultWorld, case: Case, outcome: Outcome) -> list[str]:
@@ -127,13 +138,13 @@ def test_a_call_that_keeps_failing_answers_503_with_retry_after_and_changes_noth
     Each call the failure path makes then fails as well."""
     prepared = world.prepared(op)
     problems = []
-    for case in cases(prepared, None):
+    for case in cases(prepared, (None,)):
         outcome = world.run(case)
         problems += judged(world, case, outcome, may_fail=True)
         for call in outcome.new_calls:  # the failure path's own calls fail as well
             then = replace(case, then=call)
             problems += judged(world, then, world.run(then), may_fail=True)
-    assert not problems, "\n".join(problems)
+    assert not problems, verdict(problems)
 
 
 @pytest.mark.parametrize("op", EVERY_OP)
@@ -146,10 +157,9 @@ def test_a_call_that_fails_once_or_twice_then_recovers_succeeds_with_its_change_
     same changes as a clean run, one audit event and its outbox events."""
     prepared = world.prepared(op)
     problems = []
-    for times in (1, 2):
-        for case in cases(prepared, times):
-            problems += judged(world, case, world.run(case), may_fail=False)
-    assert not problems, "\n".join(problems)
+    for case in cases(prepared, (1, 2)):
+        problems += judged(world, case, world.run(case), may_fail=False)
+    assert not problems, verdict(problems)
 
 
 @pytest.mark.xdist_group(GROUPS[0])
