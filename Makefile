@@ -7,7 +7,7 @@ CDK_STAMP := $(VENV)/.installed-cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: run test test-fast lint bench fuzz setup setup-cdk clean
+.PHONY: run test test-fast test-faults lint bench fuzz setup setup-cdk clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
@@ -36,6 +36,12 @@ test: $(CDK_STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow" --ignore=tests/fuzz
+
+# Every fault case at every AWS call of every route, consumer and schedule; make test runs
+# a sample of them (every call site, and a share that rotates daily: tests/harness/sampling.py).
+FAULT_TESTS := tests/functional/test_faults.py tests/functional/test_faults_consumers.py
+test-faults: $(STAMP)
+	FAULTS=all $(BIN)/python -m pytest -n 2 --dist loadgroup $(FAULT_TESTS)
 
 lint: $(CDK_STAMP)
 	$(BIN)/ruff check .

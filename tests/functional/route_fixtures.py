@@ -132,8 +132,9 @@ def current_etag(api: Api, tenant: Tenant, template: str, path: str) -> str:
 
 
 @contextmanager
-def running_api() -> Iterator[Api]:
-    """The app over its own moto, for a module-scoped fixture.
+def running_api(moto_config: Any = None) -> Iterator[Api]:
+    """The app over its own moto (`moto_config` as `mock_aws` takes it), for a
+    module-scoped fixture.
 
     conftest's `aws` fixture is function-scoped; these files call hundreds of routes
     against one unchanging world, so they pay for tenants once per module (and per
@@ -143,7 +144,7 @@ def running_api() -> Iterator[Api]:
     from chalicelib import bootstrap
     from infra.provision import provision
 
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
+    with pytest.MonkeyPatch.context() as patch, mock_aws(config=moto_config):
         env = provision(boto3.session.Session(), "test", PLATFORM_KEY)
         for name, value in env.items():
             patch.setenv(name, value)

@@ -48,3 +48,17 @@ def capture(table_name: str, region: str = "us-east-1", *, stream: bool = True) 
 def restore(table_name: str, captured: Any, region: str = "us-east-1") -> None:
     """Put the table back as `capture` found it (the captured copy stays reusable)."""
     _backend(region).tables[table_name] = copy.deepcopy(captured)
+
+
+def replace_value(table_name: str, old: str, new: str, region: str = "us-east-1") -> int:
+    """Give every top-level string attribute equal to `old` the value `new`, in place (no
+    stream record, as `restore`); returns how many attributes changed."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    changed = 0
+    for item in _backend(region).tables[table_name].all_items():
+        for name, value in list(item.attrs.items()):
+            if value.type == "S" and value.value == old:
+                item.attrs[name] = DynamoType({"S": new})
+                changed += 1
+    return changed

@@ -1,0 +1,124 @@
+"""Run the system end to end under executing moto, so that every entry point no HTTP
+request starts is handed real inputs (captured by `tests.harness.consumers.Capture`).
+
+A tenant is made through the API, two model versions are submitted for approval, and
+the local dispatcher (infra/dispatch.py) drives the outbox relay, the queue consumers and
+the schedules as Lambda would, while moto's Step Functions executes the approval
+workflow. The first request is decided through its task token; the second has its
+decision owed but its callback lost, as a failed SendTaskSuccess leaves it, so the
+callback reconciler has one to answer when the schedules fire.
+
+An entry point this does not reach gets no input, and the fault tests' coverage test
+names it: reaching it means adding what triggers it here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+from tests.harness.clients import ApiClient
+from tests.harness.world import Tenant, make_tenant
+
+PEOPLE = {"developer": ["developer"], "validator": ["validator"], "auditor": ["auditor"]}
+# Long enough that no stage expires while fault cases replay what was captured.
+STAGE_SECONDS = 3600
+LOST_CALLBACK_AGE = timedelta(minutes=10)  # older than the reconciler's grace
+
+
+def until(condition: Callable[[], Any], pump: Callable[[], int], seconds: float = 30) -> Any:
+    """Pump until `condition()` is truthy (bounded); returns its value."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pump()
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"the scenario did not get there within {seconds} s")
+
+
+class Scenario:
+    """The approval workflow, run once; see the module docstring."""
+
+    def __init__(self, api: ApiClient, platform_key: str, env: dict[str, str]) -> None:
+        from app import app
+        from infra.dispatch import Dispatcher
+
+        self.api = api
+        self.tenant: Tenant = make_tenant(api, "Acme", platform_key, PEOPLE)
+        self.now = datetime.now(UTC)
+        self.dispatcher = Dispatcher(app, boto3.session.Session(), env, clock=lambda: self.now)
+
+    def run(self) -> Tenant:
+        first = self._submitted("Credit PD")
+        until(lambda: self._status(first) == "in_review", self._pump)
+        self._decide(first, "approve")
+        until(lambda: self._status(first) == "approved", self._pump)
+        second = self._submitted("Churn")
+        until(lambda: self._status(second) == "in_review", self._pump)
+        self._lose_callback(second, "reject")
+        self._fire_schedules()
+        until(lambda: self._status(second) == "rejected", self._pump)
+        self._pump()  # the last events relayed
+        return self.tenant
+
+    def _pump(self) -> int:
+        return self.dispatcher.pump_all()
+
+    def _fire_schedules(self) -> None:
+        """Every schedule, once: the dispatcher's clock moves past all their times."""
+        self.now += timedelta(days=2)
+        fired = self.dispatcher.run_due_schedules(self.now)
+        assert sorted(fired) == sorted(t.function for t in self.dispatcher.timers), fired
+
+    def _submitted(self, name: str) -> str:
+        from chalicelib.domain.approvals import ApprovalStage
+        from chalicelib.domain.roles import Role
+        from chalicelib.services import workflow
+
+        # The approvals routes are not there yet: submit as the service is asked to.
+        key = self.tenant.keys["developer"]
+        body = {"name": name, "purpose": "scenario", "risk_tier": 2}
+        model = self.api.post("/v1/models", key, body)
+        assert model.status == 201, model.json
+        version = self.api.post(f"/v1/models/{model.json['id']}/versions", key, {})
+        assert version.status == 201, version.json
+        stage = ApprovalStage(
+            index=0, name="validation", role=Role.VALIDATOR, quorum=1, timeout_seconds=STAGE_SECONDS
+        )
+        developer = self._actor("developer", Role.DEVELOPER)
+        return workflow.submit(developer, model.json["id"], 1, [stage]).id
+
+    def _decide(self, request_id: str, outcome: str) -> None:
+        from chalicelib.domain.approvals import Outcome
+        from chalicelib.domain.roles import Role
+        from chalicelib.services import workflow
+
+        validator = self._actor("validator", Role.VALIDATOR)
+        assert workflow.complete_stage(validator, request_id, 0, Outcome(outcome))
+
+    def _lose_callback(self, request_id: str, outcome: str) -> None:
+        """The stage decided and its callback owed, its SendTaskSuccess never arrived."""
+        from chalicelib.store.scope import for_tenant
+
+        at = datetime.now(UTC) - LOST_CALLBACK_AGE
+        stamp = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        for_tenant(self.tenant.id).operational.owe_callback(request_id, 0, outcome, stamp)
+
+    def _status(self, request_id: str) -> str:
+        from chalicelib.store.scope import for_tenant
+
+        item = for_tenant(self.tenant.id).approvals.get(request_id)
+        return str(item["status"]) if item else "missing"
+
+    def _actor(self, person: str, role: Any) -> Any:
+        from chalicelib.domain.actors import Actor
+
+        return Actor.of_principal(
+            "scenario", self.tenant.id, self.tenant.ids[person], "key_scenario", frozenset({role})
+        )
