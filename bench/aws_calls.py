@@ -14,6 +14,10 @@ client, setting or cache survives, as in a new Lambda process) serves the first
 (made from chalicelib/auth.py), Secrets Manager reads, and the request path, which
 is what the budget limits; a warm request must make no key-lookup or secrets call.
 
+Then the entry points no HTTP request starts, per message, stream batch or scheduled
+run, measured the same way from inputs the running system handed them
+(bench/consumer_calls.py).
+
 `python -m bench.aws_calls` prints this part alone; `python -m bench` runs every part.
 """
 
@@ -215,12 +219,18 @@ def run() -> dict[str, Any]:
         os.environ.update(provision(boto3.session.Session(), "bench", PLATFORM_KEY))
         setup = fresh_app()  # a copy of its own: setup calls never warm the measured copy
         tenant = make_tenant(setup, "Bench", PLATFORM_KEY)
-        return measure_all(ops, Exerciser(setup, tenant, PLATFORM_KEY))
+        found = measure_all(ops, Exerciser(setup, tenant, PLATFORM_KEY))
+    from bench import consumer_calls
+
+    found.update(consumer_calls.measure_all(COUNTER, PARTS))
+    return found
 
 
 def _verdict(entry: dict[str, Any]) -> str:
     if entry.get("skipped"):
         return "n/a"
+    if "per" in entry:  # an entry point no request starts: no budget, figures only
+        return "check" if entry["problems"] else "-"
     if entry["within"] is False:
         return "ABOVE" if "warm" in entry["above"] else "ABOVE cold"
     if entry["problems"]:
@@ -253,7 +263,9 @@ def report(result: dict[str, Any]) -> Report:
     out.lines.insert(
         0,
         "AWS calls: request path only (key lookup and secrets apart, cached when warm); "
-        "cold = first request of a fresh process, warm = the next one; moto in-process.",
+        "cold = first request of a fresh process, warm = the next one; moto in-process. "
+        "Queue, stream and schedule rows: per message, stream batch or run, the input "
+        "captured from the running system; warm = a process that served its tenant before.",
     )
     return out
 

@@ -5,11 +5,15 @@ chalicelib/bootstrap.py), so a handler registered on one client or session would
 miss the others. Instead the counter joins botocore's BUILTIN_HANDLERS, which
 every botocore session registers when it is created: install it before the first
 session exists and it sees every call. moto hooks in the same way.
+
+Only calls made on the recording thread count: moto's Step Functions runs executions on
+threads of its own, and their calls (a state sending its message) are not the app's.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +52,7 @@ class CallCounter:
 
     def __init__(self) -> None:
         self._current: Calls | None = None
+        self._thread: int | None = None
         self._installed = False
 
     def install(self) -> None:
@@ -60,14 +65,14 @@ class CallCounter:
     def record(self) -> Iterator[Calls]:
         """Count the calls made inside the `with` block."""
         calls = Calls()
-        self._current = calls
+        self._current, self._thread = calls, threading.get_ident()
         try:
             yield calls
         finally:
             self._current = None
 
     def _on_call(self, model: Any = None, **_: Any) -> None:
-        if self._current is None or model is None:
+        if self._current is None or model is None or threading.get_ident() != self._thread:
             return
         service = model.service_model
         operation = f"{str(service.service_id).replace(' ', '')}.{model.name}"

@@ -5,21 +5,28 @@ tests)."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from bench.aws_calls import COUNTER, Case, cases, measure, measure_all, report
+from bench import consumer_calls
+from bench.aws_calls import COUNTER, PARTS, Case, cases, measure, measure_all, report
 from bench.budgets import EXPLICIT, LIST, READ, UNBUDGETED, WRITE, budget_for, stale_explicit
 from bench.latency import time_route
 from bench.list_page import report as list_page_report
 from bench.report import Report, table
 from bench.routes import UNDECLARED, label, routes
+from chalicelib.config import settings
 from chalicelib.domain.models import ListPage
 from tests.conftest import PLATFORM_KEY, Api, Tenant
+from tests.functional.route_fixtures import running_api
+from tests.harness import executions
+from tests.harness.consumers import Capture, declared
 from tests.harness.exercise import Exerciser
+from tests.harness.scenario import Scenario
 
 
 @pytest.fixture
@@ -118,6 +125,36 @@ def test_a_route_above_its_budget_is_flagged(counted: Api, tenant: Tenant) -> No
     shown = report({case.label: entry, "_stale": []})
     assert shown.cells[case.label]["within"] == "ABOVE"
     assert len(shown.flagged) == 2
+
+
+def test_every_declared_consumer_and_schedule_is_measured_on_an_input_the_system_gave_it() -> None:
+    # GIVEN the system run once under executing moto, its consumers' inputs captured
+    COUNTER.install()
+    with running_api(executions.EXECUTING) as api:  # clients built after: counted
+        from app import app
+
+        table = settings().table
+        capture = Capture(app, table)
+        with capture.installed():
+            Scenario(api, PLATFORM_KEY, dict(os.environ)).run()
+        # WHEN the calls part measures what they were handed
+        try:
+            found = {
+                consumer_calls.row(i): consumer_calls.measure(
+                    i, table, COUNTER, PARTS, new_app=lambda: app
+                )
+                for i in consumer_calls.measured_inputs(capture.inputs)
+            }
+        finally:
+            executions.stop_all()
+    # THEN every declared entry point has a row, accepted its input cold and warm, and
+    # made AWS calls, no more warm than cold; rows are reported without a budget verdict
+    assert {entry["route"] for entry in found.values()} == {str(e) for e in declared()}
+    for row, entry in found.items():
+        assert entry["problems"] == [], row
+        cold, warm = entry["cold"]["request"], entry["warm"]["request"]
+        assert cold and sum(warm.values()) <= sum(cold.values()), row
+    assert {cells["within"] for cells in report(found).cells.values()} == {"-"}
 
 
 def test_latency_prepares_a_consuming_request_anew_for_every_call(api: Api, tenant: Tenant) -> None:
