@@ -12,9 +12,8 @@ import hmac
 import re
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.bootstrap import caches
 from chalicelib.config import settings
@@ -31,8 +30,7 @@ _TOKEN = re.compile(r"^cus_(key_[0-9A-HJKMNP-TV-Z]{26})_([A-Za-z0-9_-]{43})$")
 _BEARER = re.compile(r"^bearer[ \t]+(\S+)[ \t]*$", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
     key: dict[str, Any]
     tenant: dict[str, Any] | None
     principal: dict[str, Any] | None

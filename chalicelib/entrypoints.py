@@ -22,8 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from chalicelib.domain.actors import Actor, SystemPart
 
@@ -36,8 +35,11 @@ class _Registrar(Protocol):
     def schedule(self, expression: str, name: str | None = None) -> Callable[..., Any]: ...
 
 
-@dataclass(frozen=True)
-class Queue:
+# The declarations are NamedTuples, not dataclasses: every Lambda function of the app
+# makes them at import, and @dataclass compiles its generated methods there.
+
+
+class Queue(NamedTuple):
     """A standard SQS queue with its dead-letter queue.
 
     `subscribes_to` lists event-type prefixes (`approval.`) the queue takes from the fan-out
@@ -52,8 +54,7 @@ class Queue:
     subscribes_to: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     """One SQS message as a consumer sees it."""
 
     id: str
@@ -87,8 +88,7 @@ RecordsHandler = Callable[[Actor, list[dict[str, Any]]], dict[str, Any]]
 ScheduleHandler = Callable[[Actor], Any]
 
 
-@dataclass(frozen=True)
-class QueueConsumer:
+class QueueConsumer(NamedTuple):
     """A Lambda function fed by an SQS queue, one message at a time."""
 
     function: str
@@ -96,13 +96,12 @@ class QueueConsumer:
     part: SystemPart
     batch_size: int = 10
     timeout_seconds: int = 60
-    handle: MessageHandler | None = field(default=None, compare=False, repr=False)
+    handle: MessageHandler | None = None
     # A message this consumer accepts, for the harness (fault injection, benchmarks).
-    example: Callable[[], dict[str, Any]] | None = field(default=None, compare=False, repr=False)
+    example: Callable[[], dict[str, Any]] | None = None
 
 
-@dataclass(frozen=True)
-class StreamConsumer:
+class StreamConsumer(NamedTuple):
     """A Lambda function fed by a table's stream.
 
     `event_names` and `sort_key_prefix` filter the records before the function sees them
@@ -118,7 +117,7 @@ class StreamConsumer:
     bisect_batch_on_error: bool = True
     event_names: tuple[str, ...] = ()
     sort_key_prefix: str | None = None
-    handle: RecordsHandler | None = field(default=None, compare=False, repr=False)
+    handle: RecordsHandler | None = None
 
     def filter_pattern(self, sort_key: str) -> dict[str, object] | None:
         """The Lambda event-filter pattern of this binding, or None to take every record."""
@@ -145,18 +144,16 @@ class StreamConsumer:
         return f"{_camel(self.function)}Failures"
 
 
-@dataclass(frozen=True)
-class Schedule:
+class Schedule(NamedTuple):
     """A Lambda function run by an EventBridge schedule (`rate(...)` or `cron(...)`)."""
 
     function: str
     expression: str
     part: SystemPart = SystemPart.SCHEDULER
-    handle: ScheduleHandler | None = field(default=None, compare=False, repr=False)
+    handle: ScheduleHandler | None = None
 
 
-@dataclass(frozen=True)
-class StateMachine:
+class StateMachine(NamedTuple):
     """A Step Functions state machine: `chalicelib/workflows/<name>.asl.json`.
 
     The definition names the queues it sends to as `${<Queue>QueueUrl}` and takes every

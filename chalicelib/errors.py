@@ -6,14 +6,12 @@ Services and stores raise these; `chalicelib.api.http` turns them into
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 PROBLEM_BASE = "https://custos.dev/problems/"
 
 
-@dataclass(frozen=True)
-class FieldError:
+class FieldError(NamedTuple):
     """One offending field: a dotted path (`body.risk_tier`, `query.limit`) and why."""
 
     field: str

@@ -9,9 +9,8 @@ consumer commits a change exactly as a route does, and the audit trail says whic
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.domain.roles import Role
 
@@ -36,8 +35,7 @@ class SystemPart(StrEnum):
     RELAY = "relay"
 
 
-@dataclass(frozen=True)
-class Actor:
+class Actor(NamedTuple):
     """The one making a change, with the request or message it came from.
 
     The tenant of a principal comes from its API key, never from a body; a system part's
@@ -50,7 +48,7 @@ class Actor:
     tenant_id: str | None = None
     principal_id: str | None = None
     key_id: str | None = None
-    roles: frozenset[Role] = field(default_factory=frozenset)
+    roles: frozenset[Role] = frozenset()
     system: SystemPart | None = None
 
     @classmethod

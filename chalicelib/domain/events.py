@@ -7,8 +7,7 @@ section is generated from this catalog, so receivers read the same schemas the c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -16,16 +15,14 @@ from chalicelib.domain import approvals as a
 from chalicelib.domain import models as m
 
 
-@dataclass(frozen=True)
-class DomainEvent:
+class DomainEvent(NamedTuple):
     """An event of a declared type, its payload already in JSON form."""
 
     type: str
     data: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class EventType:
+class EventType(NamedTuple):
     """One declared event type and the model of its payload."""
 
     name: str

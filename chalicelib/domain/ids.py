@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from ulid import ULID
-
 PREFIXES = {
     "tenant": "ten",
     "principal": "prn",
@@ -23,6 +21,10 @@ _ID = re.compile(r"^(?P<prefix>[a-z]{3})_(?P<ulid>[0-9A-HJKMNP-TV-Z]{26})$")
 
 def new_id(kind: str) -> str:
     """A new id for an object of `kind` (a key of PREFIXES)."""
+    # Imported on first use: python-ulid reads its package metadata at import (a scan of
+    # the installed distributions), which a cold start that only reads need not pay.
+    from ulid import ULID
+
     return f"{PREFIXES[kind]}_{ULID()}"
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.errors import IdempotencyConflictError
 from chalicelib.store import dynamo
@@ -14,15 +13,13 @@ from chalicelib.store.unit import IdempotentResponse
 Rendered = tuple[int, str, dict[str, str]]  # status, the body's exact text, headers
 
 
-@dataclass(frozen=True)
-class StoredResponse:
+class StoredResponse(NamedTuple):
     status: int
     body: str
     headers: dict[str, str]
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """A request that will record its answer under an Idempotency-Key when it commits."""
 
     key: dict[str, str]

@@ -9,11 +9,10 @@ makes a change never reaches into the layer that caches it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Stale:
+class Stale(NamedTuple):
     """A tenant's cached lookups to forget: one key's, one principal's keys', or (neither
     given) every key of the tenant."""
 

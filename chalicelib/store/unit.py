@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.domain.events import DomainEvent
 from chalicelib.errors import ConflictError, CustosError
@@ -39,8 +38,7 @@ class AlreadyAppliedError(Exception):
 ONCE = "once"
 
 
-@dataclass(frozen=True)
-class AuditEntry:
+class AuditEntry(NamedTuple):
     """One fact for the audit trail: what was done to which subject, before and after."""
 
     action: str
@@ -50,8 +48,7 @@ class AuditEntry:
     after: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class IdempotentResponse:
+class IdempotentResponse(NamedTuple):
     """What a replay of this request answers, stored under `key` with the change."""
 
     key: dict[str, str]
@@ -61,8 +58,7 @@ class IdempotentResponse:
     headers: dict[str, str]
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     name: str
     op: dict[str, Any]
     on_failure: Failure | None
@@ -72,15 +68,17 @@ def _default_conflict() -> CustosError:
     return ConflictError("the object changed concurrently")
 
 
-@dataclass
 class UnitOfWork:
     """The data operations, audit entries, events and stored answer of one change."""
 
-    steps: list[Step] = field(default_factory=list)
-    entries: list[AuditEntry] = field(default_factory=list)
-    events: list[DomainEvent] = field(default_factory=list)
-    answer: IdempotentResponse | None = None
-    stale: list[Stale] = field(default_factory=list)
+    # A plain class and NamedTuples above, not dataclasses: every cold start imports this
+    # module, and @dataclass compiles its generated methods at import.
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+        self.entries: list[AuditEntry] = []
+        self.events: list[DomainEvent] = []
+        self.answer: IdempotentResponse | None = None
+        self.stale: list[Stale] = []
 
     def add(self, name: str, op: dict[str, Any], on_failure: Failure | None = None) -> UnitOfWork:
         """Add a data operation; `on_failure` makes the error its failed condition means."""

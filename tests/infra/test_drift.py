@@ -48,7 +48,7 @@ def test_drift_check_reports_a_table_without_its_ttl(synthesized: Synthesized) -
 
 
 def test_drift_check_reports_a_queue_shaped_differently(synthesized: Synthesized) -> None:
-    events = replace(RESOURCES.queue("WorkflowMessages"), max_receive_count=3)
+    events = RESOURCES.queue("WorkflowMessages")._replace(max_receive_count=3)
     declared = replace(RESOURCES, queues=(events,))
 
     problems = find_drift(declared, declared_handlers(load_app()), synthesized.template)
@@ -90,7 +90,7 @@ def test_drift_check_reports_app_handlers_the_stack_does_not_deploy(
 def test_drift_check_reports_a_stream_consumer_without_its_mapping(
     synthesized: Synthesized,
 ) -> None:
-    relay = replace(RESOURCES.stream_consumers[0], batch_size=7)
+    relay = RESOURCES.stream_consumers[0]._replace(batch_size=7)
     orphan = StreamConsumer(function="archiver", table="Main")
     declared = replace(RESOURCES, stream_consumers=(relay, orphan))
 
