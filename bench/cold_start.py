@@ -94,8 +94,18 @@ def moto_server() -> Iterator[str]:
         server.stop()
 
 
+def deployed_environment(stage: str = "dev") -> dict[str, str]:
+    """The variables .chalice/config.json gives every function: its top level and `stage`'s
+    (the provisioned resources' names come from `prepare`)."""
+    config: dict[str, Any] = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    staged = config.get("stages", {}).get(stage, {})
+    return {**config.get("environment_variables", {}), **staged.get("environment_variables", {})}
+
+
 def prepare(endpoint: str) -> dict[str, str]:
-    """Provision and seed through the app in this process; the children's environment."""
+    """Provision and seed through the app in this process; the children's environment,
+    which is a deployed function's: the resources' names and .chalice/config.json's
+    variables."""
     import boto3
     from chalice.test import Client
 
@@ -136,7 +146,8 @@ def prepare(endpoint: str) -> dict[str, str]:
     }
     passed = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
     # bench/ stays importable when the Custos child runs from another checkout (--custos-dir).
-    return {**passed, **aws, **custos, **bench, "PYTHONPATH": str(ROOT)}
+    deployed = deployed_environment()
+    return {**passed, **deployed, **aws, **custos, **bench, "PYTHONPATH": str(ROOT)}
 
 
 def run_child(app: str, env: dict[str, str], cwd: Path) -> Trial:
