@@ -13,6 +13,7 @@ from chalicelib.domain.artifacts import (
     ArtifactView,
 )
 from chalicelib.domain.roles import Role
+from chalicelib.services import artifact_verification, artifacts
 
 bp = Blueprint(__name__)
 TAG = "Artifacts"
@@ -33,9 +34,6 @@ def _registered(artifact: ArtifactRegistered) -> Reply:
     return _reply(artifact, 201)
 
 
-# The services are imported in the views: a cold start serving another route skips them.
-
-
 @endpoint(
     bp,
     "POST",
@@ -50,8 +48,6 @@ def _registered(artifact: ArtifactRegistered) -> Reply:
     errors=(409, 413),
 )
 def register_artifact(req: ApiRequest, model_id: str, number: str) -> Reply:
-    from chalicelib.services import artifacts
-
     claim = req.claim_for(_registered)
     return _registered(artifacts.register(req.actor, model_id, number, req.body, claim))
 
@@ -66,8 +62,6 @@ def register_artifact(req: ApiRequest, model_id: str, number: str) -> Reply:
     query=(LIMIT, CURSOR),
 )
 def list_artifacts(req: ApiRequest, model_id: str, number: str) -> Reply:
-    from chalicelib.services import artifacts
-
     items, next_cursor = artifacts.list_artifacts(
         req.actor, model_id, number, req.limit, req.cursor
     )
@@ -83,8 +77,6 @@ def list_artifacts(req: ApiRequest, model_id: str, number: str) -> Reply:
     response=ArtifactView,
 )
 def get_artifact(req: ApiRequest, model_id: str, number: str, name: str) -> Reply:
-    from chalicelib.services import artifacts
-
     return _reply(artifacts.get(req.actor, model_id, number, name))
 
 
@@ -101,7 +93,5 @@ def get_artifact(req: ApiRequest, model_id: str, number: str, name: str) -> Repl
     errors=(409, 422),
 )
 def complete_artifact(req: ApiRequest, model_id: str, number: str, name: str) -> Reply:
-    from chalicelib.services import artifact_verification
-
     artifact, later = artifact_verification.complete(req.actor, model_id, number, name)
     return _reply(artifact, 202 if later else 200)
