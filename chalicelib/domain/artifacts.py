@@ -214,7 +214,12 @@ class Upload(Outbound):
 
     method: str = "PUT"
     url: str | None = Field(default=None, description="The single upload; null for multipart")
-    headers: dict[str, str] = Field(description="Send exactly these with the PUT")
+    headers: dict[str, str] = Field(
+        description=(
+            "Send exactly these with the PUT; Content-Length is signed too: the upload (each "
+            "part) must be exactly its size"
+        )
+    )
     part_size: int | None = Field(default=None, description="Every part but the last")
     parts: list[UploadPart] = Field(default_factory=list)
     expires_at: datetime = Field(description="Each URL is refused after this")

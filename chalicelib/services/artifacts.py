@@ -212,7 +212,7 @@ def _upload(
     seconds = settings().artifact.upload_seconds
     complete = f"{place.path}/{place.name}/complete"
     if upload_id is None or part_bytes is None:
-        url = store.objects.presign_put(key, artifact.media_type, seconds)
+        url = store.objects.presign_put(key, artifact.media_type, artifact.size, seconds)
         return Upload(
             url=url,
             headers={"Content-Type": artifact.media_type},
@@ -220,7 +220,9 @@ def _upload(
             complete=complete,
         )
     parts = [
-        UploadPart(number=n, size=size, url=store.objects.presign_part(key, upload_id, n, seconds))
+        UploadPart(
+            number=n, size=size, url=store.objects.presign_part(key, upload_id, n, size, seconds)
+        )
         for n, size in enumerate(part_sizes(artifact.size, part_bytes), start=1)
     ]
     return Upload(

@@ -93,16 +93,30 @@ class ArtifactObjects:
 
     # --- presigned URLs (signed locally: no AWS call) ------------------------------------
 
-    def presign_put(self, key: str, media_type: str, seconds: int) -> str:
-        """A URL that PUTs the object once, with `Content-Type: media_type` (signed)."""
+    def presign_put(self, key: str, media_type: str, size: int, seconds: int) -> str:
+        """A URL that PUTs the object, with `Content-Type: media_type` and exactly `size`
+        bytes: both are signed, so S3 refuses another type or length (moto does not check;
+        the digest read at completion does not depend on it)."""
         self._inside(key)
-        params = {"Bucket": self.bucket, "Key": key, "ContentType": media_type}
+        params = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "ContentType": media_type,
+            "ContentLength": size,
+        }
         return str(_s3().generate_presigned_url("put_object", Params=params, ExpiresIn=seconds))
 
-    def presign_part(self, key: str, upload_id: str, number: int, seconds: int) -> str:
-        """A URL that PUTs part `number` of the multipart upload `upload_id`."""
+    def presign_part(self, key: str, upload_id: str, number: int, size: int, seconds: int) -> str:
+        """A URL that PUTs part `number` of the multipart upload `upload_id`, of exactly
+        `size` bytes (signed)."""
         self._inside(key)
-        params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number}
+        params = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": number,
+            "ContentLength": size,
+        }
         return str(_s3().generate_presigned_url("upload_part", Params=params, ExpiresIn=seconds))
 
     def presign_get(self, key: str, version_id: str, seconds: int) -> str:

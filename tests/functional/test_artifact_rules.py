@@ -102,7 +102,7 @@ def test_no_object_key_leaves_the_tenants_prefix(name: str) -> None:
     with pytest.raises(ValueError, match="is not an object key of tenant ten_one"):
         objects.key("mdl_01JDQ4W9V3N8Y6Z5X2K7M1P0RS", 1, name)
     with pytest.raises(ValueError, match="is not an object key of tenant ten_one"):
-        objects.presign_put("tenants/ten_two/models/m/versions/000001/artifacts/a", "a/b", 60)
+        objects.presign_put("tenants/ten_two/models/m/versions/000001/artifacts/a", "a/b", 5, 60)
 
 
 def test_presigned_urls_point_at_the_clients_endpoint_signed_with_sigv4(
@@ -117,7 +117,7 @@ def test_presigned_urls_point_at_the_clients_endpoint_signed_with_sigv4(
     try:
         objects = ArtifactObjects(TenantKeys("ten_one"))
         key = objects.key("mdl_01JDQ4W9V3N8Y6Z5X2K7M1P0RS", 1, "model.bin")
-        url = urlsplit(objects.presign_put(key, "application/octet-stream", 60))
+        url = urlsplit(objects.presign_put(key, "application/octet-stream", 5, 60))
     finally:
         bootstrap.reset()
     # THEN the URL is that endpoint's, path-style, under the tenant's prefix
@@ -125,5 +125,5 @@ def test_presigned_urls_point_at_the_clients_endpoint_signed_with_sigv4(
     assert url.path == f"/custos-local-artifacts/{key}"
     query = parse_qs(url.query)
     assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
-    assert query["X-Amz-SignedHeaders"] == ["content-type;host"]
+    assert query["X-Amz-SignedHeaders"] == ["content-length;content-type;host"]
     assert query["X-Amz-Expires"] == ["60"]

@@ -94,6 +94,8 @@ def test_completing_an_artifact_never_uploaded_is_a_409_that_changes_nothing(
 def test_an_upload_of_another_size_is_a_422_naming_the_size(api: Api, tenant: Tenant) -> None:
     version = new_version(api, tenant)
     registered = register(api, tenant, version, CONTENT)
+    # S3 itself refuses this PUT (the URL signs the length); moto stores it, as a store
+    # that does not check would: the completion must catch it.
     put(registered["upload"], CONTENT + b"!")
     done = api.post(f"{version}/artifacts/model.bin/complete", tenant.keys["developer"])
     assert done.status == 422, done.json
