@@ -5,39 +5,25 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import threading
 from typing import Any
 
-import boto3
-import pytest
-
 from tests.conftest import Api, Tenant
-from tests.functional.artifact_world import audit_actions, new_version, small_limits
+from tests.functional.artifact_world import (
+    LARGE,
+    MIB,
+    SMALLISH,
+    audit_actions,
+    dispatcher,
+    drain,
+    invoke_verifier,
+    new_version,
+    small_limits,
+    verification_messages,
+)
 from tests.harness.uploads import artifact_body, put, put_parts
 
-__all__ = ["small_limits"]  # the thresholds fixture, used here too (autouse)
-
-MIB = 2**20
-LARGE = bytes(range(256)) * (11 * MIB // 256)  # 11 MiB: three parts of 5, 5 and 1 MiB
-SMALLISH = b"x" * 4096  # above the 1 KiB sync threshold, below multipart's 6 MiB
-
-
-@pytest.fixture
-def dispatcher(aws: dict[str, str]) -> Any:
-    """The local dispatcher over this test's moto: the relay, then every queue consumer."""
-    from app import app
-    from infra.dispatch import Dispatcher
-
-    return Dispatcher(app, boto3.session.Session(), aws)
-
-
-def drain(dispatcher: Any) -> None:
-    """Pump until nothing moves (the relay publishes, then the consumer reads its queue)."""
-    for _ in range(10):
-        if not dispatcher.pump_all():
-            return
-    raise AssertionError("the dispatcher kept finding work")
+__all__ = ["dispatcher", "small_limits"]  # fixtures
 
 
 def test_a_multipart_upload_waits_for_every_part_then_is_verified_by_the_consumer(
@@ -115,25 +101,6 @@ def test_wrong_bytes_with_a_forged_checksum_end_in_mismatch_through_the_consumer
     assert refused.status == 409 and "register it again" in refused.json["detail"]
 
 
-def _verification_messages(aws: dict[str, str]) -> list[dict[str, Any]]:
-    """The verification requests waiting on the verifier's queue (left there)."""
-    sqs = boto3.client("sqs")
-    answer = sqs.receive_message(
-        QueueUrl=aws["CUSTOS_ARTIFACT_VERIFICATIONS_QUEUE_URL"],
-        MaxNumberOfMessages=10,
-        VisibilityTimeout=0,
-    )
-    return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
-
-
-def _invoke_verifier(envelope: dict[str, Any]) -> dict[str, Any]:
-    from app import app
-
-    record = {"messageId": "redelivered", "body": json.dumps(envelope), "attributes": {}}
-    answer: dict[str, Any] = app.handler_map["verify_artifact"]({"Records": [record]}, None)
-    return answer
-
-
 def test_a_redelivered_verification_request_changes_nothing(
     api: Api, tenant: Tenant, dispatcher: Any, aws: dict[str, str]
 ) -> None:
@@ -143,13 +110,13 @@ def test_a_redelivered_verification_request_changes_nothing(
     put(registered.json["upload"], SMALLISH)
     api.post(f"{version}/artifacts/model.bin/complete", dev)
     dispatcher.streams[0].pump_once()  # the relay: the request reaches the verifier's queue
-    (envelope,) = _verification_messages(aws)
+    (envelope,) = verification_messages(aws)
     drain(dispatcher)
     verified = api.get(f"{version}/artifacts", dev).json["items"]
     assert verified[0]["status"] == "verified"
     before = audit_actions(api, tenant)
     # WHEN the same message is delivered again (SQS delivers at least once)
-    assert _invoke_verifier(envelope) == {"batchItemFailures": []}
+    assert invoke_verifier(envelope) == {"batchItemFailures": []}
     # THEN nothing changes
     assert api.get(f"{version}/artifacts", dev).json["items"] == verified
     assert audit_actions(api, tenant) == before
@@ -166,7 +133,7 @@ def test_two_verifiers_racing_on_one_message_record_one_verdict(
     put(registered.json["upload"], SMALLISH)
     api.post(f"{version}/artifacts/model.bin/complete", dev)
     dispatcher.streams[0].pump_once()
-    (envelope,) = _verification_messages(aws)
+    (envelope,) = verification_messages(aws)
     # GIVEN a first verifier held up while it reads the object (a visibility timeout ran
     # out, so a second one gets the same message)
     reading, release = threading.Event(), threading.Event()
@@ -180,12 +147,12 @@ def test_two_verifiers_racing_on_one_message_record_one_verdict(
 
     monkeypatch.setattr(ArtifactObjects, "digest", slow_first)
     answers: list[dict[str, Any]] = []
-    first = threading.Thread(target=lambda: answers.append(_invoke_verifier(envelope)))
+    first = threading.Thread(target=lambda: answers.append(invoke_verifier(envelope)))
     first.name = "first"
     first.start()
     assert reading.wait(30)
     # WHEN the second verifier finishes first, then the first one goes on
-    assert _invoke_verifier(envelope) == {"batchItemFailures": []}
+    assert invoke_verifier(envelope) == {"batchItemFailures": []}
     release.set()
     first.join(30)
     # THEN both succeed, and one verdict is recorded
@@ -221,8 +188,8 @@ def test_a_verification_request_reaches_the_queue_through_the_outbox_only(
     api.post(f"{version}/artifacts/model.bin/complete", dev)
     # Before the relay has read the table's stream, the queue is empty: the request path
     # sent nothing itself.
-    assert _verification_messages(aws) == []
+    assert verification_messages(aws) == []
     dispatcher.streams[0].pump_once()
-    (envelope,) = _verification_messages(aws)
+    (envelope,) = verification_messages(aws)
     assert envelope["type"] == "artifact.verification_requested"
     assert envelope["tenant_id"] == tenant.id and envelope["data"]["status"] == "verifying"
