@@ -74,11 +74,11 @@ def _complete_pending(
 ) -> tuple[Artifact, bool]:
     current = to_model(Artifact, item)
     key = store.objects.key(place.model_id, place.number, place.name)
-    found = _uploaded(store, key, current, item)
-    if found.size != current.size:
+    uploaded = _uploaded(store, key, current, item)
+    if uploaded.size != current.size:
         raise DomainRuleError(
-            f"{found.size} bytes are uploaded; the artifact is registered with {current.size}",
-            errors=[FieldError("size", f"uploaded {found.size}, registered {current.size}")],
+            f"{uploaded.size} bytes are uploaded; the artifact is registered with {current.size}",
+            errors=[FieldError("size", f"uploaded {uploaded.size}, registered {current.size}")],
         )
     limits = settings().artifact
     unit = UnitOfWork().add(
@@ -87,16 +87,16 @@ def _complete_pending(
         lambda: why_not_draft(actor, place),
     )
     at = timestamp()
-    if found.size > limits.sync_verify_bytes:
-        updated = _moved(current, S.VERIFYING, at, s3_version_id=found.version_id)
+    if uploaded.size > limits.sync_verify_bytes:
+        updated = _moved(current, S.VERIFYING, at, s3_version_id=uploaded.version_id)
         kind = events.ARTIFACT_VERIFICATION_REQUESTED
     else:
-        read = store.objects.digest(key, found.version_id)
+        read = store.objects.digest(key, uploaded.version_id)
         differ = _differ(current, read)
         if differ:
             raise _mismatch(current, differ, read)
         updated = _moved(
-            current, S.VERIFIED, at, s3_version_id=found.version_id, **_computed(read, at)
+            current, S.VERIFIED, at, s3_version_id=uploaded.version_id, **_computed(read, at)
         )
         kind = events.ARTIFACT_VERIFIED
     unit.add(
@@ -167,13 +167,13 @@ def _uploaded(store: TenantStore, key: str, current: Artifact, item: dict[str, A
             if version_id is not None:
                 return Stored(sum(expected), version_id)
         # Gone: completed by an earlier `complete` whose commit failed (or aborted).
-    found = store.objects.head(key)
-    if found is None:
+    current_version = store.objects.head(key)
+    if current_version is None:
         raise ConflictError(
             f"nothing is uploaded for artifact {current.name} yet: PUT its bytes to the "
             "upload URL, then complete"
         )
-    return found
+    return current_version
 
 
 def _check_parts(parts: list[Part], expected: list[int]) -> None:
