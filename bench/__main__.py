@@ -31,6 +31,7 @@ PARTS = {  # results.json key -> module; run and printed in this order
     "latency": "bench.latency",
     "list_page": "bench.list_page",
     "load": "bench.load",
+    "artifacts": "bench.artifacts",
 }
 RESULTS = Path(__file__).with_name("results.json")
 

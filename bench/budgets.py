@@ -92,7 +92,63 @@ def _verify_limits(answer: Any) -> Limits:
     }
 
 
+ARTIFACTS = "/v1/models/{model_id}/versions/{number}/artifacts"
+
+
+def _parts_pages(answer: Any) -> int:
+    """ListParts pages of a multipart upload (1,000 parts a page); 0 for a single upload."""
+    from chalicelib.config import settings
+    from chalicelib.domain.artifacts import part_size
+
+    if not isinstance(answer, dict) or not answer.get("multipart"):
+        return 0
+    size = int(answer["size"])
+    parts = -(-size // part_size(size, settings().artifact.part_bytes))
+    return -(-parts // 1000)
+
+
+def _complete_limits(answer: Any) -> Limits:
+    pages = _parts_pages(answer)
+    return {
+        "DynamoDB.BatchGetItem": 1,
+        "DynamoDB.GetItem": 1,
+        "DynamoDB.TransactWriteItems": 1,
+        "S3.HeadObject": 0 if pages else 1,
+        "S3.GetObject": 1,
+        "S3.ListParts": pages,
+        "S3.CompleteMultipartUpload": 1 if pages else 0,
+    }
+
+
 EXPLICIT: dict[str, Budget] = {
+    f"POST {ARTIFACTS}": Budget(
+        "1 BatchGetItem + 1 TransactWriteItems + <=1 GetItem (+1 CreateMultipartUpload)",
+        "the model (its team) and the artifact's record (a replacement's revision) in one "
+        "BatchGetItem; the stored answer with an Idempotency-Key (or the chain head, cold); "
+        "above the multipart threshold S3 starts the upload. Presigning makes no call",
+        _fixed(
+            {
+                "DynamoDB.BatchGetItem": 1,
+                "DynamoDB.GetItem": 2,
+                "DynamoDB.TransactWriteItems": 1,
+                "S3.CreateMultipartUpload": 1,
+            }
+        ),
+    ),
+    f"GET {ARTIFACTS}": Budget(
+        "1 Query (+1 GetItem on an empty first page)",
+        "a page of the version's artifacts is one Query; an empty first page reads the "
+        "version to tell 404 (not the tenant's) from none yet",
+        _fixed({"DynamoDB.Query": 1, "DynamoDB.GetItem": 1}),
+    ),
+    f"POST {ARTIFACTS}/{{name}}/complete": Budget(
+        "1 BatchGetItem + 1 TransactWriteItems + S3: HeadObject (or ListParts pages + "
+        "CompleteMultipartUpload) + GetObject up to the sync threshold",
+        "Custos reads the bytes itself: the object's current version (a multipart upload is "
+        "completed from its listed parts instead), then, up to the sync threshold, the object "
+        "streamed; above it the verification leaves through the outbox (no S3 read here)",
+        _complete_limits,
+    ),
     "GET /v1/health": Budget(
         NO_CALLS.text,
         "a liveness probe answers from the process alone; it must not fail with DynamoDB",

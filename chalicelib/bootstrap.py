@@ -27,6 +27,10 @@ _CLIENT_CONFIG = Config(
     account_id_endpoint_mode="disabled",
 )
 
+# Presigned URLs are signed with SigV4 (botocore presigns S3 with SigV2 for a custom
+# endpoint, such as the local stack's, and AWS no longer accepts SigV2 everywhere).
+_SERVICE_CONFIG = {"s3": _CLIENT_CONFIG.merge(Config(signature_version="s3v4"))}
+
 caches: list[Callable[[], None]] = []
 
 
@@ -34,7 +38,9 @@ caches: list[Callable[[], None]] = []
 def client(service: str) -> Any:
     """A boto3 client for `service`, created once per process."""
     return boto3.session.Session().client(
-        service, region_name=settings().region, config=_CLIENT_CONFIG
+        service,
+        region_name=settings().region,
+        config=_SERVICE_CONFIG.get(service, _CLIENT_CONFIG),
     )
 
 

@@ -6,6 +6,20 @@ import os
 from functools import cache
 from typing import NamedTuple
 
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+
+class ArtifactSettings(NamedTuple):
+    """Limits of artifact uploads and of their verification (the README's "Artifacts")."""
+
+    max_bytes: int  # the largest artifact a version takes
+    sync_verify_bytes: int  # up to this `complete` verifies in the call; above, a consumer does
+    multipart_bytes: int  # above this the upload is multipart
+    part_bytes: int  # the part size of a multipart upload (S3: at least 5 MiB)
+    upload_seconds: int  # how long upload URLs stay valid
+    download_seconds: int  # how long a download URL stays valid
+
 
 class Settings(NamedTuple):
     table: str
@@ -17,6 +31,7 @@ class Settings(NamedTuple):
     region: str
     auth_cache_seconds: float
     max_body_bytes: int
+    artifact: ArtifactSettings
 
 
 @cache
@@ -33,4 +48,12 @@ def settings() -> Settings:
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         auth_cache_seconds=float(env.get("CUSTOS_AUTH_CACHE_SECONDS", "30")),
         max_body_bytes=int(env.get("CUSTOS_MAX_BODY_BYTES", str(256 * 1024))),
+        artifact=ArtifactSettings(
+            max_bytes=int(env.get("CUSTOS_ARTIFACT_MAX_BYTES", str(5 * GIB))),
+            sync_verify_bytes=int(env.get("CUSTOS_ARTIFACT_SYNC_VERIFY_BYTES", str(16 * MIB))),
+            multipart_bytes=int(env.get("CUSTOS_ARTIFACT_MULTIPART_BYTES", str(64 * MIB))),
+            part_bytes=int(env.get("CUSTOS_ARTIFACT_PART_BYTES", str(64 * MIB))),
+            upload_seconds=int(env.get("CUSTOS_ARTIFACT_UPLOAD_SECONDS", "900")),
+            download_seconds=int(env.get("CUSTOS_ARTIFACT_DOWNLOAD_SECONDS", "300")),
+        ),
     )

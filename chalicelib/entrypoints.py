@@ -83,6 +83,8 @@ class Message(NamedTuple):
         return value if isinstance(value, str) else None
 
 
+LAMBDA_MAX_TIMEOUT = 900  # seconds: Lambda stops any function at 15 minutes
+
 MessageHandler = Callable[[Actor, Message], None]
 RecordsHandler = Callable[[Actor, list[dict[str, Any]]], dict[str, Any]]
 ScheduleHandler = Callable[[Actor], Any]
@@ -203,6 +205,8 @@ def consumer(
     example: Callable[[], dict[str, Any]] | None = None,
 ) -> Callable[[MessageHandler], MessageHandler]:
     """Declare a queue consumer: `handle(actor, message)` runs once per message."""
+    if not 1 <= timeout_seconds <= LAMBDA_MAX_TIMEOUT:
+        raise ValueError(f"{function}'s timeout must be 1-{LAMBDA_MAX_TIMEOUT} s (Lambda's)")
     queue(queue_decl)
     if queue_decl.visibility_timeout_seconds < timeout_seconds:
         raise ValueError(f"{queue_decl.logical_id}'s visibility timeout is below {function}'s")

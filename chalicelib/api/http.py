@@ -85,6 +85,7 @@ class Operation(NamedTuple):
     idempotent: bool
     if_match: bool
     errors: tuple[int, ...]
+    also: tuple[int, ...] = ()  # other success statuses (202 when the work goes on later)
 
     @property
     def path_params(self) -> list[str]:
@@ -184,6 +185,7 @@ def endpoint(
     idempotent: bool = False,
     if_match: bool = False,
     errors: tuple[int, ...] = (),
+    also: tuple[int, ...] = (),
 ) -> Callable[[Callable[..., Reply]], Callable[..., Reply]]:
     """Declare a route; see the module docstring."""
 
@@ -203,6 +205,7 @@ def endpoint(
             idempotent=idempotent,
             if_match=if_match,
             errors=errors,
+            also=also,
         )
         REGISTRY.append(op)
 

@@ -19,6 +19,7 @@ REF = "#/components/schemas/{model}"
 STATUS_TEXT = {
     200: "OK",
     201: "Created",
+    202: "Accepted: the work goes on asynchronously; read the resource for its outcome",
     204: "No content",
     400: "The request does not match the schema",
     401: "Missing or invalid API key",
@@ -191,6 +192,8 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     if links := _links(op):
         ok["links"] = links
     responses: dict[str, Any] = {str(op.status): ok}
+    for code in op.also:
+        responses[str(code)] = {**ok, "description": STATUS_TEXT.get(code, "OK")}
     for code in _errors(op):
         responses[str(code)] = {
             "description": STATUS_TEXT[code],
@@ -225,7 +228,7 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
 EVENT_ACTOR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "Who made the change: a principal (with its key), the platform, or a part"
-    " of the system (scheduler, workflow, scan, webhook-delivery, relay)",
+    " of the system (scheduler, workflow, scan, webhook-delivery, relay, verifier)",
     "required": ["kind"],
     "properties": {
         "kind": {"type": "string", "enum": ["principal", "platform", "system"]},

@@ -3,8 +3,9 @@
 A change is made either by a principal of a tenant (a person or a service account, with the
 API key it used), by the platform operator, or by a named part of the system acting on its
 own schedule or on a message (the scheduler, the approval workflow, a compliance scan, webhook
-delivery, the outbox relay). Services take an actor, never an HTTP request, so a queue
-consumer commits a change exactly as a route does, and the audit trail says which it was.
+delivery, the outbox relay, the artifact verifier). Services take an actor, never an HTTP
+request, so a queue consumer commits a change exactly as a route does, and the audit trail
+says which it was.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class SystemPart(StrEnum):
     SCAN = "scan"
     WEBHOOK_DELIVERY = "webhook-delivery"
     RELAY = "relay"
+    VERIFIER = "verifier"  # reads uploaded artifacts and records what it computed
 
 
 class Actor(NamedTuple):

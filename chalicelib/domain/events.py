@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel
 
 from chalicelib.domain import approvals as a
+from chalicelib.domain import artifacts as art
 from chalicelib.domain import models as m
 
 
@@ -86,4 +87,27 @@ APPROVAL_DECIDED = declare(
 )
 APPROVAL_EXPIRED = declare(
     "approval.expired", a.ApprovalRequest, "An approval request expired at its deadline"
+)
+ARTIFACT_REGISTERED = declare(
+    "artifact.registered", art.Artifact, "An artifact was registered on a draft version"
+)
+ARTIFACT_REPLACED = declare(
+    "artifact.replaced",
+    art.Artifact,
+    "An artifact was registered again before submission: the new record replaces the old",
+)
+ARTIFACT_VERIFICATION_REQUESTED = declare(
+    "artifact.verification_requested",
+    art.Artifact,
+    "An uploaded artifact is too large to verify in the call; the verifier will read it",
+)
+ARTIFACT_VERIFIED = declare(
+    "artifact.verified",
+    art.Artifact,
+    "Custos read the artifact and computed the registered SHA-256 and size",
+)
+ARTIFACT_REJECTED = declare(
+    "artifact.rejected",
+    art.Artifact,
+    "Custos read the artifact and its SHA-256 or size differs from the registration",
 )

@@ -460,7 +460,9 @@ class AuditActor(Outbound):
     key_id: str | None = Field(default=None, description="The API key the change was made with")
     system: str | None = Field(
         default=None,
-        description="For system actors: scheduler, workflow, scan, webhook-delivery or relay",
+        description=(
+            "For system actors: scheduler, workflow, scan, webhook-delivery, relay or verifier"
+        ),
     )
 
 

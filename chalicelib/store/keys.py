@@ -10,6 +10,7 @@ outbox) does not share a partition with its inventory:
 | `T#<t>#PRINCIPAL` | principal id | principals |
 | `T#<t>#MODEL` | model id | models |
 | `T#<t>#MODEL#<model>` | `VERSION#000001` | a model's versions |
+| `T#<t>#MODEL#<model>` | `ARTIFACT#000001#<name>` | a version's artifacts |
 | `T#<t>#AUDIT` | `EVENT#<seq:012>`, `HEAD`, `CHECKPOINT` | the audit chain |
 | `T#<t>#OUTBOX` | `OUTBOX#<event id>` | domain events on their way out (TTL) |
 | `T#<t>#IDEMPOTENCY` | `<principal>#<digest>` | stored first answers (TTL) |
@@ -18,6 +19,10 @@ outbox) does not share a partition with its inventory:
 | `T#<t>#PROCESSED` | `<consumer>#<message>` | messages a consumer has applied (TTL) |
 | `APIKEY#<key>` | `APIKEY` | API-key lookup; index gsi1 `T#<t>#APIKEYS` |
 | `PLATFORM#IDEMPOTENCY` | `<digest>` | the platform operator's stored answers |
+
+An artifact's bytes live in S3 under `tenants/<t>/models/<model>/versions/000001/artifacts/<name>`
+(`TenantKeys.object_key`): the same zero-padded numbers, so one listing of the tenant's
+object versions walks in the order of its version and artifact items.
 
 The only items outside a tenant's partitions are the API-key lookup items (authentication
 must find the tenant from the key id) and the platform's; they carry the tenant id as an
@@ -37,6 +42,7 @@ TENANTS_GSI_PK = "TENANTS"
 PENDING_CALLBACKS_GSI_PK = "CALLBACKS#PENDING"
 OUTBOX_PREFIX = "OUTBOX#"
 VERSION_PREFIX = "VERSION#"
+ARTIFACT_PREFIX = "ARTIFACT#"
 AUDIT_EVENT_PREFIX = "EVENT#"
 MAX_SEQ = 10**12 - 1
 
@@ -116,6 +122,22 @@ class TenantKeys:
 
     def version(self, model_id: str, number: int) -> Key:
         return {"pk": self.versions(model_id), "sk": f"{VERSION_PREFIX}{number:06d}"}
+
+    def artifacts(self, number: int) -> str:
+        """The sort-key prefix of a version's artifacts (in its model's partition)."""
+        return f"{ARTIFACT_PREFIX}{number:06d}#"
+
+    def artifact(self, model_id: str, number: int, name: str) -> Key:
+        return {"pk": self.versions(model_id), "sk": f"{self.artifacts(number)}{name}"}
+
+    @property
+    def objects(self) -> str:
+        """The prefix of every S3 object of the tenant."""
+        return f"tenants/{self.tenant_id}/"
+
+    def object_key(self, model_id: str, number: int, name: str) -> str:
+        """The S3 key of an artifact's bytes."""
+        return f"{self.objects}models/{model_id}/versions/{number:06d}/artifacts/{name}"
 
     def audit_head(self) -> Key:
         return {"pk": self.audit, "sk": "HEAD"}

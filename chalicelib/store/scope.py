@@ -13,9 +13,11 @@ from typing import Any
 from chalicelib.domain.actors import Actor
 from chalicelib.store import cursor, paging, writer
 from chalicelib.store.approvals import Approvals
+from chalicelib.store.artifacts import Artifacts
 from chalicelib.store.audit import AuditLog
 from chalicelib.store.inventory import Inventory
 from chalicelib.store.keys import Key, TenantKeys
+from chalicelib.store.objects import ArtifactObjects
 from chalicelib.store.operational import Operational
 from chalicelib.store.principals import Principals
 from chalicelib.store.unit import UnitOfWork
@@ -34,6 +36,8 @@ class TenantStore:
         self.audit = AuditLog(self.keys)
         self.operational = Operational(self.keys)
         self.approvals = Approvals(self.keys)
+        self.artifacts = Artifacts(self.keys)
+        self.objects = ArtifactObjects(self.keys)
 
     def commit(self, actor: Actor, unit: UnitOfWork) -> int:
         """Commit `unit` as `actor` into this tenant's chain; returns its last sequence."""

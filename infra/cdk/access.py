@@ -34,6 +34,8 @@ class Grant:
     kind: GrantKind
     target: str
     actions: tuple[str, ...]
+    # For "objects": the keys granted, as a pattern under the bucket (every tenant's prefix).
+    objects: str = "*"
 
 
 # Reads are keyed: GetItem, BatchGetItem, Query. Scan is never granted to a
@@ -53,11 +55,31 @@ TOPIC_PUBLISH = ("sns:Publish",)
 KEY_FOR_PUBLISH = ("kms:GenerateDataKey", "kms:Decrypt")
 STREAM_REPLAY = ("dynamodb:GetShardIterator", "dynamodb:GetRecords")
 
+# Artifact objects live under tenants/<tenant>/ (the store scopes every key to the caller's
+# tenant); nothing else of the bucket is granted.
+TENANT_OBJECTS = "tenants/*"
+# What the API handler does to artifact objects, and signs URLs for (a presigned URL is only
+# as good as its signer's permission): PutObject covers PUT, CreateMultipartUpload,
+# UploadPart and CompleteMultipartUpload; GetObject covers HeadObject and reading the
+# current version, GetObjectVersion a named version (the download URL, the digest read).
+ARTIFACT_OBJECTS = (
+    "s3:PutObject",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+)
+# Without ListBucket, S3 answers a HeadObject of a missing key 403, not 404: "not uploaded
+# yet" would read as a permission failure.
+ARTIFACT_BUCKET = ("s3:ListBucket",)
+
 ACCESS: dict[str, tuple[Grant, ...]] = {
     "api_handler": (
         Grant("table", "Main", TABLE_READ + TABLE_WRITE),
         Grant("secret", "PlatformKeyHash", SECRET_READ),
         Grant("secret", "CursorSigningKey", SECRET_READ),
+        Grant("objects", "Artifacts", ARTIFACT_OBJECTS, TENANT_OBJECTS),
+        Grant("bucket", "Artifacts", ARTIFACT_BUCKET),
     ),
     "outbox_relay": (
         Grant("topic", "DomainEvents", TOPIC_PUBLISH),
@@ -70,6 +92,11 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant("executions", "approval", ("states:SendTaskSuccess",)),
     ),
     "verify_audit_chains": (Grant("table", "Main", (*TABLE_READ, "dynamodb:PutItem")),),
+    # Reads the object version to verify and records the verdict.
+    "verify_artifact": (
+        Grant("table", "Main", TABLE_READ + TABLE_WRITE),
+        Grant("objects", "Artifacts", ("s3:GetObject", "s3:GetObjectVersion"), TENANT_OBJECTS),
+    ),
 }
 
 

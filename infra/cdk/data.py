@@ -77,7 +77,7 @@ class DataPlane(Construct):
             case "bucket":
                 return [self.buckets[target].bucket_arn]
             case "objects":
-                return [self.buckets[target].arn_for_objects("*")]
+                return [self.buckets[target].arn_for_objects(grant.objects)]
             case "queue":
                 return [self.queues[target].queue_arn]
             case "secret":

@@ -85,9 +85,11 @@ def acknowledge_findings(stack: CustosStack) -> None:
             if grant.kind == "objects":
                 acknowledge(
                     wiring.roles[function],
-                    f"AwsSolutions-IAM5[Resource::<{logical_id('bucket', grant.target)}.Arn>/*]",
+                    f"AwsSolutions-IAM5[Resource::<{logical_id('bucket', grant.target)}.Arn>/"
+                    f"{grant.objects}]",
                     "Object keys are tenants/<tenant>/...: the tenant is only known per "
-                    "request, so the grant covers the bucket's objects and the store scopes keys.",
+                    "request, so the grant covers every tenant's prefix and the store scopes "
+                    "each key to the caller's tenant.",
                 )
     if stack.api_settings is not None and stack.api_settings.account_role is not None:
         acknowledge(

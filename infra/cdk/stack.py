@@ -47,12 +47,20 @@ class CustosStack(Stack):
         self.wiring = FunctionWiring(self, "Functions", self.data, functions)
 
         roles = {name: role.role_arn for name, role in self.wiring.roles.items()}
+        # A queue consumer runs as long as it declares (the verifier reads gigabytes); the
+        # others keep the stage's timeout.
+        timeouts = {c.function: c.timeout_seconds for c in resources.queue_consumers}
+        functions_config = {
+            name: {"iam_role_arn": arn}
+            | ({"lambda_timeout": timeouts[name]} if name in timeouts else {})
+            for name, arn in roles.items()
+        }
         overrides = {
             "manage_iam_role": False,
             # chalice validates a stage-level role; every function overrides it.
             "iam_role_arn": roles.get(API_HANDLER) or next(iter(roles.values())),
             "environment_variables": self.data.environment,
-            "lambda_functions": {name: {"iam_role_arn": arn} for name, arn in roles.items()},
+            "lambda_functions": functions_config,
         }
         # chalice.cdk names the chalice stage after the construct's scope: this stack.
         config = build.chalice_config(stage, self.to_string(), overrides)

@@ -71,6 +71,11 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     ("GET", "/v1/models/{model_id}/versions"): _EVERY_TENANT_ROLE,
     ("GET", "/v1/models/{model_id}/versions/{number}"): _EVERY_TENANT_ROLE,
     ("PATCH", "/v1/models/{model_id}/versions/{number}"): _DEVELOPER,
+    # artifacts: the model's team (developers) registers and completes; every role reads
+    ("POST", "/v1/models/{model_id}/versions/{number}/artifacts"): _DEVELOPER,
+    ("GET", "/v1/models/{model_id}/versions/{number}/artifacts"): _EVERY_TENANT_ROLE,
+    ("GET", "/v1/models/{model_id}/versions/{number}/artifacts/{name}"): _EVERY_TENANT_ROLE,
+    ("POST", "/v1/models/{model_id}/versions/{number}/artifacts/{name}/complete"): _DEVELOPER,
     # read audit events: auditor, admin
     ("GET", "/v1/audit-events"): _AUDIT_READERS,
     ("GET", "/v1/audit/verify"): _AUDIT_READERS,

@@ -10,6 +10,7 @@ own route table: a new route, or a new path parameter, fails
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import requests
 
 from tests.conftest import PLATFORM_KEY, Answer, Api, Tenant, make_tenant, new_model
 from tests.functional.route_fixtures import (
@@ -41,6 +43,7 @@ PARAM_IDS: dict[str, tuple[str, ...]] = {
     "key_id": ("key_id",),
     "model_id": ("model_id",),
     "number": ("model_id", "number"),
+    "name": ("model_id", "number", "name"),
 }
 
 # A valid body for every route that takes one, so a foreign id is the only reason to fail.
@@ -60,6 +63,14 @@ BODIES: dict[Route, dict[str, Any] | None] = {
     ("PATCH", "/v1/models/{model_id}"): {"purpose": "Hijacked by A"},
     ("POST", "/v1/models/{model_id}/versions"): {"description": "Planted by A"},
     ("PATCH", "/v1/models/{model_id}/versions/{number}"): {"description": "Hijacked by A"},
+    ("POST", "/v1/models/{model_id}/versions/{number}/artifacts"): {
+        "name": "planted-by-a.bin",
+        "kind": "other",
+        "media_type": "application/octet-stream",
+        "size": 5,
+        "sha256": "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+    },
+    ("POST", "/v1/models/{model_id}/versions/{number}/artifacts/{name}/complete"): None,
 }
 
 # The role A calls with: the first one PERMISSIONS allows, so a 403 never masks the check.
@@ -83,6 +94,24 @@ class World:
     b: Side
 
 
+def register_artifact(api: Api, key: str, path: str, name: str) -> None:
+    """An artifact of `name`, uploaded through its presigned URL and verified."""
+    content = f"{name} bytes".encode()
+    body = {
+        "name": name,
+        "kind": "model",
+        "media_type": "application/octet-stream",
+        "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+    }
+    registered = api.post(f"{path}/artifacts", key, body)
+    assert registered.status == 201, registered.json
+    upload = registered.json["upload"]
+    assert requests.put(upload["url"], data=content, headers=upload["headers"]).ok
+    completed = api.post(f"{path}/artifacts/{name}/complete", key)
+    assert completed.status == 200, completed.json
+
+
 def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
     tenant = make_tenant(api, name)
     admin, developer = tenant.keys["admin"], tenant.keys["developer"]
@@ -94,6 +123,11 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
         )
         assert version.status == 201, version.json
         version_ids.append(version.json["id"])
+    # B has two artifacts on its last version (a limit=1 page has a next cursor), A one.
+    version_path = f"/v1/models/{made[0]['id']}/versions/{versions}"
+    artifact_names = [f"{name.lower()}-{n}.bin" for n in range(versions)]
+    for artifact in artifact_names:
+        register_artifact(api, developer, version_path, artifact)
     target = api.post("/v1/principals", admin, {"name": f"{name} target", "roles": ["monitor"]})
     assert target.status == 201, target.json
     key = api.post("/v1/api-keys", admin, {"principal_id": target.json["id"], "name": "target"})
@@ -104,9 +138,11 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
         "key_id": key.json["id"],
         "model_id": made[0]["id"],
         "number": str(versions),
+        "name": artifact_names[-1],
         "developer_id": tenant.ids["developer"],
     }
     marks = {name, tenant.id, *tenant.ids.values(), *ids.values(), *version_ids}
+    marks |= set(artifact_names)
     marks |= {m["id"] for m in made} | {k["id"] for k in items_of(api, "/v1/api-keys", admin)}
     marks.discard(str(versions))
     return Side(tenant, ids, key.json["secret"], marks)
@@ -166,14 +202,20 @@ def b_state(world: World) -> dict[str, Any]:
     api, b = world.api, world.b
     admin, developer = key(b, "admin"), key(b, "developer")
     models = items_of(api, "/v1/models", developer)
+    versions = {m["id"]: items_of(api, f"/v1/models/{m['id']}/versions", developer) for m in models}
     return {
         "tenant": api.get(f"/v1/tenants/{b.tenant.id}", PLATFORM_KEY).json,
         "principals": items_of(api, "/v1/principals", admin),
         "api_keys": items_of(api, "/v1/api-keys", admin),
         "audit": items_of(api, "/v1/audit-events", key(b, "auditor")),
         "models": models,
-        "versions": {
-            m["id"]: items_of(api, f"/v1/models/{m['id']}/versions", developer) for m in models
+        "versions": versions,
+        "artifacts": {
+            f"{m}/{v['number']}": items_of(
+                api, f"/v1/models/{m}/versions/{v['number']}/artifacts", developer
+            )
+            for m, listed in versions.items()
+            for v in listed
         },
         "victim_key": api.get("/v1/me", b.victim_key).status,
     }
@@ -247,6 +289,7 @@ LISTS: dict[Route, ListCase] = {
     ("GET", "/v1/api-keys"): ListCase("admin", ("principal_id={principal_id}",)),
     ("GET", "/v1/audit-events"): ListCase("auditor"),
     ("GET", "/v1/models/{model_id}/versions"): ListCase("auditor"),
+    ("GET", "/v1/models/{model_id}/versions/{number}/artifacts"): ListCase("auditor"),
 }
 
 

@@ -28,6 +28,14 @@ from tests.functional.route_fixtures import (
     running_api,
 )
 
+ARTIFACT = {
+    "name": "model.onnx",
+    "kind": "model",
+    "media_type": "application/octet-stream",
+    "size": 5,
+    "sha256": "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+}
+
 
 @dataclass
 class World:
@@ -54,6 +62,12 @@ def world() -> Iterator[World]:
             {"principal_id": target.json["id"], "name": "target"},
         )
         assert key.status == 201, key.json
+        artifact = api.post(
+            f"/v1/models/{model['id']}/versions/{version.json['number']}/artifacts",
+            tenant.keys["developer"],
+            ARTIFACT,
+        )
+        assert artifact.status == 201, artifact.json
         yield World(
             api,
             tenant,
@@ -63,6 +77,7 @@ def world() -> Iterator[World]:
                 "key_id": key.json["id"],
                 "model_id": model["id"],
                 "number": str(version.json["number"]),
+                "name": artifact.json["name"],
             },
         )
 
@@ -84,6 +99,7 @@ def body_for(route: Route, role: str, world: World) -> dict[str, Any] | None:
         ("PATCH", "/v1/models/{model_id}"): {"purpose": f"Edited by the {role}"},
         ("POST", "/v1/models/{model_id}/versions"): {},
         ("PATCH", "/v1/models/{model_id}/versions/{number}"): {"description": f"By {role}"},
+        ("POST", "/v1/models/{model_id}/versions/{number}/artifacts"): ARTIFACT,
     }
     if route == ("PATCH", "/v1/models/{model_id}") and role in ("validator", "approver"):
         # Risk tier is the validator's and approver's to change; 2 -> 1 or 3 always changes it.

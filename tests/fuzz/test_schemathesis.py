@@ -12,7 +12,8 @@ left out, and why (each also marked where it is configured below):
 - Positive-data acceptance also accepts 412: a schema-valid request that a stale generated
   `If-Match` (optimistic locking) refuses; and 422 for the operations whose declaration
   lists it among its `errors` (a domain rule: a referenced principal or model that does not
-  exist, an expiry in the past), for no other.
+  exist, an expiry in the past), 413 likewise (an artifact larger than the size limit,
+  which is a setting), for no other.
 - Negative-data rejection accepts 413: a body over 256 KB is refused for its size before
   its fields are read (the README's error list: 413 too large).
 - Missing-required-header accepts 428: a missing `If-Match` is answered "428 Precondition
@@ -93,18 +94,31 @@ _checks.missing_required_header.expected_statuses = [
     "428",
 ]
 OPERATIONS = {op.name: op for op in operations()}
-# 422 is a valid request's answer only where the operation's declaration lists it among its
-# errors: a domain rule the schema cannot express.
-DOMAIN_RULED = sorted(name for name, op in OPERATIONS.items() if 422 in op.errors)
-_domain_rule = [*_checks.positive_data_acceptance.expected_statuses, "422"]
-schema.config.operations.operations.append(
-    OperationConfig.from_dict(
-        {
-            "include-operation-id": DOMAIN_RULED,
-            "checks": {"positive_data_acceptance": {"expected-statuses": _domain_rule}},
-        }
+# 422 (a domain rule the schema cannot express) and 413 (a size limit that is a setting: an
+# artifact above it) are a valid request's answer only where the operation's declaration
+# lists them among its errors, for no other operation.
+RULED = {"422": "a domain rule", "413": "a size limit set by configuration"}
+_by_statuses: dict[tuple[str, ...], list[str]] = {}
+for _name, _op in OPERATIONS.items():
+    _extra = tuple(code for code in RULED if int(code) in _op.errors)
+    if _extra:
+        _by_statuses.setdefault(_extra, []).append(_name)
+for _extra, _names in sorted(_by_statuses.items()):
+    schema.config.operations.operations.append(
+        OperationConfig.from_dict(
+            {
+                "include-operation-id": sorted(_names),
+                "checks": {
+                    "positive_data_acceptance": {
+                        "expected-statuses": [
+                            *_checks.positive_data_acceptance.expected_statuses,
+                            *_extra,
+                        ]
+                    }
+                },
+            }
+        )
     )
-)
 ROLES = {name: role_for(op) for name, op in OPERATIONS.items()}
 TURNS: dict[str, int] = {}
 ANSWERED: dict[str, set[int]] = {}  # operation -> statuses seen, stateless and stateful

@@ -10,7 +10,10 @@ operations come from `chalicelib.api.http.REGISTRY`, and for each one
   `POST /v1/models`), taking its id from the matching field of the answer;
 - the body is the request model's first OpenAPI example, with every id in it
   (`prn_…`) replaced by a fresh object of that kind, made the same way;
-- `If-Match` is the ETag a reader of the same path sees just before.
+- `If-Match` is the ETag a reader of the same path sees just before;
+- when the creating POST's answer holds an `upload` (presigned URLs for an object's bytes),
+  the request model's `example_content` (the bytes its example describes) is uploaded
+  through it, so an operation on the object finds its bytes where it looks for them.
 
 An operation this cannot satisfy (no example, no creator for a parameter) raises
 `UnsupportedOperation` naming what to declare, so a new route fails loudly.
@@ -22,6 +25,8 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+
+import requests
 
 from chalicelib.api.http import REGISTRY, Operation
 from chalicelib.api.openapi import id_pointer
@@ -161,7 +166,23 @@ class Exerciser:
         )
         if answer.status != post.status:
             raise ExerciseFailed(f"making {{{param}}} by POST {post.path}: {answer.json}")
+        upload = answer.json.get("upload") if isinstance(answer.json, dict) else None
+        if upload:
+            self.upload(post, upload)
         return str(pointer(answer.json, where))
+
+    def upload(self, post: Operation, upload: dict[str, Any]) -> None:
+        """Send the example's bytes through a presigned upload, as a client would."""
+        content = getattr(post.request, "example_content", None)
+        if not isinstance(content, bytes) or not upload.get("url"):
+            raise UnsupportedOperation(
+                f"POST {post.path} answers an upload: give {post.request} an example_content "
+                "that fits one PUT"
+            )
+        # requests, not the API client: the URL is S3's (in-process moto serves it too).
+        sent = requests.put(upload["url"], data=content, headers=upload["headers"], timeout=30)
+        if not sent.ok:
+            raise ExerciseFailed(f"uploading for POST {post.path}: {sent.status_code} {sent.text}")
 
     def current_etag(self, template: str, path: str) -> str:
         reader = next(

@@ -1,12 +1,13 @@
 """Run the system end to end under executing moto, so that every entry point no HTTP
 request starts is handed real inputs (captured by `tests.harness.consumers.Capture`).
 
-A tenant is made through the API, two model versions are submitted for approval, and
-the local dispatcher (infra/dispatch.py) drives the outbox relay, the queue consumers and
-the schedules as Lambda would, while moto's Step Functions executes the approval
-workflow. The first request is decided through its task token; the second has its
-decision owed but its callback lost, as a failed SendTaskSuccess leaves it, so the
-callback reconciler has one to answer when the schedules fire.
+A tenant is made through the API; an artifact is registered, uploaded and completed above
+the threshold for verifying in the call, so the verifier consumer checks it; two model
+versions are submitted for approval, and the local dispatcher (infra/dispatch.py) drives
+the outbox relay, the queue consumers and the schedules as Lambda would, while moto's Step
+Functions executes the approval workflow. The first request is decided through its task
+token; the second has its decision owed but its callback lost, as a failed SendTaskSuccess
+leaves it, so the callback reconciler has one to answer when the schedules fire.
 
 An entry point this does not reach gets no input, and the fault tests' coverage test
 names it: reaching it means adding what triggers it here.
@@ -14,6 +15,7 @@ names it: reaching it means adding what triggers it here.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -28,6 +30,7 @@ PEOPLE = {"developer": ["developer"], "validator": ["validator"], "auditor": ["a
 # Long enough that no stage expires while fault cases replay what was captured.
 STAGE_SECONDS = 3600
 LOST_CALLBACK_AGE = timedelta(minutes=10)  # older than the reconciler's grace
+SYNC_VERIFY = "CUSTOS_ARTIFACT_SYNC_VERIFY_BYTES"
 
 
 def until(condition: Callable[[], Any], pump: Callable[[], int], seconds: float = 30) -> Any:
@@ -55,6 +58,7 @@ class Scenario:
         self.dispatcher = Dispatcher(app, boto3.session.Session(), env, clock=lambda: self.now)
 
     def run(self) -> Tenant:
+        self._artifact_verified_by_the_consumer()
         first = self._submitted("Credit PD")
         until(lambda: self._status(first) == "in_review", self._pump)
         self._decide(first, "approve")
@@ -93,6 +97,42 @@ class Scenario:
         )
         developer = self._actor("developer", Role.DEVELOPER)
         return workflow.submit(developer, model.json["id"], 1, [stage]).id
+
+    def _artifact_verified_by_the_consumer(self) -> None:
+        """An artifact above the sync-verification threshold: `complete` answers 202 and
+        the verifier consumer, fed through the fan-out topic, verifies it."""
+        from chalicelib.config import settings
+        from tests.harness.uploads import artifact_body, put
+
+        key = self.tenant.keys["developer"]
+        body = {"name": "Scored", "purpose": "scenario", "risk_tier": 3}
+        model = self.api.post("/v1/models", key, body)
+        assert model.status == 201, model.json
+        path = f"/v1/models/{model.json['id']}/versions"
+        assert self.api.post(path, key, {}).status == 201
+        content = b"scenario artifact " * 256  # 4.5 KB, above the threshold set below
+        saved = os.environ.get(SYNC_VERIFY)
+        os.environ[SYNC_VERIFY] = "1024"
+        settings.cache_clear()
+        try:
+            registered = self.api.post(f"{path}/1/artifacts", key, artifact_body(content))
+            assert registered.status == 201, registered.json
+            put(registered.json["upload"], content)
+            done = self.api.post(f"{path}/1/artifacts/model.bin/complete", key)
+            assert done.status == 202, done.json
+        finally:
+            if saved is None:
+                os.environ.pop(SYNC_VERIFY, None)
+            else:
+                os.environ[SYNC_VERIFY] = saved
+            settings.cache_clear()
+        auditor = self.tenant.keys["auditor"]
+        until(
+            lambda: (
+                self.api.get(f"{path}/1/artifacts/model.bin", auditor).json["status"] == "verified"
+            ),
+            self._pump,
+        )
 
     def _decide(self, request_id: str, outcome: str) -> None:
         from chalicelib.domain.approvals import Outcome

@@ -56,3 +56,8 @@ def make_tenant(
         assert key.status == 201, key.json
         tenant.keys[person] = key.json["secret"]
     return tenant
+
+
+def secret_part(token: str) -> str:
+    """The secret of a bearer token `cus_<key id>_<secret>` (the secret itself may hold `_`)."""
+    return token.split("_", 3)[3]

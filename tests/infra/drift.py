@@ -261,6 +261,13 @@ def _consumers(resources: Resources, handlers: list[Handler], found: Template) -
         )
         for c in resources.queue_consumers
     ]
+    found_functions = {lid: _props(r) for lid, r in found.items()}
+    for c in resources.queue_consumers:
+        timeout = found_functions.get(function_logical_id(c.function), {}).get("Timeout")
+        if c.function in declared_functions and timeout != c.timeout_seconds:
+            problems.append(
+                f"consumer {c.function}: Lambda timeout is {timeout}, declared {c.timeout_seconds}"
+            )
     for function, source, settings in bindings:
         what = f"consumer {function} of {source['Fn::GetAtt'][0]}"
         if function not in declared_functions:

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("aws_cdk", reason="needs the cdk extra: pip install -e '.[dev,cdk]'")
 
-from infra.cdk.access import ACCESS
+from infra.cdk.access import ACCESS, ARTIFACT_OBJECTS
 from infra.cdk.functions import QUEUE_RECEIVE, STREAM_LIST, STREAM_READ
 from infra.cdk.names import logical_id
 from infra.resources import RESOURCES
@@ -141,3 +141,24 @@ def test_each_queue_consumer_gets_a_mapping_and_permission_to_receive_its_queue(
             if set(as_list(s["Action"])) == set(QUEUE_RECEIVE)
         ]
         assert [refs(s["Resource"]) for s in receive] == [{queue}], consumer.function
+
+
+def test_artifact_objects_are_granted_under_the_tenants_prefix_only(
+    synthesized: Synthesized,
+) -> None:
+    # The store scopes every key to the caller's tenant; IAM keeps every role to tenants/*.
+    bucket = logical_id("bucket", "Artifacts")
+    prefix = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/tenants/*"]]}
+    expected = {
+        "api_handler": set(ARTIFACT_OBJECTS),
+        "verify_artifact": {"s3:GetObject", "s3:GetObjectVersion"},
+    }
+    for function, actions in expected.items():
+        on_objects = [
+            s
+            for s in role_statements(synthesized.template, function)
+            if any(a.startswith("s3:") and a != "s3:ListBucket" for a in as_list(s["Action"]))
+        ]
+        assert [(set(as_list(s["Action"])), s["Resource"]) for s in on_objects] == [
+            (actions, prefix)
+        ], function

@@ -102,3 +102,15 @@ def test_drift_check_reports_a_stream_consumer_without_its_mapping(
         "consumer archiver of MainTable: the app declares no function archiver",
         "consumer archiver of MainTable: no event source mapping",
     ]
+
+
+def test_drift_check_reports_a_consumer_deployed_with_another_timeout(
+    synthesized: Synthesized,
+) -> None:
+    verifier = next(c for c in RESOURCES.queue_consumers if c.function == "verify_artifact")
+    others = [c for c in RESOURCES.queue_consumers if c is not verifier]
+    declared = replace(RESOURCES, queue_consumers=(*others, verifier._replace(timeout_seconds=600)))
+
+    problems = find_drift(declared, declared_handlers(load_app()), synthesized.template)
+
+    assert problems == ["consumer verify_artifact: Lambda timeout is 900, declared 600"]
