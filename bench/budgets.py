@@ -167,6 +167,34 @@ EXPLICIT: dict[str, Budget] = {
         "when there was something new to check",
         _verify_limits,
     ),
+    "GET /v1/models/{model_id}/versions": Budget(
+        "1 Query (+1 GetItem on an empty first page)",
+        "a page of the model's versions is one Query; an empty first page reads the model to "
+        "tell 404 (not the tenant's) from no versions yet",
+        _fixed({"DynamoDB.Query": 1, "DynamoDB.GetItem": 1}),
+    ),
+    "DELETE /v1/api-keys/{key_id}": Budget(
+        "1 TransactWriteItems + <=3 GetItem (+ key pages when the acting key cannot stay)",
+        "the key, its holder (is it an active admin? the tenant must keep a usable admin "
+        "key) and, cold, the chain head; the acting admin's own key is the one kept when "
+        "it can be, else the tenant's keys are paged (a Query and a BatchGetItem each) to "
+        "find another",
+        _fixed(
+            {
+                "DynamoDB.TransactWriteItems": 1,
+                "DynamoDB.GetItem": 3,
+                "DynamoDB.Query": 10,
+                "DynamoDB.BatchGetItem": 10,
+            }
+        ),
+    ),
+    "POST /v1/tenants/{tenant_id}/admin-keys": Budget(
+        "1 TransactWriteItems + <=3 GetItem + <=1 Query",
+        "break-glass, rare: the tenant (it must exist), the stored answer with an "
+        "Idempotency-Key, the chain head when cold; without a principal_id one Query of the "
+        "tenant's principals finds its earliest admin",
+        _fixed({"DynamoDB.TransactWriteItems": 1, "DynamoDB.GetItem": 3, "DynamoDB.Query": 1}),
+    ),
 }
 
 UNBUDGETED = Budget(
