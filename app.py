@@ -8,7 +8,7 @@ from collections.abc import Callable
 from chalice import Chalice, Response
 from chalice.app import Request
 
-from chalicelib.api import artifacts, audit, meta, models, principals, tenants
+from chalicelib.api import artifacts, audit, meta, models, policy, principals, tenants
 from chalicelib.api.http import edge_problem
 from chalicelib.handlers import artifacts as artifact_handlers
 from chalicelib.handlers import audit as audit_schedules
@@ -16,7 +16,15 @@ from chalicelib.handlers import relay, workflow
 
 app = Chalice(app_name="custos")
 app.api.binary_types = []  # every body is JSON; never base64 a request
-for blueprint in (meta.bp, tenants.bp, principals.bp, models.bp, artifacts.bp, audit.bp):
+for blueprint in (
+    meta.bp,
+    tenants.bp,
+    principals.bp,
+    models.bp,
+    artifacts.bp,
+    policy.bp,
+    audit.bp,
+):
     app.register_blueprint(blueprint)
 # Entry points no HTTP request starts (chalicelib.entrypoints declares them).
 for blueprint in (relay.bp, workflow.bp, artifact_handlers.bp, audit_schedules.bp):

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from chalicelib.domain import approvals as a
 from chalicelib.domain import artifacts as art
 from chalicelib.domain import models as m
+from chalicelib.domain import policy as pol
 
 
 class DomainEvent(NamedTuple):
@@ -73,6 +74,9 @@ MODEL_CREATED = declare("model.created", m.Model, "A model was registered")
 MODEL_UPDATED = declare("model.updated", m.Model, "A model's descriptive fields changed")
 MODEL_RECLASSIFIED = declare(
     "model.reclassified", m.Model, "A model's risk tier or regulatory scope changed"
+)
+POLICY_UPDATED = declare(
+    "policy.updated", pol.Policy, "An admin set a new version of the approval policy"
 )
 VERSION_CREATED = declare("version.created", m.Version, "A draft version was registered")
 VERSION_UPDATED = declare("version.updated", m.Version, "A draft version changed")

@@ -14,6 +14,7 @@ outbox) does not share a partition with its inventory:
 | `T#<t>#AUDIT` | `EVENT#<seq:012>`, `HEAD`, `CHECKPOINT` | the audit chain |
 | `T#<t>#OUTBOX` | `OUTBOX#<event id>` | domain events on their way out (TTL) |
 | `T#<t>#IDEMPOTENCY` | `<principal>#<digest>` | stored first answers (TTL) |
+| `T#<t>#POLICY` | `CURRENT`, `VERSION#000001` | the policy in force, and every version of it |
 | `T#<t>#APPROVAL` | request id | approval requests |
 | `T#<t>#WORKFLOW#<request>` | `STAGE#<nn>#TOKEN` | task tokens (operational) |
 | `T#<t>#PROCESSED` | `<consumer>#<message>` | messages a consumer has applied (TTL) |
@@ -43,6 +44,7 @@ PENDING_CALLBACKS_GSI_PK = "CALLBACKS#PENDING"
 OUTBOX_PREFIX = "OUTBOX#"
 VERSION_PREFIX = "VERSION#"
 ARTIFACT_PREFIX = "ARTIFACT#"
+POLICY_VERSION_PREFIX = "VERSION#"
 AUDIT_EVENT_PREFIX = "EVENT#"
 MAX_SEQ = 10**12 - 1
 
@@ -153,6 +155,17 @@ class TenantKeys:
 
     def idempotency(self, principal_id: str, key: str) -> Key:
         return {"pk": f"{self.root}#IDEMPOTENCY", "sk": f"{principal_id}#{_digest(key)}"}
+
+    @property
+    def policies(self) -> str:
+        return f"{self.root}#POLICY"
+
+    def policy_current(self) -> Key:
+        """The policy in force (a copy of its latest version)."""
+        return {"pk": self.policies, "sk": "CURRENT"}
+
+    def policy_version(self, version: int) -> Key:
+        return {"pk": self.policies, "sk": f"{POLICY_VERSION_PREFIX}{version:06d}"}
 
     def approval(self, request_id: str) -> Key:
         return {"pk": f"{self.root}#APPROVAL", "sk": request_id}

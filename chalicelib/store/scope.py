@@ -19,6 +19,7 @@ from chalicelib.store.inventory import Inventory
 from chalicelib.store.keys import Key, TenantKeys
 from chalicelib.store.objects import ArtifactObjects
 from chalicelib.store.operational import Operational
+from chalicelib.store.policy import Policies
 from chalicelib.store.principals import Principals
 from chalicelib.store.unit import UnitOfWork
 
@@ -35,6 +36,7 @@ class TenantStore:
         self.inventory = Inventory(self.keys)
         self.audit = AuditLog(self.keys)
         self.operational = Operational(self.keys)
+        self.policies = Policies(self.keys)
         self.approvals = Approvals(self.keys)
         self.artifacts = Artifacts(self.keys)
         self.objects = ArtifactObjects(self.keys)

@@ -76,6 +76,10 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     ("GET", "/v1/models/{model_id}/versions/{number}/artifacts"): _EVERY_TENANT_ROLE,
     ("GET", "/v1/models/{model_id}/versions/{number}/artifacts/{name}"): _EVERY_TENANT_ROLE,
     ("POST", "/v1/models/{model_id}/versions/{number}/artifacts/{name}/complete"): _DEVELOPER,
+    # policy: admin sets it; every role reads it (and its versions)
+    ("GET", "/v1/policy"): _EVERY_TENANT_ROLE,
+    ("PUT", "/v1/policy"): _ADMIN,
+    ("GET", "/v1/policy/versions"): _EVERY_TENANT_ROLE,
     # read audit events: auditor, admin
     ("GET", "/v1/audit-events"): _AUDIT_READERS,
     ("GET", "/v1/audit/verify"): _AUDIT_READERS,
@@ -124,6 +128,11 @@ def items_of(api: Api, path: str, key: str | None) -> list[dict[str, Any]]:
         if not cursor:
             return found
     raise AssertionError(f"{path} did not end after 50 pages")
+
+
+def needs_if_match(method: str) -> bool:
+    """Updates (PATCH, and PUT's whole replacement) send the ETag last read."""
+    return method in ("PATCH", "PUT")
 
 
 def current_etag(api: Api, tenant: Tenant, template: str, path: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 
+from chalicelib.domain.policy import DEFAULT_BODY
 from tests.conftest import PLATFORM_KEY, Answer, Api, Tenant, make_tenant, new_model
 from tests.functional.route_fixtures import (
     PERMISSIONS,
@@ -29,6 +30,7 @@ from tests.functional.route_fixtures import (
     current_etag,
     fill,
     items_of,
+    needs_if_match,
     path_params,
     route_id,
     running_api,
@@ -132,6 +134,10 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
     assert target.status == 201, target.json
     key = api.post("/v1/api-keys", admin, {"principal_id": target.json["id"], "name": "target"})
     assert key.status == 201, key.json
+    # A policy of its own (versions 1, the defaults, and 2), naming its target as a contact.
+    policy = {**DEFAULT_BODY, "escalation_contact_ids": [target.json["id"]]}
+    set_policy = api.call("PUT", "/v1/policy", admin, policy, headers={"If-Match": '"1"'})
+    assert set_policy.status == 200, set_policy.json
     ids = {
         "tenant_id": tenant.id,
         "principal_id": target.json["id"],
@@ -217,6 +223,7 @@ def b_state(world: World) -> dict[str, Any]:
             for m, listed in versions.items()
             for v in listed
         },
+        "policy": items_of(api, "/v1/policy/versions", key(b, "auditor")),
         "victim_key": api.get("/v1/me", b.victim_key).status,
     }
 
@@ -290,6 +297,7 @@ LISTS: dict[Route, ListCase] = {
     ("GET", "/v1/audit-events"): ListCase("auditor"),
     ("GET", "/v1/models/{model_id}/versions"): ListCase("auditor"),
     ("GET", "/v1/models/{model_id}/versions/{number}/artifacts"): ListCase("auditor"),
+    ("GET", "/v1/policy/versions"): ListCase("auditor"),
 }
 
 
@@ -369,6 +377,13 @@ def test_a_principal_created_by_tenant_a_lives_only_in_tenant_a(world: World) ->
     assert b_state(world) == before
 
 
+def test_the_policy_in_force_is_the_callers_own(world: World) -> None:
+    a_policy = world.api.get("/v1/policy", key(world.a, "approver"))
+    assert a_policy.status == 200, a_policy.json
+    assert a_policy.json["escalation_contact_ids"] == [world.a.ids["principal_id"]]
+    assert_no_b_data(world, a_policy)
+
+
 def test_audit_verification_covers_only_the_callers_own_chain(world: World) -> None:
     a_events = items_of(world.api, "/v1/audit-events", key(world.a, "auditor"))
     b_events = items_of(world.api, "/v1/audit-events", key(world.b, "auditor"))
@@ -430,6 +445,12 @@ BODY_REFS: list[tuple[Route, str, str, Build]] = [
         "model_id",
         lambda ref, a: {"upstream_model_ids": [ref]},
     ),
+    (
+        ("PUT", "/v1/policy"),
+        "admin",
+        "principal_id",
+        lambda ref, a: {**DEFAULT_BODY, "escalation_contact_ids": [ref]},
+    ),
 ]
 
 
@@ -449,7 +470,7 @@ def test_a_body_naming_tenant_bs_object_is_answered_as_if_it_did_not_exist(
 
     def attempt(ref: str) -> Answer:
         headers: dict[str, str] = {}
-        if method == "PATCH":
+        if needs_if_match(method):
             headers["If-Match"] = current_etag(world.api, world.a.tenant, template, path)
         return world.api.call(
             method, path, key(world.a, role), build(ref, world.a), headers=headers
@@ -482,6 +503,11 @@ PARAMLESS: dict[Route, str] = {
         "/v1/models",
     ): "test_a_body_naming_tenant_bs_object_is_answered_as_if_it_did_not_exist",
     ("GET", "/v1/audit/verify"): "test_audit_verification_covers_only_the_callers_own_chain",
+    ("GET", "/v1/policy"): "test_the_policy_in_force_is_the_callers_own",
+    (
+        "PUT",
+        "/v1/policy",
+    ): "test_a_body_naming_tenant_bs_object_is_answered_as_if_it_did_not_exist",
     **{route: "test_a_cursor_minted_for_tenant_b_is_a_400_for_tenant_a" for route in LISTS},
 }
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain.policy import DEFAULT_BODY
 from tests.conftest import Answer, Api, Tenant, make_tenant, new_model
 from tests.functional.route_fixtures import (
     ALL_ROLES,
@@ -24,6 +25,7 @@ from tests.functional.route_fixtures import (
     current_etag,
     fill,
     key_of,
+    needs_if_match,
     route_id,
     running_api,
 )
@@ -100,6 +102,7 @@ def body_for(route: Route, role: str, world: World) -> dict[str, Any] | None:
         ("POST", "/v1/models/{model_id}/versions"): {},
         ("PATCH", "/v1/models/{model_id}/versions/{number}"): {"description": f"By {role}"},
         ("POST", "/v1/models/{model_id}/versions/{number}/artifacts"): ARTIFACT,
+        ("PUT", "/v1/policy"): DEFAULT_BODY,
     }
     if route == ("PATCH", "/v1/models/{model_id}") and role in ("validator", "approver"):
         # Risk tier is the validator's and approver's to change; 2 -> 1 or 3 always changes it.
@@ -111,7 +114,7 @@ def call(world: World, route: Route, role: str) -> Answer:
     method, template = route
     path = fill(template, world.ids)
     headers: dict[str, str] = {}
-    if method == "PATCH":
+    if needs_if_match(method):
         headers["If-Match"] = current_etag(world.api, world.tenant, template, path)
     return world.api.call(
         method, path, key_of(world.tenant, role), body_for(route, role, world), headers=headers
