@@ -8,7 +8,16 @@ from collections.abc import Callable
 from chalice import Chalice, Response
 from chalice.app import Request
 
-from chalicelib.api import artifacts, audit, meta, models, policy, principals, tenants
+from chalicelib.api import (
+    approvals,
+    artifacts,
+    audit,
+    meta,
+    models,
+    policy,
+    principals,
+    tenants,
+)
 from chalicelib.api.http import edge_problem
 from chalicelib.handlers import artifacts as artifact_handlers
 from chalicelib.handlers import audit as audit_schedules
@@ -23,6 +32,7 @@ for blueprint in (
     models.bp,
     artifacts.bp,
     policy.bp,
+    approvals.bp,
     audit.bp,
 ):
     app.register_blueprint(blueprint)

@@ -251,3 +251,17 @@ def log_failure(handler: str, message_id: str, exc: BaseException) -> None:
         "traceback": "".join(traceback.format_exception(exc)),
     }
     log.error(json.dumps(line, default=str))
+
+
+def log_deferred(what: str, subject: str, exc: BaseException) -> None:
+    """One line for follow-up work that failed after its change committed and is left to a
+    scheduled retry (a stage's callback to the workflow, which the reconciler re-sends)."""
+    line = {
+        "time": datetime.fromtimestamp(time.time(), UTC).isoformat(timespec="milliseconds"),
+        "level": "WARNING",
+        "message": "deferred",
+        "what": what,
+        "subject": subject,
+        "error": type(exc).__name__,
+    }
+    log.warning(json.dumps(line, default=str))

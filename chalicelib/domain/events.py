@@ -87,10 +87,28 @@ APPROVAL_REQUESTED = declare(
     "approval.requested", a.StageOpened, "A stage of an approval request is open for decisions"
 )
 APPROVAL_DECIDED = declare(
-    "approval.decided", a.ApprovalRequest, "An approval request's stage reached its outcome"
+    "approval.decided",
+    a.DecisionRecorded,
+    "A decider approved or rejected a stage; `stage_closed` when it met the quorum or rejected",
+)
+APPROVAL_ESCALATED = declare(
+    "approval.escalated",
+    a.StageEscalated,
+    "A stage passed its deadline undecided: its deciders and the escalation contacts are told",
+)
+APPROVAL_APPROVED = declare(
+    "approval.approved",
+    a.ApprovalRequest,
+    "Every stage reached its quorum: the version is approved",
+)
+APPROVAL_REJECTED = declare(
+    "approval.rejected", a.ApprovalRequest, "A stage was rejected: the version is rejected"
 )
 APPROVAL_EXPIRED = declare(
-    "approval.expired", a.ApprovalRequest, "An approval request expired at its deadline"
+    "approval.expired",
+    a.ApprovalRequest,
+    "A stage passed its escalated deadline undecided: the request expired, the version is a"
+    " draft again",
 )
 ARTIFACT_REGISTERED = declare(
     "artifact.registered", art.Artifact, "An artifact was registered on a draft version"

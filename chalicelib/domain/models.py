@@ -409,7 +409,10 @@ class VersionCreate(Inbound):
                 {
                     "description": "Quarterly refit",
                     "lineage": {"code_repository": "https://git.example/pd", "commit": "9fceb02"},
-                    "model_card": {"intended_use": "Retail credit decisions"},
+                    "model_card": {
+                        "intended_use": "Retail credit decisions",
+                        "metrics": "AUC 0.81 on the 2025 holdout",
+                    },
                 }
             ]
         }
@@ -433,6 +436,28 @@ class VersionPatch(Inbound):
     model_card: ModelCard | None = None
 
 
+class FrozenArtifact(Outbound):
+    """An artifact as a submission froze it: what an approval approves."""
+
+    name: str
+    kind: str
+    size: int
+    sha256: str
+    s3_version_id: str | None
+
+
+class VersionApproval(Outbound):
+    """What approved a version: its request, the pinned policy, the artifacts approved
+    (digest and S3 object version each), the conditions of use and when it lapses."""
+
+    request_id: str
+    policy_version: int
+    approved_at: datetime
+    artifacts: list[FrozenArtifact]
+    conditions: list[str] = Field(default_factory=list)
+    expires_at: datetime | None = None
+
+
 class Version(Outbound):
     id: str
     model_id: str
@@ -441,6 +466,10 @@ class Version(Outbound):
     description: str | None = None
     lineage: dict[str, Any]
     model_card: dict[str, Any]
+    approval_request_id: str | None = Field(
+        default=None, description="The approval request it was last submitted with"
+    )
+    approval: VersionApproval | None = Field(default=None, description="Once approved")
     created_by: str
     created_at: datetime
     updated_at: datetime

@@ -83,7 +83,7 @@ def _complete_pending(
     limits = settings().artifact
     unit = UnitOfWork().add(
         "version",
-        store.artifacts.check_version_draft(place.model_id, place.number),
+        store.artifacts.change_on_draft(place.model_id, place.number),
         lambda: why_not_draft(actor, place),
     )
     at = timestamp()

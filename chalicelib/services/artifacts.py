@@ -168,7 +168,7 @@ def _commit_registration(
         record = stored_record(artifact, **internal)
         unit = UnitOfWork().add(
             "version",
-            store.artifacts.check_version_draft(place.model_id, place.number),
+            store.artifacts.change_on_draft(place.model_id, place.number),
             lambda: why_not_draft(actor, place),
         )
         if current is None:

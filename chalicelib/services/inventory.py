@@ -236,13 +236,14 @@ def create_version(
     raise TransientConflictError("too many versions created at once; retry")
 
 
-def _version_number(number: str) -> int | None:
+def version_number(number: str) -> int | None:
+    """The version number a path names, or None when it cannot name one (a 404, no read)."""
     return int(number) if re.fullmatch(r"[1-9][0-9]{0,5}", number) else None
 
 
 def get_version(actor: Actor, model_id: str, number: str) -> Version:
     store = for_actor(actor)
-    n = _version_number(number)
+    n = version_number(number)
     item = None
     if n is not None and is_id(model_id, "model"):
         item = store.inventory.get_version(model_id, n)

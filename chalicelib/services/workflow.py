@@ -1,17 +1,23 @@
-"""The approval workflow's first piece, on Step Functions.
+"""The approval workflow on Step Functions: starting executions, applying what the state
+machine sends, answering its task tokens.
 
-A submitted request is announced (`approval.submitted`) in the unit of work that creates
-it; the fan-out hands that event to `start`, which starts one execution named by the
-request's id (a retried start finds the same execution). The state machine
-(`chalicelib/workflows/approval.asl.json`) sends each stage's task token to the
-WorkflowMessages queue; `apply` keeps it as an operational record and opens the stage
-(audited, `approval.requested`). `complete_stage` answers the token with the stage's
-outcome; the machine then sends `request.decided` (or, past the deadline, `request.expired`)
-and `apply` records that too. The machine never writes domain state, and task tokens never
-leave the server.
+A submitted request is announced (`approval.submitted`); the fan-out hands that event to
+`start`, which starts one execution named by the request's id (a redelivery finds it
+exists) with the request's stages and every duration in its input. The state machine
+(`chalicelib/workflows/approval.asl.json`) runs the stages in order. For each it sends the
+stage's task token to the WorkflowMessages queue (`stage.opened`); `apply` keeps the token
+as an operational record and opens the stage (audited, `approval.requested`). At the
+stage's deadline the machine sends a new token (`stage.escalated`) and waits once more;
+`apply` escalates the stage (audited, `approval.escalated`). A decision that closes a
+stage answers its token (`complete_stage`, from `services.decisions`); the machine then
+opens the next stage, or ends with `request.decided` (approve, or reject at the first
+rejected stage) or `request.expired`, which `services.outcomes` applies to the request
+and its version. The machine never writes domain state, and task tokens never leave the
+server.
 
-The approvals capability adds the routes, the policy's stages, decisions and quorum, and
-the version's transitions on top of this.
+A token whose answer is owed but was not sent (a failed SendTaskSuccess) is answered by
+the `reconcile_callbacks` schedule; a token the workflow has closed (TaskTimedOut,
+InvalidToken) counts as answered.
 """
 
 from __future__ import annotations
@@ -26,16 +32,18 @@ from chalicelib.config import settings
 from chalicelib.domain import events
 from chalicelib.domain.actors import Actor
 from chalicelib.domain.approvals import (
+    CANCEL,
     ApprovalRequest,
     ApprovalStage,
     Outcome,
     RequestStatus,
+    StageEscalated,
     StageOpened,
     StageStatus,
 )
-from chalicelib.domain.ids import new_id
 from chalicelib.entrypoints import Message
-from chalicelib.errors import ConflictError, NotFoundError
+from chalicelib.errors import NotFoundError
+from chalicelib.services import outcomes
 from chalicelib.services.records import public, timestamp, to_model
 from chalicelib.store.aws_errors import is_transient, unavailable
 from chalicelib.store.operational import owed_callbacks
@@ -43,58 +51,35 @@ from chalicelib.store.scope import TenantStore, for_actor
 from chalicelib.store.unit import AlreadyAppliedError, UnitOfWork
 
 RECONCILE_GRACE = timedelta(seconds=30)  # a callback younger than this may be in flight
-TOKEN_KEPT = timedelta(days=400)  # longer than any stage may wait (a year, plus escalation)
+TOKEN_KEPT = timedelta(days=400)  # longer than any request may wait (a year at most)
 CLOSED_TOKEN = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
+WORKFLOW = "system:workflow"  # who the request's history names for the workflow's steps
 
 
-def submit(
-    actor: Actor, model_id: str, version_number: int, stages: list[ApprovalStage]
-) -> ApprovalRequest:
-    """Open an approval request with `stages` and announce it; the workflow starts from
-    the announcement (no Step Functions call on the request path)."""
-    store = for_actor(actor)
-    at = timestamp()
-    request = ApprovalRequest.model_validate(
-        {
-            "id": new_id("approval_request"),
-            "model_id": model_id,
-            "version_number": version_number,
-            "status": RequestStatus.PENDING,
-            "stages": [public(s) for s in stages],
-            "submitted_by": actor.principal_id,
-            "created_at": at,
-            "updated_at": at,
-            "revision": 1,
-        }
-    )
-    unit = UnitOfWork().add("request", store.approvals.put_new(public(request)))
-    unit.record("approval.submitted", "approval_request", request.id, after=public(request))
-    store.commit(actor, unit.emit(events.APPROVAL_SUBMITTED.of(request)))
-    return request
-
-
-def get_request(actor: Actor, request_id: str) -> ApprovalRequest:
-    item = for_actor(actor).approvals.get(request_id)
-    if item is None:
-        raise NotFoundError(f"no approval request {request_id}")
-    return to_model(ApprovalRequest, item)
+def machine_input(tenant_id: str, request: ApprovalRequest) -> dict[str, object]:
+    """The execution's input: the request, and each stage's waits (from its policy)."""
+    return {
+        "tenant_id": tenant_id,
+        "request_id": request.id,
+        "stages": [
+            {
+                "index": s.index,
+                "timeout_seconds": s.deadline_seconds,
+                "escalation_seconds": s.escalation_seconds,
+            }
+            for s in request.stages
+        ],
+    }
 
 
 def start(actor: Actor, message: Message) -> None:
     """Consumer of `approval.submitted`: start the request's execution, named by its id."""
     request = ApprovalRequest.model_validate(message.body["data"])
-    tenant_id = str(message.tenant_id)
-    machine_input = {
-        "tenant_id": tenant_id,
-        "request_id": request.id,
-        "stage": 0,
-        "stage_timeout_seconds": request.stages[0].timeout_seconds,
-    }
     try:
         client("stepfunctions").start_execution(
             stateMachineArn=settings().approval_state_machine_arn,
             name=request.id,
-            input=json.dumps(machine_input),
+            input=json.dumps(machine_input(str(message.tenant_id), request)),
         )
     except ClientError as exc:
         # A redelivered event: the execution of this request exists already.
@@ -103,51 +88,92 @@ def start(actor: Actor, message: Message) -> None:
 
 
 def apply(actor: Actor, message: Message) -> None:
-    """Consumer of the state machine's messages: keep a stage's token and open the stage,
-    or record the request's outcome or expiry. Each message is applied once."""
+    """Consumer of the state machine's messages (see the module docstring); each is
+    applied once however often it comes."""
     body = message.body
     store = for_actor(actor)  # the system actor acts in the tenant the message names
-    kind, request_id, stage = body["kind"], body["request_id"], int(body["stage"])
+    kind, request_id = body["kind"], body["request_id"]
     try:
         if kind == "stage.opened":
-            _open_stage(store, actor, request_id, stage, body["task_token"])
+            _open(store, actor, request_id, int(body["stage"]), body["task_token"])
+        elif kind == "stage.escalated":
+            _escalate(store, actor, request_id, int(body["stage"]), body["task_token"])
         elif kind == "request.decided":
-            _close(store, actor, request_id, stage, Outcome(body["outcome"]))
+            outcomes.decided(store, actor, request_id, Outcome(body["outcome"]))
         elif kind == "request.expired":
-            _close(store, actor, request_id, stage, None)
+            outcomes.expired(store, actor, request_id)
         else:
             raise ValueError(f"unknown workflow message kind {kind!r}")
     except AlreadyAppliedError:
         return
 
 
-def _request(store: TenantStore, request_id: str) -> ApprovalRequest:
+def read_request(store: TenantStore, request_id: str) -> ApprovalRequest:
     item = store.approvals.get(request_id)
     if item is None:
         raise NotFoundError(f"no approval request {request_id}")
     return to_model(ApprovalRequest, item)
 
 
-def _open_stage(store: TenantStore, actor: Actor, request_id: str, index: int, token: str) -> None:
+def with_stage(
+    request: ApprovalRequest,
+    stage: ApprovalStage,
+    at: str,
+    action: str,
+    status: RequestStatus | None = None,
+) -> ApprovalRequest:
+    """The request with `stage` in place (and `status`), its history told `action`."""
+    entry = {"at": at, "action": action, "by": WORKFLOW, "stage": stage.index}
+    data = public(request)
+    return ApprovalRequest.model_validate(
+        {
+            **data,
+            "stages": [public(stage if s.index == stage.index else s) for s in request.stages],
+            "status": status or request.status,
+            "history": [*data["history"], entry],
+            "updated_at": at,
+            "revision": request.revision + 1,
+        }
+    )
+
+
+def _in(at: str, seconds: int) -> str:
+    moment = datetime.fromisoformat(at) + timedelta(seconds=seconds)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _open(store: TenantStore, actor: Actor, request_id: str, index: int, token: str) -> None:
     at = timestamp()
     # The token first: if the audited change below fails, the message comes back and
     # finds it kept; if it were second, an opened stage could have no token to answer.
     store.operational.put_task_token(request_id, index, token, at, TOKEN_KEPT)
-    request = _request(store, request_id)
+    request = read_request(store, request_id)
     stage = request.stages[index]
-    deadline = datetime.fromisoformat(at) + timedelta(seconds=stage.timeout_seconds)
+    if request.status is RequestStatus.CANCELLED:  # withdrawn before this stage opened
+        answer(store, request_id, index, token, CANCEL)
+        return
+    if stage.status is not StageStatus.WAITING or request.status not in (
+        RequestStatus.PENDING,
+        RequestStatus.IN_REVIEW,
+    ):
+        return  # opened before: a redelivered message
     opened = ApprovalStage.model_validate(
-        {**public(stage), "status": StageStatus.OPEN, "opened_at": at, "deadline": deadline}
+        {
+            **public(stage),
+            "status": StageStatus.OPEN,
+            "opened_at": at,
+            "deadline": _in(at, stage.deadline_seconds),
+        }
     )
-    updated = _with_stage(request, opened, RequestStatus.IN_REVIEW, at)
+    updated = with_stage(request, opened, at, "stage opened", RequestStatus.IN_REVIEW)
     unit = UnitOfWork().once(store.keys.processed("workflow", f"{request_id}#{index}#opened"))
     unit.add("request", store.approvals.put_replace(public(updated), request.revision))
     unit.record(
         "approval.stage_opened",
         "approval_request",
         request_id,
-        before={"stages": [public(stage)]},
-        after={"stages": [public(opened)]},
+        before={"status": request.status, "stages": [public(stage)]},
+        after={"status": updated.status, "stages": [public(opened)]},
     )
     announced = StageOpened(
         request_id=request_id,
@@ -159,65 +185,67 @@ def _open_stage(store: TenantStore, actor: Actor, request_id: str, index: int, t
     store.commit(actor, unit.emit(events.APPROVAL_REQUESTED.of(announced)))
 
 
-def _close(
-    store: TenantStore, actor: Actor, request_id: str, index: int, outcome: Outcome | None
-) -> None:
+def _escalate(store: TenantStore, actor: Actor, request_id: str, index: int, token: str) -> None:
     at = timestamp()
-    request = _request(store, request_id)
+    # The escalation's token replaces the opening's, which the workflow has closed.
+    store.operational.put_task_token(request_id, index, token, at, TOKEN_KEPT, attempt=1)
+    request = read_request(store, request_id)
     stage = request.stages[index]
-    if outcome is None:
-        closed = stage.model_copy(update={"status": StageStatus.EXPIRED})
-        status, kind = RequestStatus.EXPIRED, events.APPROVAL_EXPIRED
-    else:
-        closed = stage.model_copy(update={"status": StageStatus.CLOSED, "outcome": outcome})
-        approved = outcome is Outcome.APPROVE
-        status = RequestStatus.APPROVED if approved else RequestStatus.REJECTED
-        kind = events.APPROVAL_DECIDED
-    updated = _with_stage(request, closed, status, at)
-    unit = UnitOfWork().once(store.keys.processed("workflow", f"{request_id}#{index}#closed"))
+    if request.status is RequestStatus.CANCELLED:
+        answer(store, request_id, index, token, CANCEL)
+        return
+    if stage.status is StageStatus.CLOSED and stage.outcome is not None:
+        # Decided just as its deadline passed: its answer reached the closed token; this
+        # one gets it instead.
+        answer(store, request_id, index, token, stage.outcome.value)
+        return
+    if stage.status is not StageStatus.OPEN or stage.escalated_at is not None:
+        return  # escalated before: a redelivered message
+    escalated = ApprovalStage.model_validate(
+        {**public(stage), "escalated_at": at, "deadline": _in(at, stage.escalation_seconds)}
+    )
+    updated = with_stage(request, escalated, at, "stage escalated")
+    unit = UnitOfWork().once(store.keys.processed("workflow", f"{request_id}#{index}#escalated"))
     unit.add("request", store.approvals.put_replace(public(updated), request.revision))
     unit.record(
-        kind.name,
+        "approval.escalated",
         "approval_request",
         request_id,
-        before={"status": request.status, "stages": [public(stage)]},
-        after={"status": status, "stages": [public(closed)]},
+        before={"stages": [public(stage)]},
+        after={"stages": [public(escalated)]},
     )
-    store.commit(actor, unit.emit(kind.of(updated)))
-
-
-def _with_stage(
-    request: ApprovalRequest, stage: ApprovalStage, status: RequestStatus, at: str
-) -> ApprovalRequest:
-    stages = [stage if s.index == stage.index else s for s in request.stages]
-    return ApprovalRequest.model_validate(
-        {
-            **public(request),
-            "stages": [public(s) for s in stages],
-            "status": status,
-            "updated_at": at,
-            "revision": request.revision + 1,
-        }
+    announced = StageEscalated(
+        request_id=request_id,
+        model_id=request.model_id,
+        version_number=request.version_number,
+        stage=escalated,
+        escalation_contact_ids=request.escalation_contact_ids,
+        link=f"/v1/approval-requests/{request_id}",
     )
+    store.commit(actor, unit.emit(events.APPROVAL_ESCALATED.of(announced)))
 
 
-def complete_stage(actor: Actor, request_id: str, index: int, outcome: Outcome) -> bool:
-    """Answer an open stage's task token with its outcome; False when the workflow had
-    already closed the stage (its deadline passed, or it was answered before).
+# --- answering task tokens ----------------------------------------------------------------
 
-    The token is marked as owed first, so the reconciler retries a callback whose answer
-    was lost; the approvals capability calls this once a decision closes the stage."""
-    store = for_actor(actor)
+
+def answer(store: TenantStore, request_id: str, index: int, token: str, outcome: str) -> bool:
+    """Owe `token` the answer `outcome`, then send it (the reconciler retries it if the
+    send fails); False when the workflow had closed the token."""
+    store.operational.owe_callback(request_id, index, outcome, timestamp())
+    return _send(store, request_id, index, token, outcome)
+
+
+def complete_stage(store: TenantStore, request_id: str, index: int, outcome: str) -> bool:
+    """Send the closed stage's `outcome` to the workflow, whose callback the closing
+    decision owed in its own transaction; False when the workflow had closed the token
+    already (its deadline passed: the escalation's token gets the answer instead)."""
     record = store.operational.get_task_token(request_id, index)
     if record is None:
-        raise ConflictError(f"stage {index} of {request_id} is not open")
-    store.operational.owe_callback(request_id, index, outcome.value, timestamp())
-    return _send_outcome(store, request_id, index, record["task_token"], outcome.value)
+        return False
+    return _send(store, request_id, index, str(record["task_token"]), outcome)
 
 
-def _send_outcome(
-    store: TenantStore, request_id: str, index: int, token: str, outcome: str
-) -> bool:
+def _send(store: TenantStore, request_id: str, index: int, token: str, outcome: str) -> bool:
     try:
         client("stepfunctions").send_task_success(
             taskToken=token, output=json.dumps({"outcome": outcome})
@@ -228,9 +256,9 @@ def _send_outcome(
             if is_transient(exc):
                 raise unavailable(exc) from exc
             raise
-        store.operational.callback_done(request_id, index, timestamp(), code)
+        store.operational.callback_done(request_id, index, token, timestamp(), str(code))
         return False
-    store.operational.callback_done(request_id, index, timestamp(), "sent")
+    store.operational.callback_done(request_id, index, token, timestamp(), "sent")
     return True
 
 
@@ -242,6 +270,6 @@ def reconcile(actor: Actor, grace: timedelta = RECONCILE_GRACE) -> dict[str, int
     for owed in owed_callbacks(older_than.replace("+00:00", "Z")):
         store = for_actor(actor.in_tenant(str(owed["tenant_id"])))
         request_id, index = owed["request_id"], int(owed["stage"])
-        sent = _send_outcome(store, request_id, index, owed["task_token"], owed["owed_outcome"])
+        sent = _send(store, request_id, index, owed["task_token"], owed["owed_outcome"])
         counts["sent" if sent else "closed"] += 1
     return counts

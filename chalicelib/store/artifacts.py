@@ -55,14 +55,17 @@ class Artifacts:
             names["#status"], values[":status"] = "status", status
         return dynamo.put_op(self._item(artifact), condition, names=names, values=values)
 
-    def check_version_draft(self, model_id: str, number: int) -> dict[str, Any]:
-        """A condition that the version exists and is a draft: only drafts take artifacts,
-        checked in the same transaction as the change (a submission cannot slip between)."""
-        return dynamo.check_op(
+    def change_on_draft(self, model_id: str, number: int) -> dict[str, Any]:
+        """An operation asserting that the version exists and is a draft (only drafts take
+        artifacts, checked in the same transaction as the change, so a submission cannot
+        slip between) and counting the change on it (`artifact_changes`): a submission,
+        which reads the version's artifacts, commits only if none changed since."""
+        return dynamo.update_op(
             self.keys.version(model_id, number),
+            "ADD #changes :one",
             "attribute_exists(pk) AND #status = :draft",
-            names={"#status": "status"},
-            values={":draft": "draft"},
+            names={"#status": "status", "#changes": "artifact_changes"},
+            values={":draft": "draft", ":one": 1},
         )
 
     def list_page(

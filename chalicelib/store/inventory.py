@@ -85,6 +85,41 @@ class Inventory:
         item = {"tenant_id": self.tenant_id, **version}
         return dynamo.replace_op(key, item, expected_revision, draft_only=True)
 
+    def put_moved_version(
+        self, version: Item, expected_revision: int, from_status: str
+    ) -> dict[str, Any]:
+        """Replace a version moving through its lifecycle: only if it is still at
+        `expected_revision` and in `from_status`."""
+        key = self.keys.version(version["model_id"], version["number"])
+        return dynamo.put_op(
+            {**key, "tenant_id": self.tenant_id, **version},
+            "#rev = :rev AND #status = :from",
+            names={"#rev": "revision", "#status": "status"},
+            values={":rev": expected_revision, ":from": from_status},
+        )
+
+    def put_submitted_version(
+        self, version: Item, expected_revision: int, artifact_changes: int | None
+    ) -> dict[str, Any]:
+        """Replace a draft version by its submitted self: only if it is still the draft at
+        `expected_revision` and its artifacts changed no more than `artifact_changes` times
+        (what the submission read), so an artifact registered meanwhile is never left out
+        of what the request froze."""
+        key = self.keys.version(version["model_id"], version["number"])
+        condition = "#rev = :rev AND #status = :draft AND "
+        values: dict[str, Any] = {":rev": expected_revision, ":draft": "draft"}
+        if artifact_changes is None:
+            condition += "attribute_not_exists(#changes)"
+        else:
+            condition += "#changes = :changes"
+            values[":changes"] = artifact_changes
+        return dynamo.put_op(
+            {**key, "tenant_id": self.tenant_id, **version},
+            condition,
+            names={"#rev": "revision", "#status": "status", "#changes": "artifact_changes"},
+            values=values,
+        )
+
     def list_versions_page(self, model_id: str, limit: int, start: dict[str, Any] | None) -> Page:
         return dynamo.query(
             partition=("pk", self.keys.versions(model_id)),

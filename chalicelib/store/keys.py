@@ -15,7 +15,7 @@ outbox) does not share a partition with its inventory:
 | `T#<t>#OUTBOX` | `OUTBOX#<event id>` | domain events on their way out (TTL) |
 | `T#<t>#IDEMPOTENCY` | `<principal>#<digest>` | stored first answers (TTL) |
 | `T#<t>#POLICY` | `CURRENT`, `VERSION#000001` | the policy in force, and every version of it |
-| `T#<t>#APPROVAL` | request id | approval requests |
+| `T#<t>#APPROVAL` | request id | approval requests (gsi1 `T#<t>#INBOX` while a stage is open) |
 | `T#<t>#WORKFLOW#<request>` | `STAGE#<nn>#TOKEN` | task tokens (operational) |
 | `T#<t>#PROCESSED` | `<consumer>#<message>` | messages a consumer has applied (TTL) |
 | `APIKEY#<key>` | `APIKEY` | API-key lookup; index gsi1 `T#<t>#APIKEYS` |
@@ -105,6 +105,15 @@ class TenantKeys:
         """gsi1's partition of the tenant's API keys."""
         return f"{self.root}#APIKEYS"
 
+    @property
+    def approvals(self) -> str:
+        return f"{self.root}#APPROVAL"
+
+    @property
+    def inbox(self) -> str:
+        """gsi1's partition of the tenant's requests with an open stage (sparse)."""
+        return f"{self.root}#INBOX"
+
     def workflow(self, request_id: str) -> str:
         return f"{self.root}#WORKFLOW#{request_id}"
 
@@ -168,7 +177,7 @@ class TenantKeys:
         return {"pk": self.policies, "sk": f"{POLICY_VERSION_PREFIX}{version:06d}"}
 
     def approval(self, request_id: str) -> Key:
-        return {"pk": f"{self.root}#APPROVAL", "sk": request_id}
+        return {"pk": self.approvals, "sk": request_id}
 
     def task_token(self, request_id: str, stage: int) -> Key:
         return {"pk": self.workflow(request_id), "sk": f"STAGE#{stage:02d}#TOKEN"}

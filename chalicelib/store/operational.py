@@ -30,34 +30,42 @@ class Operational:
         self.tenant_id = tenant_keys.tenant_id
 
     def put_task_token(
-        self, request_id: str, stage: int, token: str, at: str, keep: timedelta
+        self,
+        request_id: str,
+        stage: int,
+        token: str,
+        at: str,
+        keep: timedelta,
+        attempt: int = 0,
     ) -> bool:
-        """Keep the workflow's task token for a stage; False when one is kept already.
+        """Keep the workflow's task token for a stage's `attempt` (0 when it opens, 1 once
+        it escalates); False when that attempt's token is kept already.
 
-        The first token wins: a redelivered message carries the same token, and a second
-        execution of the same stage never exists (executions are named by the request)."""
+        The first token of an attempt wins: a redelivered message carries the same token,
+        and a second execution of the request never exists (it is named by the request).
+        An escalation's token replaces the opening's, which the workflow has closed."""
         key = self.keys.task_token(request_id, stage)
         expires = int((datetime.fromisoformat(at) + keep).timestamp())
-        return self._put_new(
-            {
-                **key,
-                "tenant_id": self.tenant_id,
-                "request_id": request_id,
-                "stage": stage,
-                "task_token": token,
-                "stored_at": at,
-                "expires_at": expires,
-            }
-        )
+        item = {
+            **key,
+            "tenant_id": self.tenant_id,
+            "request_id": request_id,
+            "stage": stage,
+            "attempt": attempt,
+            "task_token": token,
+            "stored_at": at,
+            "expires_at": expires,
+        }
+        condition = "attribute_not_exists(pk) OR #attempt < :attempt"
+        return self._put_new(item, condition, {"#attempt": "attempt"}, {":attempt": attempt})
 
     def get_task_token(self, request_id: str, stage: int) -> Item | None:
         return dynamo.get(self.keys.task_token(request_id, stage))
 
-    def owe_callback(self, request_id: str, stage: int, outcome: str, at: str) -> None:
-        """Mark the stage's token as owed `outcome`, listed in the sparse pending-callback
-        index until `callback_done`, so the reconciler retries a callback that was lost."""
-        self._update(
-            self.keys.task_token(request_id, stage),
+    def _owing(
+        self, request_id: str, stage: int, outcome: str, at: str
+    ) -> tuple[str, dict[str, str], dict[str, Any]]:
+        return (
             "SET #owed = :outcome, #owed_at = :at, #gpk = :gpk, #gsk = :gsk",
             {
                 "#owed": "owed_outcome",
@@ -73,22 +81,53 @@ class Operational:
             },
         )
 
-    def callback_done(self, request_id: str, stage: int, at: str, result: str) -> None:
+    def owe_callback(self, request_id: str, stage: int, outcome: str, at: str) -> None:
+        """Mark the stage's token as owed `outcome`, listed in the sparse pending-callback
+        index until `callback_done`, so the reconciler retries a callback that was lost."""
+        self._update(
+            self.keys.task_token(request_id, stage), *self._owing(request_id, stage, outcome, at)
+        )
+
+    def owe_callback_op(self, request_id: str, stage: int, outcome: str, at: str) -> dict[str, Any]:
+        """`owe_callback` as an operation of a unit of work: the decision that closes a stage
+        and the callback it owes commit together, so neither is ever without the other."""
+        update, names, values = self._owing(request_id, stage, outcome, at)
+        return dynamo.update_op(
+            self.keys.task_token(request_id, stage),
+            update,
+            "attribute_exists(pk)",
+            names=names,
+            values=values,
+        )
+
+    def callback_done(self, request_id: str, stage: int, token: str, at: str, result: str) -> None:
         """Take the token off the pending-callback index: answered, or closed by the
-        workflow (`result` says which)."""
+        workflow (`result` says which). Only if the record still holds `token`: an
+        escalation may have replaced it meanwhile with one still owed an answer."""
         self._update(
             self.keys.task_token(request_id, stage),
             "SET #result = :result, #done = :at REMOVE #gpk, #gsk",
-            {"#result": "callback", "#done": "answered_at", "#gpk": "gsi1pk", "#gsk": "gsi1sk"},
-            {":result": result, ":at": at},
+            {
+                "#result": "callback",
+                "#done": "answered_at",
+                "#gpk": "gsi1pk",
+                "#gsk": "gsi1sk",
+                "#token": "task_token",
+            },
+            {":result": result, ":at": at, ":token": token},
+            condition="#token = :token",
         )
 
-    def _put_new(self, item: Item) -> bool:
+    def _put_new(
+        self, item: Item, condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> bool:
         try:
             dynamo.client("dynamodb").put_item(
                 TableName=dynamo.table_name(),
                 Item=dynamo.serialize(item),
-                ConditionExpression="attribute_not_exists(pk)",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=dynamo.serialize(values),
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
@@ -99,20 +138,32 @@ class Operational:
         return True
 
     def _update(
-        self, key: dict[str, str], update: str, names: dict[str, str], values: dict[str, Any]
-    ) -> None:
+        self,
+        key: dict[str, str],
+        update: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        condition: str | None = None,
+    ) -> bool:
+        """One UpdateItem; False when its `condition` failed."""
+        params: dict[str, Any] = {
+            "TableName": dynamo.table_name(),
+            "Key": dynamo.serialize(key),
+            "UpdateExpression": update,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": dynamo.serialize(values),
+        }
+        if condition:
+            params["ConditionExpression"] = condition
         try:
-            dynamo.client("dynamodb").update_item(
-                TableName=dynamo.table_name(),
-                Key=dynamo.serialize(key),
-                UpdateExpression=update,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=dynamo.serialize(values),
-            )
+            dynamo.client("dynamodb").update_item(**params)
         except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
             if is_transient(exc):
                 raise unavailable(exc) from exc
             raise
+        return True
 
 
 def owed_callbacks(older_than: str, pages: int = 10) -> list[Item]:

@@ -1,11 +1,10 @@
 """Under `make run`, Step Functions executions really run: a submitted request's workflow
 starts from the fan-out, its stage's task token comes back through the embedded moto
-server, and the stage's outcome closes it, each step applied by the app's own consumers."""
+server, and the approver's decision closes it, each step applied by the app's own
+consumers; everything is done over HTTP, as a user of `make run` does it."""
 
 from __future__ import annotations
 
-import os
-import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,22 +23,6 @@ def stack() -> Iterator[LocalStack]:
     running = start(PLATFORM_KEY)
     yield running
     running.stop()
-
-
-@pytest.fixture
-def as_the_stack(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """This process talking to the stack's AWS as another function of the stack would."""
-    from chalicelib import bootstrap
-    from infra.provision import names
-
-    physical = names("custos-local")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{stack.moto_port}")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "local")
-    monkeypatch.setenv("CUSTOS_TABLE", physical["Main"])
-    bootstrap.reset()
-    yield
-    bootstrap.reset()
 
 
 def get(stack: LocalStack, path: str, key: str) -> Any:
@@ -72,35 +55,21 @@ def eventually(condition: Callable[[], bool], seconds: float = 60) -> None:
     raise AssertionError(f"not reached within {seconds} s")
 
 
-@pytest.mark.usefixtures("as_the_stack")
-def test_a_request_runs_through_the_stacks_own_state_machine(stack: LocalStack) -> None:
-    from chalicelib.domain.actors import Actor
-    from chalicelib.domain.approvals import ApprovalStage, Outcome
-    from chalicelib.domain.roles import Role
-    from chalicelib.services import workflow
-
-    tenant = re.search(r"Demo tenant (ten_\w+)", stack.banner)
-    assert tenant is not None and os.environ["AWS_ENDPOINT_URL"]
-    developer, validator = stack.key("developer"), stack.key("validator")
+def test_a_version_is_approved_through_the_stacks_own_state_machine(stack: LocalStack) -> None:
+    # GIVEN a tier-3 version with its model card, submitted over HTTP
+    developer, approver = stack.key("developer"), stack.key("approver")
     model = post(stack, "/v1/models", developer, {"name": "E2E", "purpose": "p", "risk_tier": 3})
-    post(stack, f"/v1/models/{model['id']}/versions", developer, {})
-    me = get(stack, "/v1/me", developer)
-    submitter = Actor.of_principal(
-        "e2e", tenant.group(1), me["principal_id"], me["key_id"], frozenset({Role.DEVELOPER})
-    )
-    stage = ApprovalStage(
-        index=0, name="validation", role=Role.VALIDATOR, quorum=1, timeout_seconds=120
-    )
-    request = workflow.submit(submitter, model["id"], 1, [stage])
+    versions = f"/v1/models/{model['id']}/versions"
+    post(stack, versions, developer, {"model_card": {"intended_use": "e2e"}})
+    request = post(stack, f"{versions}/1/approval-requests", developer, {"kind": "approval"})
+    path = f"/v1/approval-requests/{request['id']}"
     # THEN the stack's dispatcher relays it, its consumer starts the execution, and the
     # state machine's message opens the stage
-    eventually(lambda: "approval.stage_opened" in actions(stack))
-    judge = get(stack, "/v1/me", validator)
-    deciding = Actor.of_principal(
-        "e2e", tenant.group(1), judge["principal_id"], judge["key_id"], frozenset({Role.VALIDATOR})
-    )
-    assert workflow.complete_stage(deciding, request.id, 0, Outcome.APPROVE)
-    eventually(lambda: "approval.decided" in actions(stack))
+    eventually(lambda: get(stack, path, approver)["status"] == "in_review")
+    # WHEN the approver approves, THEN the workflow's outcome approves the version
+    post(stack, f"{path}/decisions", approver, {"outcome": "approve"})
+    eventually(lambda: get(stack, f"{versions}/1", developer)["status"] == "approved")
+    assert "approval.approved" in actions(stack)
     verified = get(stack, "/v1/audit/verify?full=true", stack.key("auditor"))
     assert verified["valid"]
     # AND each consumer batch left its JSON line on the stack's stdout

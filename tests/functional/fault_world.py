@@ -34,6 +34,7 @@ from tests.conftest import PLATFORM_KEY
 from tests.harness import moto_table
 from tests.harness.clients import Answer, ApiClient
 from tests.harness.exercise import Exerciser, Prepared, fresh_idempotency_key
+from tests.harness.fake_workflow import open_first_stage
 from tests.harness.faults import Faults, Kind, PerRequest, Site
 from tests.harness.moto_table import Snapshot
 from tests.harness.tap import EventTap
@@ -41,7 +42,12 @@ from tests.harness.world import Tenant, make_tenant
 
 WARMTHS = ("cold", "warm")
 # The tenant the cases run in: the roles the Exerciser calls with, and an auditor.
-PEOPLE = {"developer": ["developer"], "auditor": ["auditor"]}
+PEOPLE = {
+    "developer": ["developer"],
+    "validator": ["validator"],
+    "approver": ["approver"],
+    "auditor": ["auditor"],
+}
 # Items a request may change without an audit event, even when it answers 503: the
 # verification checkpoint is derived state (where the last good verification reached),
 # moves only forward, and records no change to anything a tenant owns.
@@ -139,7 +145,7 @@ class FaultWorld:
         self.api = TenantKeys(PerRequest(api, faults))
         self.tenant: Tenant = make_tenant(self.api, "Acme", PLATFORM_KEY, PEOPLE)
         self.api.audit_keys[self.tenant.id] = self.tenant.keys["auditor"]
-        self.exerciser = Exerciser(self.api, self.tenant, PLATFORM_KEY)
+        self.exerciser = Exerciser(self.api, self.tenant, PLATFORM_KEY, open_first_stage)
         self.base = moto_table.capture(table)
         self._prepared: dict[str, PreparedOp] = {}
 

@@ -36,6 +36,7 @@ _PLATFORM_ONLY = frozenset({PLATFORM})
 _ADMIN = frozenset({"admin"})
 _DEVELOPER = frozenset({"developer"})
 _AUDIT_READERS = frozenset({"auditor", "admin"})
+_DECIDERS = frozenset({"validator", "approver"})
 
 # The README's "Who may do what", as the route-level role gate. Finer rules (the
 # model's team, separation of duties) narrow these further and are tested elsewhere.
@@ -80,6 +81,11 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     ("GET", "/v1/policy"): _EVERY_TENANT_ROLE,
     ("PUT", "/v1/policy"): _ADMIN,
     ("GET", "/v1/policy/versions"): _EVERY_TENANT_ROLE,
+    # approvals: the model's team submits; the stage's role decides; every role reads
+    ("POST", "/v1/models/{model_id}/versions/{number}/approval-requests"): _DEVELOPER,
+    ("GET", "/v1/approval-requests"): _EVERY_TENANT_ROLE,
+    ("GET", "/v1/approval-requests/{request_id}"): _EVERY_TENANT_ROLE,
+    ("POST", "/v1/approval-requests/{request_id}/decisions"): _DECIDERS,
     # read audit events: auditor, admin
     ("GET", "/v1/audit-events"): _AUDIT_READERS,
     ("GET", "/v1/audit/verify"): _AUDIT_READERS,

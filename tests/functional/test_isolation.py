@@ -36,6 +36,8 @@ from tests.functional.route_fixtures import (
     running_api,
 )
 
+CARD = {"intended_use": "Isolation", "metrics": "AUC 0.5"}
+
 # How each path parameter names tenant B's object. The value is the set of path parameters
 # that take B's value in that probe (the rest keep A's own): a version number names B's
 # version only under B's model. A new path parameter must be added here, and to `Side.ids`.
@@ -46,6 +48,7 @@ PARAM_IDS: dict[str, tuple[str, ...]] = {
     "model_id": ("model_id",),
     "number": ("model_id", "number"),
     "name": ("model_id", "number", "name"),
+    "request_id": ("request_id",),
 }
 
 # A valid body for every route that takes one, so a foreign id is the only reason to fail.
@@ -73,6 +76,8 @@ BODIES: dict[Route, dict[str, Any] | None] = {
         "sha256": "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
     },
     ("POST", "/v1/models/{model_id}/versions/{number}/artifacts/{name}/complete"): None,
+    ("POST", "/v1/models/{model_id}/versions/{number}/approval-requests"): {"kind": "approval"},
+    ("POST", "/v1/approval-requests/{request_id}/decisions"): {"outcome": "approve"},
 }
 
 # The role A calls with: the first one PERMISSIONS allows, so a 403 never masks the check.
@@ -121,7 +126,9 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
     version_ids = []
     for _ in range(versions):
         version = api.post(
-            f"/v1/models/{made[0]['id']}/versions", developer, {"description": f"{name} version"}
+            f"/v1/models/{made[0]['id']}/versions",
+            developer,
+            {"description": f"{name} version", "model_card": CARD},
         )
         assert version.status == 201, version.json
         version_ids.append(version.json["id"])
@@ -130,6 +137,14 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
     artifact_names = [f"{name.lower()}-{n}.bin" for n in range(versions)]
     for artifact in artifact_names:
         register_artifact(api, developer, version_path, artifact)
+    # Every version submitted for approval: B has two requests (a limit=1 page has a next
+    # cursor), A one.
+    requests_made = []
+    for number in range(1, versions + 1):
+        path = f"/v1/models/{made[0]['id']}/versions/{number}/approval-requests"
+        submitted = api.post(path, developer, {"kind": "approval"})
+        assert submitted.status == 201, submitted.json
+        requests_made.append(submitted.json["id"])
     target = api.post("/v1/principals", admin, {"name": f"{name} target", "roles": ["monitor"]})
     assert target.status == 201, target.json
     key = api.post("/v1/api-keys", admin, {"principal_id": target.json["id"], "name": "target"})
@@ -146,9 +161,10 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
         "number": str(versions),
         "name": artifact_names[-1],
         "developer_id": tenant.ids["developer"],
+        "request_id": requests_made[-1],
     }
     marks = {name, tenant.id, *tenant.ids.values(), *ids.values(), *version_ids}
-    marks |= set(artifact_names)
+    marks |= set(artifact_names) | set(requests_made)
     marks |= {m["id"] for m in made} | {k["id"] for k in items_of(api, "/v1/api-keys", admin)}
     marks.discard(str(versions))
     return Side(tenant, ids, key.json["secret"], marks)
@@ -224,6 +240,7 @@ def b_state(world: World) -> dict[str, Any]:
             for v in listed
         },
         "policy": items_of(api, "/v1/policy/versions", key(b, "auditor")),
+        "requests": items_of(api, "/v1/approval-requests", key(b, "auditor")),
         "victim_key": api.get("/v1/me", b.victim_key).status,
     }
 
@@ -298,6 +315,7 @@ LISTS: dict[Route, ListCase] = {
     ("GET", "/v1/models/{model_id}/versions"): ListCase("auditor"),
     ("GET", "/v1/models/{model_id}/versions/{number}/artifacts"): ListCase("auditor"),
     ("GET", "/v1/policy/versions"): ListCase("auditor"),
+    ("GET", "/v1/approval-requests"): ListCase("auditor", ("model_id={model_id}",)),
 }
 
 

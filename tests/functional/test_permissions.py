@@ -64,6 +64,13 @@ def world() -> Iterator[World]:
             {"principal_id": target.json["id"], "name": "target"},
         )
         assert key.status == 201, key.json
+        # A request to decide: another model's version, complete, submitted.
+        judged = new_model(api, tenant, name="Judged")
+        card = {"intended_use": "Probe", "metrics": "Probe"}
+        path = f"/v1/models/{judged['id']}/versions"
+        assert api.post(path, tenant.keys["developer"], {"model_card": card}).status == 201
+        request = api.post(f"{path}/1/approval-requests", tenant.keys["developer"], {})
+        assert request.status == 201, request.json
         artifact = api.post(
             f"/v1/models/{model['id']}/versions/{version.json['number']}/artifacts",
             tenant.keys["developer"],
@@ -80,6 +87,7 @@ def world() -> Iterator[World]:
                 "model_id": model["id"],
                 "number": str(version.json["number"]),
                 "name": artifact.json["name"],
+                "request_id": request.json["id"],
             },
         )
 
@@ -103,6 +111,8 @@ def body_for(route: Route, role: str, world: World) -> dict[str, Any] | None:
         ("PATCH", "/v1/models/{model_id}/versions/{number}"): {"description": f"By {role}"},
         ("POST", "/v1/models/{model_id}/versions/{number}/artifacts"): ARTIFACT,
         ("PUT", "/v1/policy"): DEFAULT_BODY,
+        ("POST", "/v1/models/{model_id}/versions/{number}/approval-requests"): {},
+        ("POST", "/v1/approval-requests/{request_id}/decisions"): {"outcome": "approve"},
     }
     if route == ("PATCH", "/v1/models/{model_id}") and role in ("validator", "approver"):
         # Risk tier is the validator's and approver's to change; 2 -> 1 or 3 always changes it.

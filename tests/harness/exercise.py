@@ -7,7 +7,15 @@ operations come from `chalicelib.api.http.REGISTRY`, and for each one
 - the caller is the first role (in `ROLE_PREFERENCE`) the operation admits;
 - each `{param}` of the path is a fresh object made by the creating POST of the
   collection the parameter sits in (`{model_id}` in `/v1/models/{model_id}` comes from
-  `POST /v1/models`), taking its id from the matching field of the answer;
+  `POST /v1/models`), taking its id from the matching field of the answer; a collection
+  whose members are created under another object (`/v1/approval-requests/{request_id}`,
+  made by `POST /v1/models/{model_id}/versions/{number}/approval-requests`) takes the POST
+  whose path ends in the collection's name, its own parameters made the same way;
+- an object the system moves on by itself once created (an approval request, whose
+  workflow opens its first stage) is awaited by `settle` before it is used: by default it
+  reads the object until it is no longer pending (a live stack runs the workflow); in
+  process, where moto does not execute state machines, a fake of the workflow plays its
+  part (`tests.harness.fake_workflow`);
 - the body is the request model's first OpenAPI example, with every id in it
   (`prn_…`) replaced by a fresh object of that kind, made the same way;
 - `If-Match` is the ETag a reader of the same path sees just before;
@@ -22,7 +30,9 @@ An operation this cannot satisfy (no example, no creator for a parameter) raises
 from __future__ import annotations
 
 import re
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +97,11 @@ def creator_of(path: str, param: str) -> tuple[Operation, str]:
     in that POST's answer."""
     marker = "{" + param + "}"
     collection = path[: path.index(marker)].rstrip("/")
-    post = next((op for op in operations() if op.method == "POST" and op.path == collection), None)
+    posts = [op for op in operations() if op.method == "POST" and op.status == 201]
+    post = next((op for op in posts if op.path == collection), None)
+    if post is None:  # created under another object: the POST ending in the collection
+        name = "/" + collection.rsplit("/", 1)[-1]
+        post = next((op for op in posts if op.path.endswith(name)), None)
     where = id_pointer(post.response, param) if post and post.response else None
     if post is None or where is None:
         raise UnsupportedOperation(f"no POST {collection} answers the {marker} of {path}")
@@ -111,13 +125,40 @@ def pointer(document: Any, path: str) -> Any:
     return document
 
 
+Settle = Callable[["Exerciser", Operation, Answer], None]
+
+
+def wait_for_workflow(ex: Exerciser, post: Operation, answer: Answer, seconds: float = 30) -> None:
+    """A new approval request is usable once its workflow has opened its first stage: read
+    it (bounded) until it is no longer pending."""
+    from chalicelib.domain.approvals import ApprovalRequest
+
+    if post.response is not ApprovalRequest or answer.json.get("status") != "pending":
+        return
+    location = answer.headers["location"]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        read = ex.api.get(location, ex.key("auditor"))
+        if read.status == 200 and read.json["status"] != "pending":
+            return
+        time.sleep(0.1)
+    raise ExerciseFailed(f"{location} stayed pending for {seconds} s: is the workflow running?")
+
+
 class Exerciser:
     """Builds and sends accepted requests for every operation, within one tenant."""
 
-    def __init__(self, api: ApiClient, tenant: Tenant, platform_key: str) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        tenant: Tenant,
+        platform_key: str,
+        settle: Settle = wait_for_workflow,
+    ) -> None:
         self.api = api
         self.tenant = tenant
         self.platform_key = platform_key
+        self.settle = settle
 
     def key(self, role: str) -> str | None:
         if role == ANONYMOUS:
@@ -157,7 +198,9 @@ class Exerciser:
     def make(self, path: str, param: str, known: dict[str, str]) -> str:
         """A fresh object for `{param}` of `path` (parents taken from `known`); its id."""
         post, where = creator_of(path, param)
-        values = {p: known[p] for p in post.path_params}
+        values: dict[str, str] = {}
+        for own in post.path_params:  # the creator's parents: the path's, or made anew
+            values[own] = known[own] if own in known else self.make(post.path, own, values)
         answer = self.api.call(
             "POST",
             re.sub(r"{(\w+)}", lambda m: values[m.group(1)], post.path),
@@ -169,6 +212,7 @@ class Exerciser:
         upload = answer.json.get("upload") if isinstance(answer.json, dict) else None
         if upload:
             self.upload(post, upload)
+        self.settle(self, post, answer)
         return str(pointer(answer.json, where))
 
     def upload(self, post: Operation, upload: dict[str, Any]) -> None:

@@ -3,11 +3,12 @@ request starts is handed real inputs (captured by `tests.harness.consumers.Captu
 
 A tenant is made through the API; an artifact is registered, uploaded and completed above
 the threshold for verifying in the call, so the verifier consumer checks it; two model
-versions are submitted for approval, and the local dispatcher (infra/dispatch.py) drives
-the outbox relay, the queue consumers and the schedules as Lambda would, while moto's Step
-Functions executes the approval workflow. The first request is decided through its task
-token; the second has its decision owed but its callback lost, as a failed SendTaskSuccess
-leaves it, so the callback reconciler has one to answer when the schedules fire.
+versions are submitted for approval through the API, and the local dispatcher
+(infra/dispatch.py) drives the outbox relay, the queue consumers and the schedules as
+Lambda would, while moto's Step Functions executes the approval workflow. The first
+request is approved by its approver; the second is rejected, its SendTaskSuccess lost on
+the way, so the callback reconciler has one to answer when the schedules fire. Stages wait
+the policy's default week, so none escalates while fault cases replay what was captured.
 
 An entry point this does not reach gets no input, and the fault tests' coverage test
 names it: reaching it means adding what triggers it here.
@@ -26,9 +27,7 @@ import boto3
 from tests.harness.clients import ApiClient
 from tests.harness.world import Tenant, make_tenant
 
-PEOPLE = {"developer": ["developer"], "validator": ["validator"], "auditor": ["auditor"]}
-# Long enough that no stage expires while fault cases replay what was captured.
-STAGE_SECONDS = 3600
+PEOPLE = {"developer": ["developer"], "approver": ["approver"], "auditor": ["auditor"]}
 LOST_CALLBACK_AGE = timedelta(minutes=10)  # older than the reconciler's grace
 SYNC_VERIFY = "CUSTOS_ARTIFACT_SYNC_VERIFY_BYTES"
 
@@ -81,22 +80,17 @@ class Scenario:
         assert sorted(fired) == sorted(t.function for t in self.dispatcher.timers), fired
 
     def _submitted(self, name: str) -> str:
-        from chalicelib.domain.approvals import ApprovalStage
-        from chalicelib.domain.roles import Role
-        from chalicelib.services import workflow
-
-        # The approvals routes are not there yet: submit as the service is asked to.
+        """A tier-3 model's version (one approval stage), submitted through the API."""
         key = self.tenant.keys["developer"]
-        body = {"name": name, "purpose": "scenario", "risk_tier": 2}
+        body = {"name": name, "purpose": "scenario", "risk_tier": 3}
         model = self.api.post("/v1/models", key, body)
         assert model.status == 201, model.json
-        version = self.api.post(f"/v1/models/{model.json['id']}/versions", key, {})
+        path = f"/v1/models/{model.json['id']}/versions"
+        version = self.api.post(path, key, {"model_card": {"intended_use": "scenario"}})
         assert version.status == 201, version.json
-        stage = ApprovalStage(
-            index=0, name="validation", role=Role.VALIDATOR, quorum=1, timeout_seconds=STAGE_SECONDS
-        )
-        developer = self._actor("developer", Role.DEVELOPER)
-        return workflow.submit(developer, model.json["id"], 1, [stage]).id
+        request = self.api.post(f"{path}/1/approval-requests", key, {"kind": "approval"})
+        assert request.status == 201, request.json
+        return str(request.json["id"])
 
     def _artifact_verified_by_the_consumer(self) -> None:
         """An artifact above the sync-verification threshold: `complete` answers 202 and
@@ -135,17 +129,28 @@ class Scenario:
         )
 
     def _decide(self, request_id: str, outcome: str) -> None:
-        from chalicelib.domain.approvals import Outcome
-        from chalicelib.domain.roles import Role
-        from chalicelib.services import workflow
-
-        validator = self._actor("validator", Role.VALIDATOR)
-        assert workflow.complete_stage(validator, request_id, 0, Outcome(outcome))
+        body = {"outcome": outcome, "comment": "scenario"}
+        path = f"/v1/approval-requests/{request_id}/decisions"
+        answer = self.api.post(path, self.tenant.keys["approver"], body)
+        assert answer.status == 201, answer.json
 
     def _lose_callback(self, request_id: str, outcome: str) -> None:
-        """The stage decided and its callback owed, its SendTaskSuccess never arrived."""
+        """The stage decided through the API, its SendTaskSuccess lost on the way (the
+        callback stays owed), and owed for longer than the reconciler's grace."""
+        from botocore.exceptions import EndpointConnectionError
+
+        from chalicelib.bootstrap import client
         from chalicelib.store.scope import for_tenant
 
+        def lost(**_: Any) -> None:
+            raise EndpointConnectionError(endpoint_url="https://states.example")
+
+        hooks = client("stepfunctions").meta.events
+        hooks.register_first("before-call.sfn.SendTaskSuccess", lost, unique_id="lost")
+        try:
+            self._decide(request_id, outcome)
+        finally:
+            hooks.unregister("before-call.sfn.SendTaskSuccess", unique_id="lost")
         at = datetime.now(UTC) - LOST_CALLBACK_AGE
         stamp = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         for_tenant(self.tenant.id).operational.owe_callback(request_id, 0, outcome, stamp)
@@ -155,10 +160,3 @@ class Scenario:
 
         item = for_tenant(self.tenant.id).approvals.get(request_id)
         return str(item["status"]) if item else "missing"
-
-    def _actor(self, person: str, role: Any) -> Any:
-        from chalicelib.domain.actors import Actor
-
-        return Actor.of_principal(
-            "scenario", self.tenant.id, self.tenant.ids[person], "key_scenario", frozenset({role})
-        )

@@ -1,0 +1,105 @@
+"""Approval requests: submit a version, read requests and the inbox, decide a stage."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, QueryParam, Reply, endpoint, etag
+from chalicelib.domain.approvals import (
+    ApprovalRequest,
+    ApprovalRequestList,
+    DecisionCreate,
+    RequestStatus,
+    SubmissionCreate,
+)
+from chalicelib.domain.roles import Role
+from chalicelib.services import approvals
+
+bp = Blueprint(__name__)
+TAG = "Approvals"
+REQUESTS = "/v1/approval-requests"
+FILTERS = (
+    QueryParam(
+        "actionable",
+        str,
+        "true: only requests whose open stage the caller may decide (the inbox)",
+        ("true", "false"),
+    ),
+    QueryParam("status", str, "Requests in this status", tuple(RequestStatus)),
+    QueryParam("model_id", str, "Requests of this model", min_length=1),
+)
+
+
+def _reply(request: ApprovalRequest, status: int = 200) -> Reply:
+    headers = {"ETag": etag(request.revision)}
+    if status == 201:
+        headers["Location"] = f"{REQUESTS}/{request.id}"
+    return Reply(request, status, headers)
+
+
+def _created(request: ApprovalRequest) -> Reply:
+    return _reply(request, 201)
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/v1/models/{model_id}/versions/{number}/approval-requests",
+    summary="Submit a draft version for approval: its workflow starts",
+    tag=TAG,
+    roles={Role.DEVELOPER},
+    request=SubmissionCreate,
+    response=ApprovalRequest,
+    status=201,
+    idempotent=True,
+    errors=(409, 422),
+)
+def submit_version(req: ApiRequest, model_id: str, number: str) -> Reply:
+    claim = req.claim_for(_created)
+    return _created(approvals.submit(req.actor, model_id, number, req.body, claim))
+
+
+@endpoint(
+    bp,
+    "GET",
+    REQUESTS,
+    summary="List approval requests, newest first; actionable=true: the caller's inbox",
+    tag=TAG,
+    response=ApprovalRequestList,
+    query=(LIMIT, CURSOR, *FILTERS),
+)
+def list_approval_requests(req: ApiRequest) -> Reply:
+    items, next_cursor = approvals.list_requests(req.actor, req.limit, req.cursor, req.query)
+    return Reply(ApprovalRequestList(items=items, next_cursor=next_cursor))
+
+
+@endpoint(
+    bp,
+    "GET",
+    REQUESTS + "/{request_id}",
+    summary="An approval request: stages, quorum, decisions, deadlines and history",
+    tag=TAG,
+    response=ApprovalRequest,
+)
+def get_approval_request(req: ApiRequest, request_id: str) -> Reply:
+    return _reply(approvals.get_request(req.actor, request_id))
+
+
+@endpoint(
+    bp,
+    "POST",
+    REQUESTS + "/{request_id}/decisions",
+    summary="Approve or reject the open stage (its role, outside the model's team)",
+    tag=TAG,
+    roles={Role.VALIDATOR, Role.APPROVER},
+    request=DecisionCreate,
+    response=ApprovalRequest,
+    status=201,
+    idempotent=True,
+    errors=(409, 422),
+)
+def decide(req: ApiRequest, request_id: str) -> Reply:
+    from chalicelib.services import decisions
+
+    claim = req.claim_for(_created)
+    return _created(decisions.decide(req.actor, request_id, req.body, claim))

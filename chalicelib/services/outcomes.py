@@ -1,0 +1,158 @@
+"""What an approval request's workflow ends with, applied to the request and its version.
+
+`request.decided` approves the version (every stage reached its quorum: the version
+records what approved it, the artifact digests and S3 object versions the request froze,
+and the conditions of use and expiry the last stage's approvers set) or rejects it (a stage
+was rejected); `request.expired` expires the request and makes the version a draft again.
+Each moves the version through `domain.lifecycle` as the workflow, once, in one unit of
+work with the request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib.domain import events, lifecycle
+from chalicelib.domain.actors import Actor
+from chalicelib.domain.approvals import (
+    OPEN_REQUEST,
+    ApprovalRequest,
+    Outcome,
+    RequestStatus,
+    StageStatus,
+)
+from chalicelib.domain.models import Version, VersionApproval
+from chalicelib.errors import NotFoundError
+from chalicelib.services.records import public, timestamp, to_model
+from chalicelib.store.scope import TenantStore
+from chalicelib.store.unit import UnitOfWork
+
+V = lifecycle.VersionStatus
+WORKFLOW = "system:workflow"
+
+
+def decided(store: TenantStore, actor: Actor, request_id: str, outcome: Outcome) -> None:
+    """The workflow's outcome: approved (every stage met its quorum) or rejected."""
+    request, version = _read(store, request_id)
+    if request.status not in OPEN_REQUEST:
+        return  # closed already (a redelivery, or withdrawn as it was decided)
+    at = timestamp()
+    approval = None
+    if outcome is Outcome.APPROVE:
+        status, kind = RequestStatus.APPROVED, events.APPROVAL_APPROVED
+        target = V.APPROVED
+        approval = _approval(request, at)
+    else:
+        status, kind = RequestStatus.REJECTED, events.APPROVAL_REJECTED
+        target = V.REJECTED
+    moved = lifecycle.transition(version.status, target, {lifecycle.Mover.WORKFLOW})
+    _close(store, actor, request, version, status, moved, at, approval, kind)
+
+
+def expired(store: TenantStore, actor: Actor, request_id: str) -> None:
+    """A stage passed its escalated deadline undecided: the request expires, the version
+    is a draft again (its artifacts thaw)."""
+    request, version = _read(store, request_id)
+    if request.status not in OPEN_REQUEST:
+        return
+    at = timestamp()
+    moved = lifecycle.transition(version.status, V.DRAFT, {lifecycle.Mover.WORKFLOW})
+    _close(
+        store,
+        actor,
+        request,
+        version,
+        RequestStatus.EXPIRED,
+        moved,
+        at,
+        None,
+        events.APPROVAL_EXPIRED,
+    )
+
+
+def _read(store: TenantStore, request_id: str) -> tuple[ApprovalRequest, Version]:
+    item = store.approvals.get(request_id)
+    if item is None:
+        raise NotFoundError(f"no approval request {request_id}")
+    request = to_model(ApprovalRequest, item)
+    version = store.inventory.get_version(request.model_id, request.version_number)
+    if version is None:
+        raise NotFoundError(f"no version {request.version_number} of {request.model_id}")
+    return request, to_model(Version, version)
+
+
+def _approval(request: ApprovalRequest, at: str) -> VersionApproval:
+    """What approved the version: the frozen artifacts, and the conditions and earliest
+    expiry its last stage's approvers set."""
+    approving = [d for d in request.stages[-1].decisions if d.outcome is Outcome.APPROVE]
+    conditions = list(dict.fromkeys(c for d in approving for c in d.conditions))
+    expiries: list[datetime] = [d.approval_expires_at for d in approving if d.approval_expires_at]
+    return VersionApproval.model_validate(
+        {
+            "request_id": request.id,
+            "policy_version": request.policy_version,
+            "approved_at": at,
+            "artifacts": [public(a) for a in request.artifacts],
+            "conditions": conditions,
+            "expires_at": min(expiries) if expiries else None,
+        }
+    )
+
+
+def _close(
+    store: TenantStore,
+    actor: Actor,
+    request: ApprovalRequest,
+    version: Version,
+    status: RequestStatus,
+    version_status: lifecycle.VersionStatus,
+    at: str,
+    approval: VersionApproval | None,
+    kind: events.EventType,
+) -> None:
+    data = public(request)
+    stages = [
+        {**public(s), "status": StageStatus.EXPIRED, "closed_at": at}
+        if status is RequestStatus.EXPIRED and s.status is StageStatus.OPEN
+        else public(s)
+        for s in request.stages
+    ]
+    entry = {"at": at, "action": str(status), "by": WORKFLOW}
+    closed = ApprovalRequest.model_validate(
+        {
+            **data,
+            "stages": stages,
+            "status": status,
+            "history": [*data["history"], entry],
+            "closed_at": at,
+            "updated_at": at,
+            "revision": request.revision + 1,
+        }
+    )
+    moved = Version.model_validate(
+        {
+            **public(version),
+            "status": version_status,
+            "approval": public(approval) if approval else public(version).get("approval"),
+            "updated_at": at,
+            "revision": version.revision + 1,
+        }
+    )
+    unit = UnitOfWork().once(store.keys.processed("workflow", f"{request.id}#outcome"))
+    unit.add("request", store.approvals.put_replace(public(closed), request.revision))
+    unit.add(
+        "version",
+        store.inventory.put_moved_version(public(moved), version.revision, version.status),
+    )
+    unit.record(
+        kind.name,
+        "approval_request",
+        request.id,
+        before={"status": request.status, "version_status": version.status},
+        after={
+            "status": status,
+            "version_status": version_status,
+            **({"approval": public(approval)} if approval else {}),
+        },
+    )
+    store.commit(actor, unit.emit(kind.of(closed)))
