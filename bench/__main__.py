@@ -32,6 +32,7 @@ PARTS = {  # results.json key -> module; run and printed in this order
     "list_page": "bench.list_page",
     "load": "bench.load",
     "artifacts": "bench.artifacts",
+    "approvals": "bench.approvals",
 }
 RESULTS = Path(__file__).with_name("results.json")
 
