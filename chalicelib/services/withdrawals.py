@@ -103,17 +103,18 @@ def _cancelled(request: ApprovalRequest, at: str, by: str) -> ApprovalRequest:
 def _draft_again(
     store: TenantStore, unit: UnitOfWork, request: ApprovalRequest, at: str
 ) -> str | None:
-    """Add the version's return to draft to `unit` (an approval's; a revalidation leaves
-    the version approved); the status it ends in."""
+    """Add the version's return to draft to `unit` (an approval's; a revalidation's stays
+    approved, its link to the request cleared); the status it ends in."""
     item = store.inventory.get_version(request.model_id, request.version_number)
     if item is None:
         raise NotFoundError(f"no version {request.version_number} of {request.model_id}")
     version = to_model(Version, item)
     if request.kind is RequestKind.REVALIDATION:
-        return str(version.status)
-    target = lifecycle.transition(version.status, V.DRAFT, {lifecycle.Mover.SUBMITTER})
+        target = version.status  # still approved, no longer being revalidated
+    else:
+        target = lifecycle.transition(version.status, V.DRAFT, {lifecycle.Mover.SUBMITTER})
     moved = {**public(version), "status": target, "updated_at": at}
-    moved["revision"] = version.revision + 1
+    moved |= {"revalidation_request_id": None, "revision": version.revision + 1}
     unit.add(
         "version",
         store.inventory.put_moved_version(moved, version.revision, version.status),
