@@ -12,6 +12,7 @@ from chalicelib.domain.approvals import (
     RequestStatus,
     SubmissionCreate,
 )
+from chalicelib.domain.models import Version
 from chalicelib.domain.roles import Role
 from chalicelib.services import approvals
 
@@ -103,3 +104,36 @@ def decide(req: ApiRequest, request_id: str) -> Reply:
 
     claim = req.claim_for(_created)
     return _created(decisions.decide(req.actor, request_id, req.body, claim))
+
+
+@endpoint(
+    bp,
+    "POST",
+    REQUESTS + "/{request_id}/cancel",
+    summary="Withdraw a request before it is decided (its submitter): the version is a draft",
+    tag=TAG,
+    roles={Role.DEVELOPER},
+    response=ApprovalRequest,
+    errors=(409,),
+)
+def cancel_approval_request(req: ApiRequest, request_id: str) -> Reply:
+    from chalicelib.services import withdrawals
+
+    return _reply(withdrawals.cancel(req.actor, request_id))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/v1/models/{model_id}/versions/{number}/reopen",
+    summary="Make a rejected version a draft again, to fix and submit anew (its team)",
+    tag=TAG,
+    roles={Role.DEVELOPER},
+    response=Version,
+    errors=(409,),
+)
+def reopen_version(req: ApiRequest, model_id: str, number: str) -> Reply:
+    from chalicelib.services import withdrawals
+
+    version = withdrawals.reopen(req.actor, model_id, number)
+    return Reply(version, 200, {"ETag": etag(version.revision)})

@@ -112,6 +112,7 @@ class ApprovalRequest(Outbound):
                     "status": "in_review",
                     "policy_version": 2,
                     "risk_tier": 2,
+                    "revalidation_interval_days": 730,
                     "stages": [
                         {
                             "index": 0,
@@ -154,6 +155,10 @@ class ApprovalRequest(Outbound):
     policy_version: int = Field(description="The policy version pinned at submission")
     risk_tier: int = Field(description="The tier whose stages the request runs")
     stages: list[ApprovalStage]
+    revalidation_interval_days: int = Field(
+        description="The pinned policy's interval for the tier: approving sets the version's"
+        " next revalidation this many days ahead"
+    )
     artifacts: list[FrozenArtifact] = Field(
         description="The version's artifacts as submission froze them: what is approved"
     )
@@ -199,8 +204,10 @@ class ApprovalRequestList(ListPage):
 class SubmissionCreate(Inbound):
     model_config = ConfigDict(json_schema_extra={"examples": [{"kind": "approval"}]})
 
-    kind: Literal["approval"] = Field(
-        default="approval", description="approval: a draft version, through its tier's stages"
+    kind: Literal["approval", "revalidation"] = Field(
+        default="approval",
+        description="approval: a draft version, through its tier's stages; revalidation: an"
+        " approved version, through its tier's revalidation stages (it stays approved)",
     )
 
 

@@ -110,6 +110,15 @@ APPROVAL_EXPIRED = declare(
     "A stage passed its escalated deadline undecided: the request expired, the version is a"
     " draft again",
 )
+APPROVAL_CANCELLED = declare(
+    "approval.cancelled",
+    a.ApprovalRequest,
+    "The submitter withdrew a request before it was decided; an approval's version is a draft"
+    " again",
+)
+VERSION_REOPENED = declare(
+    "version.reopened", m.Version, "A rejected version is a draft again, for its team to fix"
+)
 ARTIFACT_REGISTERED = declare(
     "artifact.registered", art.Artifact, "An artifact was registered on a draft version"
 )

@@ -11,7 +11,6 @@ decision on a stage that has closed is a 409, audited as `approval.decision_refu
 
 from __future__ import annotations
 
-from chalicelib import observability
 from chalicelib.domain import decisions, duties, events
 from chalicelib.domain.actors import Actor
 from chalicelib.domain.approvals import (
@@ -112,7 +111,7 @@ def decide(
         except RetryError:
             continue
         if closes:
-            _call_back(store, request_id, stage.index, decision.outcome.value)
+            workflow.call_back(store, request_id, stage.index, decision.outcome.value)
         return updated
     raise TransientConflictError("too many decisions at once on this request; retry")
 
@@ -165,13 +164,3 @@ def _refused(
     )
     store.commit(actor, unit)
     return ConflictError(f"{reason}: decisions on it are over")
-
-
-def _call_back(store: TenantStore, request_id: str, index: int, outcome: str) -> None:
-    """Send the closed stage's outcome to the workflow now. The callback is owed durably
-    (committed with the decision), so when this fails the reconciler sends it; the
-    decision stands either way."""
-    try:
-        workflow.complete_stage(store, request_id, index, outcome)
-    except Exception as exc:
-        observability.log_deferred("stage callback", f"{request_id}#{index}", exc)

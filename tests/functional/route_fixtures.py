@@ -86,6 +86,8 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     ("GET", "/v1/approval-requests"): _EVERY_TENANT_ROLE,
     ("GET", "/v1/approval-requests/{request_id}"): _EVERY_TENANT_ROLE,
     ("POST", "/v1/approval-requests/{request_id}/decisions"): _DECIDERS,
+    ("POST", "/v1/approval-requests/{request_id}/cancel"): _DEVELOPER,  # its submitter
+    ("POST", "/v1/models/{model_id}/versions/{number}/reopen"): _DEVELOPER,
     # read audit events: auditor, admin
     ("GET", "/v1/audit-events"): _AUDIT_READERS,
     ("GET", "/v1/audit/verify"): _AUDIT_READERS,

@@ -78,6 +78,8 @@ BODIES: dict[Route, dict[str, Any] | None] = {
     ("POST", "/v1/models/{model_id}/versions/{number}/artifacts/{name}/complete"): None,
     ("POST", "/v1/models/{model_id}/versions/{number}/approval-requests"): {"kind": "approval"},
     ("POST", "/v1/approval-requests/{request_id}/decisions"): {"outcome": "approve"},
+    ("POST", "/v1/approval-requests/{request_id}/cancel"): None,
+    ("POST", "/v1/models/{model_id}/versions/{number}/reopen"): None,
 }
 
 # The role A calls with: the first one PERMISSIONS allows, so a 403 never masks the check.
