@@ -97,8 +97,14 @@ def api(aws: dict[str, str]) -> Iterator[Api]:
         yield Api(client)
 
 
-def make_tenant(api: Api, name: str) -> Tenant:
-    return world.make_tenant(api, name, PLATFORM_KEY)
+def make_tenant(api: Api, name: str, own_keys_for: tuple[str, ...] = ()) -> Tenant:
+    """A tenant with a principal and admin-issued key per role; `own_keys_for` (e.g.
+    `world.JUDGES`) rotate theirs, as a principal must before it classifies or decides."""
+    return world.make_tenant(api, name, PLATFORM_KEY, own_keys_for=own_keys_for)
+
+
+own_keys = world.own_keys  # own_keys(api, tenant, "validator", ...): keys of their own
+JUDGES = world.JUDGES
 
 
 @pytest.fixture

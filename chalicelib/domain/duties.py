@@ -5,6 +5,11 @@ the developers) edit it, and people who have never been on its team judge its ri
 model keeps `past_team_ids`, everyone who has ever been its owner or a developer (the
 registrant included), so handing a model over does not let its author classify it.
 Separation of duties compares principals, never keys: one person with two keys is one person.
+
+A judgement must also be made with the judge's own key. An admin may issue a key for anyone,
+so a key someone else issued could let that admin judge in its holder's name: only a key its
+principal issued or rotated itself (`POST /v1/me/api-keys/{key_id}/rotate`) may classify a
+model, decide an approval stage or accept a finding's risk.
 """
 
 from __future__ import annotations
@@ -89,3 +94,26 @@ def require_stage_decider(
     for other, deciders in deciders_by_stage.items():
         if other != stage and me in deciders:
             raise ForbiddenError("nobody decides two stages of one request")
+
+
+ROTATE_ROUTE = "POST /v1/me/api-keys/{key_id}/rotate"
+
+
+def require_own_key(actor: Actor, act: str) -> None:
+    """403 unless the actor is a principal acting with a key it issued or rotated itself.
+
+    `act` says what it was about to do (`classify a model`, `decide an approval stage`).
+    A key with no recorded issuer (issued before keys recorded one) counts as someone
+    else's: rotating it once makes it the principal's own."""
+    if not actor.is_principal:
+        raise ForbiddenError(f"only a principal, with a key of its own, may {act}")
+    if actor.own_key:
+        return
+    issuer = actor.key_issuer
+    by = {None: "someone before Custos recorded issuers", "platform": "the platform operator"}
+    who = by.get(issuer, f"principal {issuer}")
+    route = ROTATE_ROUTE.replace("{key_id}", str(actor.key_id))
+    raise ForbiddenError(
+        f"this API key was issued by {who}, not by you: a key its principal did not issue"
+        f" or rotate itself cannot {act}. Rotate it first ({route}) and use the new secret"
+    )

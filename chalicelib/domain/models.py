@@ -223,6 +223,19 @@ class ApiKey(Outbound):
     created_at: datetime
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    issued_by: str | None = Field(
+        default=None,
+        description=(
+            "Who issued the key: a principal id (the key's own principal when it rotated the"
+            " key itself), `platform` for a tenant's first admin key and break-glass keys,"
+            " null for a key issued before Custos recorded it. Only a key its principal"
+            " issued or rotated itself may classify a model, decide an approval stage or"
+            " accept a finding's risk"
+        ),
+    )
+    rotated_from: str | None = Field(
+        default=None, description="The key this one replaced, when it was made by a rotation"
+    )
 
 
 class ApiKeyCreated(ApiKey):
@@ -274,6 +287,17 @@ class Me(Outbound):
     principal_id: str
     tenant_id: str | None = None
     key_id: str
+    key_issued_by: str | None = Field(
+        default=None, description="Who issued the key this request was made with"
+    )
+    own_key: bool = Field(
+        default=False,
+        description=(
+            "Whether this key was issued or rotated by its own principal: only such a key may"
+            " classify a model, decide an approval stage or accept a finding's risk"
+            " (POST /v1/me/api-keys/{key_id}/rotate makes one)"
+        ),
+    )
     roles: list[Role]
     platform: bool
     name: str | None = None
@@ -458,6 +482,13 @@ class AuditActor(Outbound):
     kind: str = Field(description="principal, platform or system")
     principal_id: str | None = Field(default=None, description="For principals and the platform")
     key_id: str | None = Field(default=None, description="The API key the change was made with")
+    key_issued_by: str | None = Field(
+        default=None,
+        description=(
+            "For principals: who issued that key (the principal itself when it issued or"
+            " rotated it; `platform`; null when the key predates the record)"
+        ),
+    )
     system: str | None = Field(
         default=None,
         description=(
