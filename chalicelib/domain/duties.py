@@ -20,8 +20,6 @@ from chalicelib.domain.actors import Actor
 from chalicelib.domain.roles import Role
 from chalicelib.errors import ConflictError, ForbiddenError
 
-# Fields of a model whose change is a risk judgement, not a description.
-GOVERNANCE_FIELDS = frozenset({"risk_tier", "regulatory_scope"})
 # The role every member of a model's team holds (the owner included).
 TEAM_ROLE = Role.DEVELOPER
 JUDGES = frozenset({Role.VALIDATOR, Role.APPROVER})
@@ -46,26 +44,20 @@ def require_team_developer(actor: Actor, members: Collection[str], doing: str) -
 def require_independent_judge(
     actor: Actor, members: Collection[str], past_team: Collection[str]
 ) -> None:
-    """403 unless the actor is a validator or approver who has never been on the team."""
+    """403 unless the actor is a validator or approver who has never been on the team: the
+    one who may classify a model (confirm or change its risk tier and regulatory scope)."""
     if not actor.has_any(*JUDGES):
-        raise ForbiddenError("only validators or approvers may change risk tier or scope")
-    if on_team(actor, set(members) | set(past_team)):
+        raise ForbiddenError("only validators or approvers may classify a model")
+    if actor.principal_id in set(members):
         raise ForbiddenError(
-            "risk tier and regulatory scope must be changed by someone who has never been on"
-            " the model's team"
+            "you are on the model's team (its owner or a developer): its risk is classified"
+            " by a validator or approver who has never been on the team"
         )
-
-
-def require_model_edit_rights(
-    actor: Actor, members: Collection[str], past_team: Collection[str], sent: Collection[str]
-) -> None:
-    """The rights a patch needs for the fields it sends, whether or not it changes them:
-    descriptive fields are the team's, governance fields an independent judge's."""
-    fields = set(sent)
-    if fields - GOVERNANCE_FIELDS:
-        require_team_developer(actor, members, "edit a model's descriptive fields")
-    if fields & GOVERNANCE_FIELDS:
-        require_independent_judge(actor, members, past_team)
+    if on_team(actor, past_team):
+        raise ForbiddenError(
+            "you have been on the model's team (past_team_ids): its risk is classified by a"
+            " validator or approver who has never been on the team"
+        )
 
 
 def require_stage_decider(

@@ -76,8 +76,11 @@ API_KEY_ROTATED = declare(
 )
 MODEL_CREATED = declare("model.created", m.Model, "A model was registered")
 MODEL_UPDATED = declare("model.updated", m.Model, "A model's descriptive fields changed")
-MODEL_RECLASSIFIED = declare(
-    "model.reclassified", m.Model, "A model's risk tier or regulatory scope changed"
+MODEL_CLASSIFIED = declare(
+    "model.classified",
+    m.Model,
+    "A validator or approver outside the team confirmed or changed a model's risk tier and"
+    " regulatory scope",
 )
 VERSION_CREATED = declare("version.created", m.Version, "A draft version was registered")
 VERSION_UPDATED = declare("version.updated", m.Version, "A draft version changed")

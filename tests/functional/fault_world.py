@@ -41,7 +41,7 @@ from tests.harness.world import Tenant, make_tenant
 
 WARMTHS = ("cold", "warm")
 # The tenant the cases run in: the roles the Exerciser calls with, and an auditor.
-PEOPLE = {"developer": ["developer"], "auditor": ["auditor"]}
+PEOPLE = {"developer": ["developer"], "auditor": ["auditor"], "validator": ["validator"]}
 # Items a request may change without an audit event, even when it answers 503: the
 # verification checkpoint is derived state (where the last good verification reached),
 # moves only forward, and records no change to anything a tenant owns.
@@ -137,7 +137,11 @@ class FaultWorld:
         self.faults = faults
         self.table = table
         self.api = TenantKeys(PerRequest(api, faults))
-        self.tenant: Tenant = make_tenant(self.api, "Acme", PLATFORM_KEY, PEOPLE)
+        # The validator's key is its own before the starting state is captured: every case
+        # restores that state, so a key made later would vanish under the next case.
+        self.tenant: Tenant = make_tenant(
+            self.api, "Acme", PLATFORM_KEY, PEOPLE, own_keys_for=("validator",)
+        )
         self.api.audit_keys[self.tenant.id] = self.tenant.keys["auditor"]
         self.exerciser = Exerciser(self.api, self.tenant, PLATFORM_KEY)
         self.base = moto_table.capture(table)

@@ -66,8 +66,10 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     ("POST", "/v1/models"): _DEVELOPER,
     ("GET", "/v1/models"): _EVERY_TENANT_ROLE,
     ("GET", "/v1/models/{model_id}"): _EVERY_TENANT_ROLE,
-    # descriptive fields: the team (developers); risk tier and scope: validator or approver
-    ("PATCH", "/v1/models/{model_id}"): frozenset({"developer", "validator", "approver"}),
+    # descriptive fields: the team (developers)
+    ("PATCH", "/v1/models/{model_id}"): _DEVELOPER,
+    # risk tier and regulatory scope: validator or approver outside the model's team
+    ("POST", "/v1/models/{model_id}/classification"): frozenset({"validator", "approver"}),
     # versions: the model's team (developers)
     ("POST", "/v1/models/{model_id}/versions"): _DEVELOPER,
     ("GET", "/v1/models/{model_id}/versions"): _EVERY_TENANT_ROLE,
@@ -129,7 +131,11 @@ def items_of(api: Api, path: str, key: str | None) -> list[dict[str, Any]]:
 
 
 def current_etag(api: Api, tenant: Tenant, template: str, path: str) -> str:
-    """The ETag a reader of `path` (an instance of `template`) sees now, for If-Match."""
+    """The ETag a reader of `path` (an instance of `template`) sees now, for If-Match; for
+    an action on an object (`…/{model_id}/classification`), the object's."""
+    parent, _, last = template.rpartition("/")
+    if ("GET", template) not in PERMISSIONS and parent.endswith("}") and "{" not in last:
+        return current_etag(api, tenant, parent, path.rpartition("/")[0])
     readers = PERMISSIONS.get(("GET", template), frozenset())
     role = next((r for r in (PLATFORM, "admin", "auditor", *TENANT_ROLES) if r in readers), None)
     if role is None:
