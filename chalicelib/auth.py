@@ -113,6 +113,7 @@ def _tenant_caller(key_id: str, secret: str, request_id: str) -> Actor:
         entry.key["principal_id"],
         key_id,
         frozenset(Role(r) for r in entry.principal.get("roles", [])),
+        key_issuer=entry.key.get("issued_by"),  # on the item already read: no extra call
     )
 
 

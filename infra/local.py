@@ -80,11 +80,16 @@ def aws_environment(moto_port: int) -> None:
 
 
 def seed_demo() -> list[tuple[str, str, str]]:
-    """A demo tenant with a principal for every role; returns (name, roles, key) rows."""
+    """A demo tenant with a principal for every role; returns (name, roles, key) rows.
+
+    Each person's key is issued by the admin and then rotated by the person, as a new user
+    would do first: only a key its principal rotated (or issued) itself may classify a
+    model, decide an approval stage or accept a finding's risk. The admin's key is the one
+    the platform issued with the tenant."""
     from chalicelib.domain.actors import Actor
     from chalicelib.domain.models import ApiKeyCreate, PrincipalCreate, TenantCreate
     from chalicelib.domain.roles import Role
-    from chalicelib.services import principals, tenants
+    from chalicelib.services import own_keys, principals, tenants
 
     platform = Actor.platform_operator("seed")
     created = tenants.create_tenant(
@@ -101,11 +106,15 @@ def seed_demo() -> list[tuple[str, str, str]]:
         person = principals.create_principal(
             admin, PrincipalCreate(name=name, email=email, roles=[Role(role)])
         )
-        key = principals.create_key(
+        issued = principals.create_key(
             admin, ApiKeyCreate(principal_id=person.id, name=f"{name} (demo)")
         )
+        holder = Actor.of_principal(
+            "seed", tenant_id, person.id, issued.id, frozenset({Role(role)}), admin.principal_id
+        )
+        key = own_keys.rotate_key(holder, issued.id)
         rows.append((name, role, str(key.secret)))
-    print(f"\nDemo tenant {tenant_id} (Demo Bank):")
+    print(f"\nDemo tenant {tenant_id} (Demo Bank), each key rotated by its holder:")
     return rows
 
 

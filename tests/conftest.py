@@ -97,8 +97,14 @@ def api(aws: dict[str, str]) -> Iterator[Api]:
         yield Api(client)
 
 
-def make_tenant(api: Api, name: str) -> Tenant:
-    return world.make_tenant(api, name, PLATFORM_KEY)
+def make_tenant(api: Api, name: str, own_keys_for: tuple[str, ...] = ()) -> Tenant:
+    """A tenant with a principal and admin-issued key per role; `own_keys_for` (e.g.
+    `world.JUDGES`) rotate theirs, as a principal must before it classifies or decides."""
+    return world.make_tenant(api, name, PLATFORM_KEY, own_keys_for=own_keys_for)
+
+
+own_keys = world.own_keys  # own_keys(api, tenant, "validator", ...): keys of their own
+JUDGES = world.JUDGES
 
 
 @pytest.fixture
@@ -116,3 +122,14 @@ def new_model(api: Api, tenant: Tenant, **fields: Any) -> dict[str, Any]:
     answer = api.post("/v1/models", tenant.keys["developer"], body)
     assert answer.status == 201, answer.json
     return dict(answer.json)
+
+
+def confirm_tier(api: Api, tenant: Tenant, model: dict[str, Any], by: str = "validator") -> None:
+    """`by` (a validator or approver outside the team; its key made its own here) confirms
+    the tier and scope `model` was registered with, so the policy applies that tier."""
+    own_keys(api, tenant, by)
+    path = f"/v1/models/{model['id']}"
+    etag = api.get(path, tenant.keys[by]).headers["etag"]
+    body = {"risk_tier": model["risk_tier"], "regulatory_scope": model["regulatory_scope"]}
+    answer = api.call("POST", f"{path}/classification", tenant.keys[by], body, {"If-Match": etag})
+    assert answer.status == 200, answer.json

@@ -349,9 +349,15 @@ def _parse_body(op: Operation, request: Request) -> Any:
     try:
         return op.request.model_validate_json(raw)
     except pydantic.ValidationError as exc:
-        raise ValidationError(
-            "the body does not match the schema", errors=field_errors(exc, "body")
-        ) from exc
+        errors, detail = field_errors(exc, "body"), "the body does not match the schema"
+        # A field the model no longer takes says where it went (`moved_fields`).
+        moved: Mapping[str, str] = getattr(op.request, "moved_fields", {})
+        for n, error in enumerate(errors):
+            name = error.field.removeprefix("body.")
+            if error.message == "unknown field" and name in moved:
+                errors[n] = FieldError(error.field, moved[name])
+                detail = f"{name} is {moved[name]}"
+        raise ValidationError(detail, errors=errors) from exc
 
 
 def field_errors(exc: pydantic.ValidationError, where: str) -> list[FieldError]:

@@ -7,6 +7,7 @@ from chalice import Blueprint
 from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, QueryParam, Reply, endpoint, etag
 from chalicelib.domain.models import (
     Model,
+    ModelClassification,
     ModelCreate,
     ModelList,
     ModelPatch,
@@ -16,12 +17,18 @@ from chalicelib.domain.models import (
     VersionPatch,
 )
 from chalicelib.domain.roles import Role
-from chalicelib.services import inventory
+from chalicelib.services import classification, inventory
 
 bp = Blueprint(__name__)
 TAG = "Models"
 FILTERS = (
-    QueryParam("risk_tier", int, "1 high, 2 medium, 3 low", minimum=1, maximum=3),
+    QueryParam(
+        "risk_tier",
+        int,
+        "The tier in force: 1 high, 2 medium, 3 low (a tier not yet confirmed counts as 1)",
+        minimum=1,
+        maximum=3,
+    ),
     QueryParam(
         "status", str, "Model status", ("in_development", "approved", "in_production", "retired")
     ),
@@ -94,9 +101,9 @@ def get_model(req: ApiRequest, model_id: str) -> Reply:
     bp,
     "PATCH",
     "/v1/models/{model_id}",
-    summary="Update a model (merge-patch)",
+    summary="Update a model's descriptive fields or team (merge-patch)",
     tag=TAG,
-    roles={Role.DEVELOPER, Role.VALIDATOR, Role.APPROVER},
+    roles={Role.DEVELOPER},
     request=ModelPatch,
     response=Model,
     if_match=True,
@@ -104,6 +111,26 @@ def get_model(req: ApiRequest, model_id: str) -> Reply:
 )
 def update_model(req: ApiRequest, model_id: str) -> Reply:
     model = inventory.update_model(req.actor, model_id, req.body, req.expected_revision)
+    return _model_reply(model)
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/v1/models/{model_id}/classification",
+    summary=(
+        "Classify a model: confirm or change its risk tier and regulatory scope (a validator"
+        " or approver who was never on its team, with a key of their own)"
+    ),
+    tag=TAG,
+    roles={Role.VALIDATOR, Role.APPROVER},
+    request=ModelClassification,
+    response=Model,
+    if_match=True,
+    errors=(409,),
+)
+def classify_model(req: ApiRequest, model_id: str) -> Reply:
+    model = classification.classify_model(req.actor, model_id, req.body, req.expected_revision)
     return _model_reply(model)
 
 

@@ -234,6 +234,11 @@ EVENT_ACTOR_SCHEMA: dict[str, Any] = {
         "kind": {"type": "string", "enum": ["principal", "platform", "system"]},
         "principal_id": {"type": ["string", "null"]},
         "key_id": {"type": ["string", "null"]},
+        "key_issued_by": {
+            "type": ["string", "null"],
+            "description": "For principals: who issued the key (the principal itself, another"
+            " principal's id, `platform`, or null for a key older than the record)",
+        },
         "system": {"type": "string"},
     },
 }

@@ -17,7 +17,7 @@ from chalicelib.domain.models import (
     PrincipalPatch,
 )
 from chalicelib.domain.roles import Role
-from chalicelib.services import principals
+from chalicelib.services import own_keys, principals
 
 bp = Blueprint(__name__)
 ADMIN = {Role.ADMIN}
@@ -34,6 +34,24 @@ def _key_created(k: ApiKeyCreated) -> Reply:
 @endpoint(bp, "GET", "/v1/me", summary="Who the caller is", tag="Identity", auth="any", response=Me)
 def me(req: ApiRequest) -> Reply:
     return Reply(principals.whoami(req.actor))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/v1/me/api-keys/{key_id}/rotate",
+    summary=(
+        "Rotate one of your own API keys: a new key of your own (the secret is shown once);"
+        " the old key is revoked"
+    ),
+    tag="Identity",
+    response=ApiKeyCreated,
+    status=201,
+    idempotent=True,
+)
+def rotate_own_api_key(req: ApiRequest, key_id: str) -> Reply:
+    claim = req.claim_for(_key_created)
+    return _key_created(own_keys.rotate_key(req.actor, key_id, claim))
 
 
 @endpoint(

@@ -52,6 +52,10 @@ class Actor(NamedTuple):
     key_id: str | None = None
     roles: frozenset[Role] = frozenset()
     system: SystemPart | None = None
+    # Who issued the key a principal acts with: a principal id (itself when it issued or
+    # rotated the key itself), `platform` for break-glass and first admin keys, None for a
+    # key stored before keys recorded it. Only a key of its own lets a principal judge risk.
+    key_issuer: str | None = None
 
     @classmethod
     def of_principal(
@@ -61,8 +65,17 @@ class Actor(NamedTuple):
         principal_id: str,
         key_id: str,
         roles: frozenset[Role] = frozenset(),
+        key_issuer: str | None = None,
     ) -> Actor:
-        return cls(ActorKind.PRINCIPAL, request_id, tenant_id, principal_id, key_id, roles)
+        return cls(
+            ActorKind.PRINCIPAL,
+            request_id,
+            tenant_id,
+            principal_id,
+            key_id,
+            roles,
+            key_issuer=key_issuer,
+        )
 
     @classmethod
     def platform_operator(cls, request_id: str) -> Actor:
@@ -108,7 +121,13 @@ class Actor(NamedTuple):
             self.key_id,
             self.roles,
             self.system,
+            self.key_issuer,
         )
+
+    @property
+    def own_key(self) -> bool:
+        """Whether a principal acts with a key it issued or rotated itself."""
+        return self.is_principal and self.key_issuer == self.principal_id
 
     @property
     def label(self) -> str:
@@ -121,4 +140,11 @@ class Actor(NamedTuple):
         """The actor as an audit event records it."""
         if self.system is not None:
             return {"kind": str(self.kind), "system": str(self.system)}
-        return {"kind": str(self.kind), "principal_id": self.principal_id, "key_id": self.key_id}
+        form: dict[str, Any] = {
+            "kind": str(self.kind),
+            "principal_id": self.principal_id,
+            "key_id": self.key_id,
+        }
+        if self.is_principal:  # whose key it was: evidence that a judgement was its own
+            form["key_issued_by"] = self.key_issuer
+        return form

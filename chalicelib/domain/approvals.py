@@ -63,6 +63,11 @@ CANCEL = "cancel"  # what the workflow is told when the submitter withdraws the 
 class Decision(Outbound):
     principal_id: str
     key_id: str = Field(description="The API key the decision was made with")
+    key_issued_by: str | None = Field(
+        default=None,
+        description="Who issued that key: always the deciding principal (only a key its "
+        "principal issued or rotated itself may decide)",
+    )
     outcome: Outcome
     comment: str | None = None
     conditions: list[str] = Field(default_factory=list, description="Conditions of use")

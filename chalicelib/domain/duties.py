@@ -5,6 +5,11 @@ the developers) edit it, and people who have never been on its team judge its ri
 model keeps `past_team_ids`, everyone who has ever been its owner or a developer (the
 registrant included), so handing a model over does not let its author classify it.
 Separation of duties compares principals, never keys: one person with two keys is one person.
+
+A judgement must also be made with the judge's own key. An admin may issue a key for anyone,
+so a key someone else issued could let that admin judge in its holder's name: only a key its
+principal issued or rotated itself (`POST /v1/me/api-keys/{key_id}/rotate`) may classify a
+model, decide an approval stage or accept a finding's risk.
 """
 
 from __future__ import annotations
@@ -15,8 +20,6 @@ from chalicelib.domain.actors import Actor
 from chalicelib.domain.roles import Role
 from chalicelib.errors import ConflictError, ForbiddenError
 
-# Fields of a model whose change is a risk judgement, not a description.
-GOVERNANCE_FIELDS = frozenset({"risk_tier", "regulatory_scope"})
 # The role every member of a model's team holds (the owner included).
 TEAM_ROLE = Role.DEVELOPER
 JUDGES = frozenset({Role.VALIDATOR, Role.APPROVER})
@@ -41,26 +44,20 @@ def require_team_developer(actor: Actor, members: Collection[str], doing: str) -
 def require_independent_judge(
     actor: Actor, members: Collection[str], past_team: Collection[str]
 ) -> None:
-    """403 unless the actor is a validator or approver who has never been on the team."""
+    """403 unless the actor is a validator or approver who has never been on the team: the
+    one who may classify a model (confirm or change its risk tier and regulatory scope)."""
     if not actor.has_any(*JUDGES):
-        raise ForbiddenError("only validators or approvers may change risk tier or scope")
-    if on_team(actor, set(members) | set(past_team)):
+        raise ForbiddenError("only validators or approvers may classify a model")
+    if actor.principal_id in set(members):
         raise ForbiddenError(
-            "risk tier and regulatory scope must be changed by someone who has never been on"
-            " the model's team"
+            "you are on the model's team (its owner or a developer): its risk is classified"
+            " by a validator or approver who has never been on the team"
         )
-
-
-def require_model_edit_rights(
-    actor: Actor, members: Collection[str], past_team: Collection[str], sent: Collection[str]
-) -> None:
-    """The rights a patch needs for the fields it sends, whether or not it changes them:
-    descriptive fields are the team's, governance fields an independent judge's."""
-    fields = set(sent)
-    if fields - GOVERNANCE_FIELDS:
-        require_team_developer(actor, members, "edit a model's descriptive fields")
-    if fields & GOVERNANCE_FIELDS:
-        require_independent_judge(actor, members, past_team)
+    if on_team(actor, past_team):
+        raise ForbiddenError(
+            "you have been on the model's team (past_team_ids): its risk is classified by a"
+            " validator or approver who has never been on the team"
+        )
 
 
 def require_stage_decider(
@@ -89,3 +86,26 @@ def require_stage_decider(
     for other, deciders in deciders_by_stage.items():
         if other != stage and me in deciders:
             raise ForbiddenError("nobody decides two stages of one request")
+
+
+ROTATE_ROUTE = "POST /v1/me/api-keys/{key_id}/rotate"
+
+
+def require_own_key(actor: Actor, act: str) -> None:
+    """403 unless the actor is a principal acting with a key it issued or rotated itself.
+
+    `act` says what it was about to do (`classify a model`, `decide an approval stage`).
+    A key with no recorded issuer (issued before keys recorded one) counts as someone
+    else's: rotating it once makes it the principal's own."""
+    if not actor.is_principal:
+        raise ForbiddenError(f"only a principal, with a key of its own, may {act}")
+    if actor.own_key:
+        return
+    issuer = actor.key_issuer
+    by = {None: "someone before Custos recorded issuers", "platform": "the platform operator"}
+    who = by.get(issuer, f"principal {issuer}")
+    route = ROTATE_ROUTE.replace("{key_id}", str(actor.key_id))
+    raise ForbiddenError(
+        f"this API key was issued by {who}, not by you: a key its principal did not issue"
+        f" or rotate itself cannot {act}. Rotate it first ({route}) and use the new secret"
+    )

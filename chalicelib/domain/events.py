@@ -70,10 +70,18 @@ PRINCIPAL_DEACTIVATED = declare(
 )
 API_KEY_CREATED = declare("api_key.created", m.ApiKey, "An API key was issued")
 API_KEY_REVOKED = declare("api_key.revoked", m.ApiKey, "An API key was revoked")
+API_KEY_ROTATED = declare(
+    "api_key.rotated",
+    m.ApiKey,
+    "A principal replaced one of its own API keys: the new key is its own, the old is revoked",
+)
 MODEL_CREATED = declare("model.created", m.Model, "A model was registered")
 MODEL_UPDATED = declare("model.updated", m.Model, "A model's descriptive fields changed")
-MODEL_RECLASSIFIED = declare(
-    "model.reclassified", m.Model, "A model's risk tier or regulatory scope changed"
+MODEL_CLASSIFIED = declare(
+    "model.classified",
+    m.Model,
+    "A validator or approver outside the team confirmed or changed a model's risk tier and"
+    " regulatory scope",
 )
 POLICY_UPDATED = declare(
     "policy.updated", pol.Policy, "An admin set a new version of the approval policy"

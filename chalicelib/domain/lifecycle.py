@@ -1,4 +1,5 @@
-"""The version lifecycle as data, and the one pure function that applies it.
+"""The version lifecycle as data, and the one pure function that applies it; and the risk
+tier the approval policy applies to a model.
 
 | from | to | by |
 |---|---|---|
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Protocol
 
 from chalicelib.errors import ConflictError
 
@@ -83,3 +85,30 @@ def require_editable(status: VersionStatus, number: int, doing: str) -> None:
     """409 unless a version in `status` may still be changed (`doing` says how)."""
     if status not in EDITABLE:
         raise ConflictError(f"version {number} is {status}; only drafts {doing}")
+
+
+# --- the tier in force ---------------------------------------------------------------
+
+# The tier a model is treated as until a validator or approver outside its team confirms
+# one: the heaviest process, so an unconfirmed proposal never buys a lighter one.
+UNCONFIRMED_TIER = 1
+
+
+class Tiered(Protocol):
+    """What the tier in force is read from (a Model)."""
+
+    @property
+    def risk_tier(self) -> int: ...
+
+    @property
+    def risk_tier_confirmed(self) -> bool: ...
+
+
+def tier_in_force(risk_tier: int, confirmed: bool) -> int:
+    """The confirmed tier; tier 1 while the tier is only the registrant's proposal."""
+    return risk_tier if confirmed else UNCONFIRMED_TIER
+
+
+def policy_tier(model: Tiered) -> int:
+    """The tier whose stages the approval policy applies to `model` (its tier in force)."""
+    return tier_in_force(model.risk_tier, model.risk_tier_confirmed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AwareDatetime,
@@ -18,9 +18,10 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    model_validator,
 )
 
-from chalicelib.domain.lifecycle import VersionStatus
+from chalicelib.domain.lifecycle import VersionStatus, tier_in_force
 from chalicelib.domain.names import Name
 from chalicelib.domain.roles import Role
 
@@ -61,7 +62,8 @@ RiskTier = Annotated[
 # Fields a merge-patch may not null: the object cannot exist without them.
 TENANT_NOT_NULL = frozenset({"name", "status"})
 PRINCIPAL_NOT_NULL = frozenset({"name", "roles", "status"})
-MODEL_NOT_NULL = frozenset({"name", "purpose", "risk_tier", "owner_id", "developer_ids"})
+MODEL_NOT_NULL = frozenset({"name", "purpose", "owner_id", "developer_ids"})
+CLASSIFICATION_ROUTE = "POST /v1/models/{model_id}/classification"
 
 
 def patch_config(example: dict[str, Any], not_null: frozenset[str]) -> ConfigDict:
@@ -223,6 +225,19 @@ class ApiKey(Outbound):
     created_at: datetime
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    issued_by: str | None = Field(
+        default=None,
+        description=(
+            "Who issued the key: a principal id (the key's own principal when it rotated the"
+            " key itself), `platform` for a tenant's first admin key and break-glass keys,"
+            " null for a key issued before Custos recorded it. Only a key its principal"
+            " issued or rotated itself may classify a model, decide an approval stage or"
+            " accept a finding's risk"
+        ),
+    )
+    rotated_from: str | None = Field(
+        default=None, description="The key this one replaced, when it was made by a rotation"
+    )
 
 
 class ApiKeyCreated(ApiKey):
@@ -274,6 +289,17 @@ class Me(Outbound):
     principal_id: str
     tenant_id: str | None = None
     key_id: str
+    key_issued_by: str | None = Field(
+        default=None, description="Who issued the key this request was made with"
+    )
+    own_key: bool = Field(
+        default=False,
+        description=(
+            "Whether this key was issued or rotated by its own principal: only such a key may"
+            " classify a model, decide an approval stage or accept a finding's risk"
+            " (POST /v1/me/api-keys/{key_id}/rotate makes one)"
+        ),
+    )
     roles: list[Role]
     platform: bool
     name: str | None = None
@@ -330,17 +356,33 @@ class ModelCreate(ModelFields):
 
 
 class ModelPatch(ModelFields):
-    """JSON merge-patch: absent fields stay, null clears an optional field."""
+    """JSON merge-patch: absent fields stay, null clears an optional field. Risk tier and
+    regulatory scope are a judgement, not a description: they are classified."""
 
     model_config = patch_config(
         {"purpose": "Probability of default for retail and SME loans"}, MODEL_NOT_NULL
     )
+    # Fields this patch no longer takes, and where they are set now (the 400 says so).
+    moved_fields: ClassVar[dict[str, str]] = {
+        "risk_tier": f"set by {CLASSIFICATION_ROUTE}, not by PATCH",
+        "regulatory_scope": f"set by {CLASSIFICATION_ROUTE}, not by PATCH",
+    }
 
     name: Name | None = None
-    risk_tier: RiskTier | None = None
-    regulatory_scope: list[Scope] | None = Field(default=None, max_length=20)
     owner_id: PrincipalId | None = None
     developer_ids: list[PrincipalId] | None = Field(default=None, max_length=20)
+
+
+class ModelClassification(Inbound):
+    """A validator's or approver's judgement of a model's risk: it confirms or changes the
+    tier the registrant proposed, and sets the regulatory scope."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"risk_tier": 2, "regulatory_scope": ["sr-11-7"]}]}
+    )
+
+    risk_tier: RiskTier
+    regulatory_scope: list[Scope] = Field(max_length=20)
 
 
 class Model(Outbound):
@@ -352,7 +394,27 @@ class Model(Outbound):
     owner_id: str
     developer_ids: list[str]
     business_unit: str | None = None
-    risk_tier: int
+    risk_tier: int = Field(
+        description=(
+            "1 high, 2 medium, 3 low: the registrant's proposal until a validator or approver"
+            " outside the team classifies the model, then the tier they confirmed"
+        )
+    )
+    risk_tier_confirmed: bool = Field(
+        default=False,
+        description="Whether a validator or approver outside the team confirmed the tier",
+    )
+    risk_tier_in_force: int = Field(
+        default=1,
+        description=(
+            "The tier the approval policy applies: the confirmed tier, else 1 (an unconfirmed"
+            " tier never buys a lighter process); ?risk_tier= filters on it"
+        ),
+    )
+    classified_by: str | None = Field(
+        default=None, description="The principal who last classified the model"
+    )
+    classified_at: datetime | None = None
     regulatory_scope: list[str]
     source_system: str | None = None
     external_id: str | None = None
@@ -364,7 +426,7 @@ class Model(Outbound):
         default_factory=list,
         description=(
             "Everyone who has been on the model's team, the registrant included; they may "
-            "never change its risk tier or regulatory scope"
+            "never classify it"
         ),
     )
     status: ModelStatus
@@ -373,6 +435,15 @@ class Model(Outbound):
     created_at: datetime
     updated_at: datetime
     revision: int
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tier_in_force(cls, data: Any) -> Any:
+        """The tier in force follows from the tier and its confirmation, whatever is stored."""
+        if isinstance(data, dict) and isinstance(data.get("risk_tier"), int):
+            confirmed = bool(data.get("risk_tier_confirmed"))
+            data = {**data, "risk_tier_in_force": tier_in_force(data["risk_tier"], confirmed)}
+        return data
 
 
 class ModelList(ListPage):
@@ -496,6 +567,13 @@ class AuditActor(Outbound):
     kind: str = Field(description="principal, platform or system")
     principal_id: str | None = Field(default=None, description="For principals and the platform")
     key_id: str | None = Field(default=None, description="The API key the change was made with")
+    key_issued_by: str | None = Field(
+        default=None,
+        description=(
+            "For principals: who issued that key (the principal itself when it issued or"
+            " rotated it; `platform`; null when the key predates the record)"
+        ),
+    )
     system: str | None = Field(
         default=None,
         description=(

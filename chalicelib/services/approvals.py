@@ -133,15 +133,6 @@ def _submitted_status(version: Version, revalidation: bool) -> lifecycle.Version
     return version.status
 
 
-def policy_tier(model: Model) -> int:
-    """The risk tier whose stages and required fields a submission of `model` follows.
-
-    The tier the model carries. Once classification lands, a tier nobody outside the team
-    has confirmed counts as tier 1 here, so an unconfirmed tier never buys a lighter
-    process: this is the one place that decides it."""
-    return model.risk_tier
-
-
 def _artifacts(store: TenantStore, model_id: str, number: int) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     start = None
@@ -163,7 +154,7 @@ def _check_ready(
         for a in artifacts
         if a["status"] != ArtifactStatus.VERIFIED
     ]
-    card, tier = version.model_card, policy_tier(model)
+    card, tier = version.model_card, lifecycle.policy_tier(model)
     for field in policy.required_fields(tier, model.regulatory_scope):
         if not str(card.get(field) or "").strip():
             errors.append(
@@ -189,7 +180,7 @@ def _request(
     at: str,
     kind: RequestKind,
 ) -> ApprovalRequest:
-    tier = policy_tier(model)
+    tier = lifecycle.policy_tier(model)
     pinned = policy.tier(tier)
     runs = pinned.revalidation_stages if kind is RequestKind.REVALIDATION else pinned.stages
     stages = [

@@ -1,12 +1,13 @@
 """Deciding the open stage of an approval request.
 
-A decision is checked (the stage's role, separation of duties against the model's team as
-it is now, one decision per principal per stage and one stage per principal per request;
-`domain.duties`), then recorded with a conditional write on the request that also closes
-the stage when the quorum is met or a reject arrives; closing it owes the workflow its
-callback in the same transaction (`Operational.owe_callback_op`). After the commit the
-callback is sent (`workflow.complete_stage`); if that fails, the reconciler sends it. A
-decision on a stage that has closed is a 409, audited as `approval.decision_refused`.
+A decision is checked (a key of the decider's own, the stage's role, separation of duties
+against the model's team as it is now, one decision per principal per stage and one stage
+per principal per request; `domain.duties`), then recorded with a conditional write on the
+request that also closes the stage when the quorum is met or a reject arrives; closing it
+owes the workflow its callback in the same transaction (`Operational.owe_callback_op`).
+After the commit the callback is sent (`workflow.complete_stage`); if that fails, the
+reconciler sends it. A decision on a stage that has closed is a 409, audited as
+`approval.decision_refused`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ def decide(
         raise NotFoundError(f"no approval request {request_id}")
     for _ in range(ATTEMPTS):
         request, model = _read(store, request_id)
+        # Only a key its principal issued or rotated itself decides: an admin who issued
+        # an approver's key cannot approve in the approver's name.
+        duties.require_own_key(actor, "decide an approval stage")
         stage = request.current_stage()
         if stage is None:
             raise ConflictError("no stage of this request is open yet: its workflow is starting")
@@ -67,6 +71,7 @@ def decide(
             {
                 "principal_id": actor.principal_id,
                 "key_id": actor.key_id,
+                "key_issued_by": actor.key_issuer,
                 "outcome": body.outcome,
                 "comment": body.comment,
                 "conditions": body.conditions or [],

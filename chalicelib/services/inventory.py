@@ -46,7 +46,7 @@ def _reference_checks(
     store: TenantStore, unit: UnitOfWork, model: dict[str, Any], only: set[str] | None = None
 ) -> None:
     """Condition checks that the team are active developers of the tenant and the upstream
-    models exist in it: a model nobody may reclassify (a team of validators) cannot be made."""
+    models exist in it: a model nobody may classify (a team of validators) cannot be made."""
     refs: list[tuple[str, str, bool]] = [("body.owner_id", model["owner_id"], True)]
     refs += [(f"body.developer_ids[{i}]", p, True) for i, p in enumerate(model["developer_ids"])]
     refs += [
@@ -119,10 +119,15 @@ def get_model(actor: Actor, model_id: str) -> Model:
 def list_models(
     actor: Actor, limit: int, cursor_text: str | None, filters: dict[str, Any]
 ) -> tuple[list[Model], str | None]:
-    """A page of the inventory, optionally filtered by risk tier, status, owner or tag."""
+    """A page of the inventory, optionally filtered by the risk tier in force, status, owner
+    or tag."""
     store = for_actor(actor)
-    clauses, names, values = [], {}, {}
-    for name, attr in (("risk_tier", "risk_tier"), ("status", "status"), ("owner", "owner_id")):
+    clauses: list[str] = []
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    if "risk_tier" in filters:
+        clauses.append(_tier_in_force_clause(filters["risk_tier"], names, values))
+    for name, attr in (("status", "status"), ("owner", "owner_id")):
         if name in filters:
             clauses.append(f"#{name} = :{name}")
             names[f"#{name}"], values[f":{name}"] = attr, filters[name]
@@ -143,16 +148,26 @@ def list_models(
     return [to_model(Model, i) for i in items], next_cursor
 
 
+def _tier_in_force_clause(tier: int, names: dict[str, str], values: dict[str, Any]) -> str:
+    """A filter on `lifecycle.tier_in_force` over the stored facts: a confirmed tier counts
+    as itself, an unconfirmed one (or a model stored before confirmation existed) as tier 1."""
+    names.update({"#risk_tier": "risk_tier", "#confirmed": "risk_tier_confirmed"})
+    values.update({":risk_tier": tier, ":true": True})
+    confirmed = "(#confirmed = :true AND #risk_tier = :risk_tier)"
+    if tier != lifecycle.UNCONFIRMED_TIER:
+        return confirmed
+    return f"({confirmed} OR attribute_not_exists(#confirmed) OR #confirmed <> :true)"
+
+
 def update_model(
     actor: Actor, model_id: str, patch: ModelPatch, if_match: Callable[[int], int]
 ) -> Model:
-    """Merge-patch a model. Descriptive fields are the team's; risk tier and regulatory
-    scope belong to validators or approvers who were never on the team. Rights are checked
-    for every field sent, before anything else, even when nothing would change."""
+    """Merge-patch a model's descriptive fields and team: the team's developers' to change,
+    checked before anything else, even when nothing would change. Risk tier and regulatory
+    scope are not patched: they are classified (`services.classification`)."""
     store = for_actor(actor)
     current = get_model(actor, model_id)
-    sent = patch.model_dump(exclude_unset=True)
-    duties.require_model_edit_rights(actor, team(current), current.past_team_ids, sent)
+    duties.require_team_developer(actor, team(current), "edit a model")
     revision = if_match(current.revision)
     if current.status == "retired":
         raise ConflictError("a retired model cannot be changed")
@@ -183,10 +198,8 @@ def update_model(
         store.inventory.put_replace_model(public(updated), revision),
         lambda: PreconditionFailedError("the model changed since it was read"),
     )
-    reclassified = bool(changed & duties.GOVERNANCE_FIELDS)
-    kind = events.MODEL_RECLASSIFIED if reclassified else events.MODEL_UPDATED
-    unit.record(kind.name, "model", model_id, before=before, after=after)
-    store.commit(actor, unit.emit(kind.of(updated)))
+    unit.record(events.MODEL_UPDATED.name, "model", model_id, before=before, after=after)
+    store.commit(actor, unit.emit(events.MODEL_UPDATED.of(updated)))
     return updated
 
 

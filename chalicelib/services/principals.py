@@ -158,6 +158,8 @@ def whoami(actor: Actor) -> Me:
         principal_id=str(actor.principal_id),
         tenant_id=actor.tenant_id,
         key_id=str(actor.key_id),
+        key_issued_by=actor.key_issuer,
+        own_key=actor.own_key,
         roles=sorted(actor.roles),
         platform=actor.platform,
         name=name,
@@ -183,11 +185,16 @@ def key_view(item: dict[str, Any]) -> ApiKey:
         created_at=item["created_at"],
         expires_at=expires,
         revoked_at=item.get("revoked_at"),
+        issued_by=item.get("issued_by"),
+        rotated_from=item.get("rotated_from"),
     )
 
 
-def new_key_item(principal_id: str, name: str, expires_at: datetime | None) -> dict[str, Any]:
-    """A key item for `principal_id` and the token it answers to, shown once: (item, token)."""
+def new_key_item(
+    principal_id: str, name: str, expires_at: datetime | None, *, issued_by: str
+) -> dict[str, Any]:
+    """A key item for `principal_id`, issued by `issued_by` (a principal id or `platform`),
+    with the token it answers to under `token`, to be popped and shown once."""
     if expires_at is not None and expires_at <= datetime.now(UTC):
         raise DomainRuleError(
             "the key would already be expired",
@@ -202,6 +209,7 @@ def new_key_item(principal_id: str, name: str, expires_at: datetime | None) -> d
         "secret_hash": secret_hash,
         "created_at": timestamp(),
         "key_expires_at": expires_at.isoformat() if expires_at else None,
+        "issued_by": issued_by,
         "token": token,
     }
 
@@ -209,7 +217,9 @@ def new_key_item(principal_id: str, name: str, expires_at: datetime | None) -> d
 def create_key(actor: Actor, body: ApiKeyCreate, claim: Claim | None = None) -> ApiKeyCreated:
     """A new key for an active principal of the tenant; the secret is shown once."""
     store = for_actor(actor)
-    item = new_key_item(body.principal_id, body.name, body.expires_at)
+    item = new_key_item(
+        body.principal_id, body.name, body.expires_at, issued_by=str(actor.principal_id)
+    )
     token = item.pop("token")
     view = key_view(item)
     result = ApiKeyCreated(**view.model_dump(), secret=token)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import events
-from chalicelib.domain.actors import Actor
+from chalicelib.domain.actors import PLATFORM_PRINCIPAL, Actor
 from chalicelib.domain.audit import diff
 from chalicelib.domain.ids import is_id, new_id
 from chalicelib.domain.models import (
@@ -60,7 +60,7 @@ def create_tenant(actor: Actor, body: TenantCreate, claim: Claim | None = None) 
         "updated_at": at,
         "revision": 1,
     }
-    key = new_key_item(admin_id, "initial admin key", None)
+    key = new_key_item(admin_id, "initial admin key", None, issued_by=PLATFORM_PRINCIPAL)
     token = key.pop("token")
     view = key_view(key)
     result = TenantCreated(
@@ -159,7 +159,8 @@ def issue_admin_key(
             "a break-glass key lives at most 7 days",
             errors=[FieldError("body.expires_at", "more than 7 days ahead")],
         )
-    item = {**new_key_item(principal_id, body.name, expires_at), "break_glass": True}
+    issued = new_key_item(principal_id, body.name, expires_at, issued_by=PLATFORM_PRINCIPAL)
+    item = {**issued, "break_glass": True}
     token = item.pop("token")
     view = key_view(item)
     not_admin = DomainRuleError(

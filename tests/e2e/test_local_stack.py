@@ -54,6 +54,32 @@ def test_make_run_prints_a_demo_tenant_with_every_role(stack: LocalStack) -> Non
     assert call(stack, "GET", "/v1/me", developer).json()["roles"] == ["developer"]
 
 
+def test_a_demo_validator_classifies_a_model_with_the_key_make_run_prints(
+    stack: LocalStack,
+) -> None:
+    # GIVEN the demo's keys, each rotated by its holder, and a model a developer proposes
+    developer, validator = stack.key("developer"), stack.key("validator")
+    assert call(stack, "GET", "/v1/me", validator).json()["own_key"] is True
+    body = {"name": "Demo PD", "purpose": "Probability of default", "risk_tier": 3}
+    model = call(stack, "POST", "/v1/models", developer, body).json()
+    assert model["risk_tier_in_force"] == 1
+    # WHEN the validator classifies it
+    classified = call(
+        stack,
+        "POST",
+        f"/v1/models/{model['id']}/classification",
+        validator,
+        {"risk_tier": 3, "regulatory_scope": ["sr-11-7"]},
+        If_Match='"1"',
+    )
+    # THEN the tier is confirmed and in force
+    assert classified.status_code == 200, classified.text
+    assert (classified.json()["risk_tier_confirmed"], classified.json()["risk_tier_in_force"]) == (
+        True,
+        3,
+    )
+
+
 def test_a_new_tenant_keeps_its_inventory_and_events_reach_the_topic(stack: LocalStack) -> None:
     aws = SimpleNamespace(client=lambda service: moto_client(stack, service))
     topic = moto_client(stack, "sns").list_topics()["Topics"][0]["TopicArn"]

@@ -143,7 +143,11 @@ class FaultWorld:
         self.faults = faults
         self.table = table
         self.api = TenantKeys(PerRequest(api, faults))
-        self.tenant: Tenant = make_tenant(self.api, "Acme", PLATFORM_KEY, PEOPLE)
+        # The judges' keys are their own before the starting state is captured: every case
+        # restores that state, so a key made later would vanish under the next case.
+        self.tenant: Tenant = make_tenant(
+            self.api, "Acme", PLATFORM_KEY, PEOPLE, own_keys_for=("validator", "approver")
+        )
         self.api.audit_keys[self.tenant.id] = self.tenant.keys["auditor"]
         self.exerciser = Exerciser(self.api, self.tenant, PLATFORM_KEY, play_workflow)
         self.base = moto_table.capture(table)

@@ -44,6 +44,8 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     ("GET", "/v1/health"): _EVERYONE,
     ("GET", "/v1/openapi.json"): _EVERYONE,
     ("GET", "/v1/me"): _EVERY_TENANT_ROLE | {PLATFORM},
+    # a principal rotates its own keys (another's is a 404 past the gate)
+    ("POST", "/v1/me/api-keys/{key_id}/rotate"): _EVERY_TENANT_ROLE,
     # create tenant, suspend tenant: platform
     ("POST", "/v1/tenants"): _PLATFORM_ONLY,
     ("GET", "/v1/tenants"): _PLATFORM_ONLY,
@@ -65,8 +67,10 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     ("POST", "/v1/models"): _DEVELOPER,
     ("GET", "/v1/models"): _EVERY_TENANT_ROLE,
     ("GET", "/v1/models/{model_id}"): _EVERY_TENANT_ROLE,
-    # descriptive fields: the team (developers); risk tier and scope: validator or approver
-    ("PATCH", "/v1/models/{model_id}"): frozenset({"developer", "validator", "approver"}),
+    # descriptive fields: the team (developers)
+    ("PATCH", "/v1/models/{model_id}"): _DEVELOPER,
+    # risk tier and regulatory scope: validator or approver outside the model's team
+    ("POST", "/v1/models/{model_id}/classification"): frozenset({"validator", "approver"}),
     # versions: the model's team (developers)
     ("POST", "/v1/models/{model_id}/versions"): _DEVELOPER,
     ("GET", "/v1/models/{model_id}/versions"): _EVERY_TENANT_ROLE,
@@ -144,7 +148,11 @@ def needs_if_match(method: str) -> bool:
 
 
 def current_etag(api: Api, tenant: Tenant, template: str, path: str) -> str:
-    """The ETag a reader of `path` (an instance of `template`) sees now, for If-Match."""
+    """The ETag a reader of `path` (an instance of `template`) sees now, for If-Match; for
+    an action on an object (`…/{model_id}/classification`), the object's."""
+    parent, _, last = template.rpartition("/")
+    if ("GET", template) not in PERMISSIONS and parent.endswith("}") and "{" not in last:
+        return current_etag(api, tenant, parent, path.rpartition("/")[0])
     readers = PERMISSIONS.get(("GET", template), frozenset())
     role = next((r for r in (PLATFORM, "admin", "auditor", *TENANT_ROLES) if r in readers), None)
     if role is None:

@@ -65,7 +65,9 @@ BODIES: dict[Route, dict[str, Any] | None] = {
     },
     ("PATCH", "/v1/principals/{principal_id}"): {"name": "Hijacked by A"},
     ("DELETE", "/v1/api-keys/{key_id}"): None,
+    ("POST", "/v1/me/api-keys/{key_id}/rotate"): None,
     ("PATCH", "/v1/models/{model_id}"): {"purpose": "Hijacked by A"},
+    ("POST", "/v1/models/{model_id}/classification"): {"risk_tier": 3, "regulatory_scope": []},
     ("POST", "/v1/models/{model_id}/versions"): {"description": "Planted by A"},
     ("PATCH", "/v1/models/{model_id}/versions/{number}"): {"description": "Hijacked by A"},
     ("POST", "/v1/models/{model_id}/versions/{number}/artifacts"): {

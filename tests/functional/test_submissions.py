@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import boto3
 
-from tests.conftest import Api, Tenant, new_model
+from tests.conftest import Api, Tenant, confirm_tier, new_model
 from tests.harness.uploads import artifact_body, put
 
 CARD = {"intended_use": "Retail credit decisions", "metrics": "AUC 0.81"}
@@ -13,6 +13,7 @@ CARD = {"intended_use": "Retail credit decisions", "metrics": "AUC 0.81"}
 
 def versions_of(api: Api, tenant: Tenant, card: dict[str, str], **model: object) -> str:
     found = new_model(api, tenant, **model)
+    confirm_tier(api, tenant, found)
     path = f"/v1/models/{found['id']}/versions"
     made = api.post(path, tenant.keys["developer"], {"model_card": card})
     assert made.status == 201, made.json

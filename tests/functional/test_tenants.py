@@ -21,6 +21,8 @@ def test_platform_creates_a_tenant_with_an_admin_whose_key_works(api: Api) -> No
         "principal_id": body["admin"]["id"],
         "tenant_id": body["tenant"]["id"],
         "key_id": body["api_key"]["id"],
+        "key_issued_by": "platform",
+        "own_key": False,
         "roles": ["admin"],
         "platform": False,
         "name": "Bill",

@@ -20,7 +20,14 @@ operations come from `chalicelib.api.http.REGISTRY`, and for each one
   version) gets them there first (`PRECONDITIONS`);
 - the body is the request model's first OpenAPI example, with every id in it
   (`prn_…`) replaced by a fresh object of that kind, made the same way;
-- `If-Match` is the ETag a reader of the same path sees just before;
+- a `{param}` under `/v1/me/` names one of the caller's own objects: it is made by the
+  creating POST of the tenant-wide collection (`{key_id}` of `/v1/me/api-keys/{key_id}/…`
+  by `POST /v1/api-keys`), for the caller's principal;
+- validators and approvers call with keys of their own, since only such keys may judge
+  risk: the tenant's key when it is one already, else a second key the admin issues and
+  they rotate (once per exerciser), so the tenant's keys stay valid;
+- `If-Match` is the ETag a reader of the same path sees just before (of the object, for an
+  action on it: `POST /v1/models/{model_id}/classification` reads `GET /v1/models/{model_id}`);
 - when the creating POST's answer holds an `upload` (presigned URLs for an object's bytes),
   the request model's `example_content` (the bytes its example describes) is uploaded
   through it, so an operation on the object finds its bytes where it looks for them.
@@ -47,6 +54,8 @@ from tests.harness.clients import Answer, ApiClient
 from tests.harness.world import Tenant
 
 ROLE_PREFERENCE = ("developer", "admin", "auditor", "validator", "approver", "monitor")
+JUDGE_ROLES = ("validator", "approver")  # they call with keys of their own
+OWN = "/v1/me/"  # paths under it name the caller's own objects
 PLATFORM, ANONYMOUS = "platform", "anonymous"
 _ID = re.compile(r"^(?P<prefix>[a-z]{3})_[0-9A-HJKMNP-TV-Z]{26}$")
 _KIND_OF_PREFIX = {prefix: kind for kind, prefix in PREFIXES.items()}
@@ -96,9 +105,12 @@ def role_for(op: Operation) -> str:
 
 def creator_of(path: str, param: str) -> tuple[Operation, str]:
     """The POST that creates what `{param}` names in `path`, and the JSON pointer of its id
-    in that POST's answer."""
+    in that POST's answer. The caller's own collections (`/v1/me/api-keys`) are made by
+    the tenant-wide one's POST (`/v1/api-keys`)."""
     marker = "{" + param + "}"
     collection = path[: path.index(marker)].rstrip("/")
+    if collection.startswith(OWN):
+        collection = "/v1/" + collection.removeprefix(OWN)
     posts = [op for op in operations() if op.method == "POST" and op.status == 201]
     post = next((op for op in posts if op.path == collection), None)
     if post is None:  # created under another object: the POST ending in the collection
@@ -204,19 +216,62 @@ class Exerciser:
         self.tenant = tenant
         self.platform_key = platform_key
         self.settle = settle
+        self._own: dict[str, str] = {}  # role -> a key its principal rotated itself
+        self._principals: dict[str, str] = {}  # role -> principal id
 
     def key(self, role: str) -> str | None:
         if role == ANONYMOUS:
             return None
         if role == PLATFORM:
             return self.platform_key
+        if role in JUDGE_ROLES:
+            return self.own_key(role)
         return self.tenant.keys[role]
+
+    def _is_own(self, key: str) -> bool:
+        me = self.api.get("/v1/me", key)
+        if me.status != 200:
+            raise ExerciseFailed(f"GET /v1/me: {me.status} {me.json}")
+        return bool(me.json.get("own_key"))
+
+    def principal_of(self, role: str) -> str:
+        """The principal id of `role`'s key (from the tenant, or asked of GET /v1/me)."""
+        if role not in self._principals:
+            known = self.tenant.ids.get(role)
+            if known is None:
+                me = self.api.get("/v1/me", self.tenant.keys[role])
+                if me.status != 200:
+                    raise ExerciseFailed(f"GET /v1/me as {role}: {me.status} {me.json}")
+                known = str(me.json["principal_id"])
+            self._principals[role] = known
+        return self._principals[role]
+
+    def own_key(self, role: str) -> str:
+        """A key of `role`'s principal that it rotated itself: the tenant's own key when it
+        is one already (`own_keys`, or seeded so), else a second key the admin issues,
+        rotated once, so the tenant's keys (which others may hold) stay valid."""
+        if role not in self._own:
+            from tests.harness.world import rotate
+
+            if role in self.tenant.issued_keys or self._is_own(self.tenant.keys[role]):
+                self._own[role] = self.tenant.keys[role]
+                return self._own[role]
+            issued = self.api.post(
+                "/v1/api-keys",
+                self.tenant.keys["admin"],
+                {"principal_id": self.principal_of(role), "name": f"exerciser {role}"},
+            )
+            if issued.status != 201:
+                raise ExerciseFailed(f"issuing a key for {role}: {issued.status} {issued.json}")
+            self._own[role] = rotate(self.api, issued.json["secret"])
+        return self._own[role]
 
     def prepare(self, op: Operation, *, idempotency_key: str | None = None) -> Prepared:
         """A request `op` accepts, on objects made for it now (setup calls happen here)."""
+        role = role_for(op)
         values: dict[str, str] = {}
         for param in op.path_params:
-            values[param] = self.make(op.path, param, values)
+            values[param] = self.make(op.path, param, values, caller=role)
         precondition = PRECONDITIONS.get((op.method, op.path))
         if precondition is not None:
             precondition(self, values)
@@ -227,7 +282,6 @@ class Exerciser:
             headers["If-Match"] = self.current_etag(op.path, path)
         if idempotency_key is not None and op.idempotent:
             headers["Idempotency-Key"] = idempotency_key
-        role = role_for(op)
         return Prepared(op, role, path, self.key(role), body, headers, values)
 
     def send(self, prepared: Prepared) -> Answer:
@@ -243,17 +297,27 @@ class Exerciser:
             raise ExerciseFailed(f"{prepared.label}: {answer.status} {answer.json}")
         return answer
 
-    def make(self, path: str, param: str, known: dict[str, str]) -> str:
-        """A fresh object for `{param}` of `path` (parents taken from `known`); its id."""
+    def make(self, path: str, param: str, known: dict[str, str], caller: str | None = None) -> str:
+        """A fresh object for `{param}` of `path` (parents taken from `known`); its id.
+        Under `/v1/me/` it is made for `caller`'s principal."""
         post, where = creator_of(path, param)
         values: dict[str, str] = {}
-        for own in post.path_params:  # the creator's parents: the path's, or made anew
-            values[own] = known[own] if own in known else self.make(post.path, own, values)
+        for parent in post.path_params:  # the creator's parents: the path's, or made anew
+            values[parent] = (
+                known[parent] if parent in known else self.make(post.path, parent, values)
+            )
+        example = example_of(post)
+        own = path.startswith(OWN) and caller is not None and "principal_id" in example
+        if own:
+            example.pop("principal_id")  # the caller's, not a fresh principal
+        body = self.fill_ids(example)
+        if own and caller is not None:
+            body["principal_id"] = self.principal_of(caller)
         answer = self.api.call(
             "POST",
             re.sub(r"{(\w+)}", lambda m: values[m.group(1)], post.path),
             self.key(role_for(post)),
-            self.fill_ids(example_of(post)),
+            body,
         )
         if answer.status != post.status:
             raise ExerciseFailed(f"making {{{param}}} by POST {post.path}: {answer.json}")
@@ -277,9 +341,14 @@ class Exerciser:
             raise ExerciseFailed(f"uploading for POST {post.path}: {sent.status_code} {sent.text}")
 
     def current_etag(self, template: str, path: str) -> str:
+        """The ETag a reader of `path` sees; for an action on an object (a POST to
+        `…/{model_id}/classification`), the object's own (`…/{model_id}`)."""
         reader = next(
             (op for op in operations() if op.method == "GET" and op.path == template), None
         )
+        parent, _, last = template.rpartition("/")
+        if reader is None and parent.endswith("}") and "{" not in last:
+            return self.current_etag(parent, path.rpartition("/")[0])
         if reader is None:
             raise UnsupportedOperation(f"no GET {template} to read the ETag from")
         answer = self.api.get(path, self.key(role_for(reader)))

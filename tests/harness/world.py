@@ -1,7 +1,21 @@
-"""A tenant with a principal and key for every role, made through the API as a user would."""
+"""A tenant with a principal and key for every role, made through the API as a user would.
+
+Every key `make_tenant` hands out is issued by the tenant's admin, as an admin issues keys.
+Such a key cannot judge risk: classify a model, decide an approval stage or accept a
+finding's risk (403: `domain.duties.require_own_key`). A test in which a principal judges
+gives it a key of its own first, one rotation each:
+
+    tenant = make_tenant(api, "Acme", PLATFORM_KEY, own_keys_for=JUDGES)  # at creation, or
+    own_keys(api, tenant, "validator", "approver")                     # later
+
+and goes on using `tenant.keys[person]`, which then holds the rotated secret (the
+admin-issued key is revoked). `issued_keys` keeps the admin-issued secrets of the people
+who rotated, for tests that show such a key refused.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tests.harness.clients import ApiClient
@@ -14,6 +28,8 @@ class Tenant:
     id: str
     keys: dict[str, str] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
+    # The admin-issued secrets of the people whose keys `own_keys` rotated (now revoked).
+    issued_keys: dict[str, str] = field(default_factory=dict)
 
 
 PEOPLE = {
@@ -26,13 +42,20 @@ PEOPLE = {
     "auditor": ["auditor"],
     "monitor": ["monitor"],
 }
+# The people of PEOPLE who judge risk: they need keys of their own to classify and decide.
+JUDGES = ("validator", "validator2", "approver", "approver2")
 
 
 def make_tenant(
-    api: ApiClient, name: str, platform_key: str, people: dict[str, list[str]] | None = None
+    api: ApiClient,
+    name: str,
+    platform_key: str,
+    people: dict[str, list[str]] | None = None,
+    own_keys_for: Iterable[str] = (),
 ) -> Tenant:
-    """A tenant made through the API, with a principal and key for each of `people`
-    (by default one or two for every role)."""
+    """A tenant made through the API, with a principal and an admin-issued key for each of
+    `people` (by default one or two for every role); the people in `own_keys_for` then rotate
+    theirs, so their keys are their own (see the module docstring)."""
     created = api.post(
         "/v1/tenants",
         platform_key,
@@ -55,6 +78,30 @@ def make_tenant(
         )
         assert key.status == 201, key.json
         tenant.keys[person] = key.json["secret"]
+    return own_keys(api, tenant, *own_keys_for)
+
+
+def key_id_of(token: str) -> str:
+    """The key id of a bearer token `cus_<key id>_<secret>`."""
+    return "_".join(token.split("_", 3)[1:3])
+
+
+def rotate(api: ApiClient, token: str) -> str:
+    """Rotate the key `token` with itself; the new secret (the old key is revoked)."""
+    rotated = api.post(f"/v1/me/api-keys/{key_id_of(token)}/rotate", token)
+    assert rotated.status == 201, rotated.json
+    return str(rotated.json["secret"])
+
+
+def own_keys(api: ApiClient, tenant: Tenant, *people: str) -> Tenant:
+    """Give each of `people` a key of its own: one rotation each, the new secret in
+    `tenant.keys[person]` (the admin-issued one kept in `tenant.issued_keys`). A person
+    whose key is already its own is left as it is. Returns the tenant."""
+    for person in people:
+        if person in tenant.issued_keys:
+            continue
+        tenant.issued_keys[person] = tenant.keys[person]
+        tenant.keys[person] = rotate(api, tenant.keys[person])
     return tenant
 
 

@@ -10,10 +10,25 @@ from chalicelib.domain.models import Model, Tenant
 from chalicelib.domain.roles import Role
 
 
-def test_a_principal_is_recorded_with_the_key_it_used() -> None:
-    actor = Actor.of_principal("req_1", "ten_1", "prn_1", "key_1", frozenset({Role.ADMIN}))
-    assert actor.audit_form() == {"kind": "principal", "principal_id": "prn_1", "key_id": "key_1"}
-    assert actor.tenant == "ten_1" and actor.has_any(Role.ADMIN)
+def test_a_principal_is_recorded_with_the_key_it_used_and_who_issued_that_key() -> None:
+    actor = Actor.of_principal(
+        "req_1", "ten_1", "prn_1", "key_1", frozenset({Role.ADMIN}), key_issuer="prn_0"
+    )
+    assert actor.audit_form() == {
+        "kind": "principal",
+        "principal_id": "prn_1",
+        "key_id": "key_1",
+        "key_issued_by": "prn_0",
+    }
+    assert actor.tenant == "ten_1" and actor.has_any(Role.ADMIN) and not actor.own_key
+    assert actor.in_tenant("ten_1").key_issuer == "prn_0"
+
+
+def test_a_key_is_its_principals_own_only_when_the_principal_issued_it() -> None:
+    own = Actor.of_principal("r", "ten_1", "prn_1", "key_1", key_issuer="prn_1")
+    assert own.own_key
+    assert not Actor.of_principal("r", "ten_1", "prn_1", "key_1").own_key  # issuer unknown
+    assert not Actor.platform_operator("r").own_key
 
 
 def test_a_system_part_is_recorded_by_name_and_holds_no_role() -> None:

@@ -14,8 +14,10 @@ TEAM = {OWNER, DEV}
 PAST = [OWNER, DEV, FORMER]
 
 
-def person(principal_id: str, *roles: Role) -> Actor:
-    return Actor.of_principal("req", "ten_1", principal_id, "key_1", frozenset(roles))
+def person(principal_id: str, *roles: Role, issuer: str | None = "self") -> Actor:
+    """A principal with `roles`, acting with a key `issuer` issued (`self`: its own)."""
+    issued_by = principal_id if issuer == "self" else issuer
+    return Actor.of_principal("req", "ten_1", principal_id, "key_1", frozenset(roles), issued_by)
 
 
 WORKFLOW = Actor.of_system(SystemPart.WORKFLOW, "msg", "ten_1")
@@ -52,29 +54,28 @@ def test_only_developers_on_the_team_edit_the_model(actor: Actor, allowed: bool)
         (person(OUTSIDER, Role.APPROVER), None),
         (person(OUTSIDER, Role.DEVELOPER), "only validators or approvers"),
         (person(OUTSIDER, Role.ADMIN, Role.AUDITOR), "only validators or approvers"),
-        (person(DEV, Role.DEVELOPER, Role.VALIDATOR), "never been on the model's team"),
-        (person(FORMER, Role.VALIDATOR), "never been on the model's team"),
+        (person(DEV, Role.DEVELOPER, Role.VALIDATOR), "you are on the model's team"),
+        (person(OWNER, Role.APPROVER), "you are on the model's team"),
+        (person(FORMER, Role.VALIDATOR), "you have been on the model's team"),
         (WORKFLOW, "only validators or approvers"),
     ],
-    ids=["validator", "approver", "developer", "admin", "team-validator", "former", "system"],
+    ids=[
+        "validator",
+        "approver",
+        "developer",
+        "admin",
+        "team-validator",
+        "owner-approver",
+        "former",
+        "system",
+    ],
 )
-def test_only_independent_judges_reclassify(actor: Actor, refusal: str | None) -> None:
+def test_only_independent_judges_classify(actor: Actor, refusal: str | None) -> None:
     if refusal is None:
         duties.require_independent_judge(actor, TEAM, PAST)
     else:
         with pytest.raises(ForbiddenError, match=refusal):
             duties.require_independent_judge(actor, TEAM, PAST)
-
-
-def test_edit_rights_follow_the_fields_sent_whether_or_not_they_change() -> None:
-    developer, validator = person(DEV, Role.DEVELOPER), person(OUTSIDER, Role.VALIDATOR)
-    duties.require_model_edit_rights(developer, TEAM, PAST, {"purpose", "tags"})
-    duties.require_model_edit_rights(validator, TEAM, PAST, {"risk_tier"})
-    duties.require_model_edit_rights(validator, TEAM, PAST, set())  # nothing sent
-    with pytest.raises(ForbiddenError, match="descriptive"):
-        duties.require_model_edit_rights(validator, TEAM, PAST, {"purpose"})
-    with pytest.raises(ForbiddenError, match="only validators or approvers"):
-        duties.require_model_edit_rights(developer, TEAM, PAST, {"risk_tier", "purpose"})
 
 
 def decide(actor: Actor, stage: int = 1, decided: dict[int, set[str]] | None = None) -> None:
@@ -133,3 +134,33 @@ def test_one_person_with_two_keys_is_still_one_person() -> None:
     decide(first)
     with pytest.raises(ForbiddenError, match="two stages"):
         decide(second, stage=2, decided={1: {str(first.principal_id)}})
+
+
+@pytest.mark.parametrize(
+    "actor, refusal",
+    [
+        (person(OUTSIDER, Role.APPROVER), None),
+        (person(OUTSIDER, Role.APPROVER, issuer="prn_admin"), "issued by principal prn_admin"),
+        (person(OUTSIDER, Role.APPROVER, issuer="platform"), "issued by the platform operator"),
+        (person(OUTSIDER, Role.APPROVER, issuer=None), "before Custos recorded issuers"),
+        (Actor.platform_operator("req"), "only a principal"),
+        (WORKFLOW, "only a principal"),
+    ],
+    ids=["own", "admin-issued", "platform-issued", "unrecorded", "platform", "system"],
+)
+def test_only_a_key_its_principal_issued_or_rotated_itself_may_judge(
+    actor: Actor, refusal: str | None
+) -> None:
+    if refusal is None:
+        duties.require_own_key(actor, "classify a model")
+    else:
+        with pytest.raises(ForbiddenError, match=refusal):
+            duties.require_own_key(actor, "classify a model")
+
+
+def test_a_refused_key_is_told_what_it_could_not_do_and_how_to_rotate_it() -> None:
+    actor = person(OUTSIDER, Role.APPROVER, issuer="prn_admin")
+    with pytest.raises(ForbiddenError) as refused:
+        duties.require_own_key(actor, "decide an approval stage")
+    assert "cannot decide an approval stage" in str(refused.value)
+    assert "POST /v1/me/api-keys/key_1/rotate" in str(refused.value)

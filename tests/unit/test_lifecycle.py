@@ -1,11 +1,14 @@
-"""The version lifecycle: every transition of the table, and every one that is not."""
+"""The version lifecycle: every transition of the table, and every one that is not; and the
+risk tier the policy applies."""
 
 from __future__ import annotations
 
 import itertools
+from typing import NamedTuple
 
 import pytest
 
+from chalicelib.domain import lifecycle
 from chalicelib.domain.lifecycle import (
     NEW,
     TRANSITIONS,
@@ -79,3 +82,42 @@ def test_only_drafts_are_editable(status: VersionStatus) -> None:
     else:
         with pytest.raises(ConflictError, match=f"version 3 is {status}; only drafts change"):
             require_editable(status, 3, "change")
+
+
+@pytest.mark.parametrize(
+    ("risk_tier", "confirmed", "in_force"),
+    [(1, False, 1), (2, False, 1), (3, False, 1), (1, True, 1), (2, True, 2), (3, True, 3)],
+)
+def test_the_policy_applies_the_confirmed_tier_and_tier_1_until_one_is_confirmed(
+    risk_tier: int, confirmed: bool, in_force: int
+) -> None:
+    class Proposed(NamedTuple):
+        risk_tier: int
+        risk_tier_confirmed: bool
+
+    assert lifecycle.policy_tier(Proposed(risk_tier, confirmed)) == in_force
+    assert lifecycle.tier_in_force(risk_tier, confirmed) == in_force
+
+
+def test_a_model_shows_the_tier_in_force_whatever_was_stored() -> None:
+    from chalicelib.domain.models import Model
+
+    stored = {
+        "id": "mdl_1",
+        "name": "m",
+        "purpose": "p",
+        "owner_id": "prn_1",
+        "developer_ids": ["prn_1"],
+        "risk_tier": 3,
+        "regulatory_scope": [],
+        "status": "in_development",
+        "version_count": 0,
+        "created_by": "prn_1",
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+        "revision": 1,
+        "risk_tier_in_force": 3,  # a wrong stored value does not survive
+    }
+    assert Model.model_validate(stored).risk_tier_in_force == 1
+    confirmed = Model.model_validate({**stored, "risk_tier_confirmed": True})
+    assert lifecycle.policy_tier(confirmed) == 3 == confirmed.risk_tier_in_force

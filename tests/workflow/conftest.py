@@ -9,7 +9,7 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from tests.conftest import Api, Tenant, make_tenant, provisioned
+from tests.conftest import JUDGES, Api, Tenant, make_tenant, provisioned
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def wf_api(executing_aws: dict[str, str]) -> Iterator[Api]:
 
 @pytest.fixture
 def wf_tenant(wf_api: Api) -> Tenant:
-    return make_tenant(wf_api, "Workflow Bank")
+    return make_tenant(wf_api, "Workflow Bank", own_keys_for=JUDGES)
 
 
 @pytest.fixture

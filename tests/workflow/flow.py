@@ -10,7 +10,8 @@ from typing import Any
 import boto3
 
 from chalicelib.domain.policy import DEFAULT_BODY
-from tests.conftest import Answer, Api, Tenant, new_model
+from tests.conftest import Answer, Api, Tenant, confirm_tier, new_model
+from tests.harness.world import rotate
 from tests.harness.uploads import artifact_body, put
 from tests.workflow.conftest import until
 
@@ -23,11 +24,14 @@ def submitted(
     risk_tier: int = 2,
     key: str = "developer",
     artifact: bytes | None = None,
+    confirmed: bool = True,
     **model: Any,
 ) -> dict[str, Any]:
     """A new model of `risk_tier`, a version 1 with a complete model card (and `artifact`
     uploaded and verified as model.bin), submitted."""
     found = new_model(api, tenant, risk_tier=risk_tier, **model)
+    if confirmed:  # else the policy treats it as tier 1
+        confirm_tier(api, tenant, found)
     versions = f"/v1/models/{found['id']}/versions"
     version = api.post(versions, tenant.keys[key], {"model_card": CARD})
     assert version.status == 201, version.json
@@ -120,7 +124,7 @@ def person(api: Api, tenant: Tenant, name: str, *roles: str) -> str:
     principal = api.post("/v1/principals", admin, {"name": name, "roles": list(roles)})
     assert principal.status == 201, principal.json
     tenant.ids[name] = principal.json["id"]
-    tenant.keys[name] = second_key(api, tenant, name)
+    tenant.keys[name] = rotate(api, second_key(api, tenant, name))  # a key of its own
     return str(principal.json["id"])
 
 

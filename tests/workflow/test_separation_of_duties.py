@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.conftest import Api, Tenant
+from tests.harness.world import rotate
 from tests.workflow.flow import (
     CARD,
     decide,
@@ -80,7 +81,7 @@ def test_self_approval_is_refused_in_every_form(
     assert decide(api, tenant, request_id, "judge").status == 201
     stage_open(api, tenant, request_id, 1, pump)
     # THEN with a second key the judge is still the same person: no second stage
-    tenant.keys["judge_again"] = second_key(api, tenant, "judge")
+    tenant.keys["judge_again"] = rotate(api, second_key(api, tenant, "judge"))
     assert request_id not in inbox(api, tenant, "judge")
     twice = decide(api, tenant, request_id, "judge_again")
     assert twice.status == 403 and "two stages" in twice.json["detail"], twice.json
@@ -88,7 +89,14 @@ def test_self_approval_is_refused_in_every_form(
     assert request_id in inbox(api, tenant, "approver")
     assert decide(api, tenant, request_id, "approver").status == 201
     tenant.ids["approver_again"] = tenant.ids["approver"]
-    tenant.keys["approver_again"] = second_key(api, tenant, "approver_again")
+    # (a key the admin issued the approver decides nothing: it is not the approver's own)
+    issued = second_key(api, tenant, "approver_again")
+    tenant.keys["approver_again"] = issued
+    by_admin = decide(api, tenant, request_id, "approver_again")
+    assert by_admin.status == 403, by_admin.json
+    assert f"issued by principal {tenant.ids['admin']}" in by_admin.json["detail"]
+    assert "/rotate" in by_admin.json["detail"]
+    tenant.keys["approver_again"] = rotate(api, issued)
     again = decide(api, tenant, request_id, "approver_again")
     assert again.status == 409 and "already decided" in again.json["detail"], again.json
     assert request_id not in inbox(api, tenant, "approver")

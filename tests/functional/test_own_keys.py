@@ -1,0 +1,147 @@
+"""Keys record who issued them, and a principal rotates its own keys to make them its own."""
+
+from __future__ import annotations
+
+from tests.conftest import JUDGES, PLATFORM_KEY, Api, Tenant, make_tenant, own_keys
+from tests.harness.world import key_id_of, rotate
+
+
+def rotate_path(key_id: str) -> str:
+    return f"/v1/me/api-keys/{key_id}/rotate"
+
+
+def issue(api: Api, tenant: Tenant, person: str, name: str = "second") -> dict[str, str]:
+    answer = api.post(
+        "/v1/api-keys", tenant.keys["admin"], {"principal_id": tenant.ids[person], "name": name}
+    )
+    assert answer.status == 201, answer.json
+    return dict(answer.json)
+
+
+def test_a_key_an_admin_issued_is_not_its_holders_own_until_the_holder_rotates_it(
+    api: Api, tenant: Tenant
+) -> None:
+    # GIVEN the approver's key, issued by the admin
+    issued = tenant.keys["approver"]
+    me = api.get("/v1/me", issued).json
+    assert (me["key_issued_by"], me["own_key"]) == (tenant.ids["admin"], False)
+    # WHEN the approver rotates it
+    answer = api.post(rotate_path(key_id_of(issued)), issued)
+    # THEN a new key is answered once, with its secret, issued by the approver itself
+    assert answer.status == 201, answer.json
+    new = answer.json
+    assert answer.headers["location"] == f"/v1/api-keys/{new['id']}"
+    assert new["secret"].startswith(f"cus_{new['id']}_")
+    assert (new["issued_by"], new["rotated_from"]) == (tenant.ids["approver"], key_id_of(issued))
+    assert new["principal_id"] == tenant.ids["approver"] and new["status"] == "active"
+    me = api.get("/v1/me", new["secret"]).json
+    assert (me["key_issued_by"], me["own_key"]) == (tenant.ids["approver"], True)
+    # AND the old key is revoked
+    old = api.get("/v1/me", issued)
+    assert old.status == 401 and "revoked" in old.json["detail"]
+    listed = api.get(f"/v1/api-keys/{key_id_of(issued)}", tenant.keys["admin"]).json
+    assert listed["status"] == "revoked"
+
+
+def test_a_rotation_is_audited_with_the_key_that_asked_for_it_and_who_issued_that_key(
+    api: Api, tenant: Tenant
+) -> None:
+    old = key_id_of(tenant.keys["validator"])
+    new = key_id_of(rotate(api, tenant.keys["validator"]))
+    events = api.get("/v1/audit-events?limit=100", tenant.keys["auditor"]).json["items"]
+    rotated = events[-1]
+    assert (rotated["action"], rotated["subject"]["id"]) == ("api_key.rotated", old)
+    assert rotated["before"] == {"revoked_at": None} and rotated["after"]["revoked_at"]
+    replacement = rotated["after"]["replaced_by"]
+    assert (replacement["id"], replacement["rotated_from"]) == (new, old)
+    assert replacement["issued_by"] == tenant.ids["validator"]
+    assert rotated["actor"] == {
+        "kind": "principal",
+        "principal_id": tenant.ids["validator"],
+        "key_id": old,
+        "key_issued_by": tenant.ids["admin"],
+        "system": None,
+    }
+
+
+def test_nobody_rotates_another_principals_key_or_another_tenants(
+    api: Api, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    # GIVEN keys of another principal of the tenant, and of another tenant
+    approvers = key_id_of(tenant.keys["approver"])
+    foreign = key_id_of(other_tenant.keys["validator"])
+    key = tenant.keys["validator"]
+    # WHEN the validator asks to rotate them, or a key that does not exist
+    answers = [
+        api.post(rotate_path(k), key) for k in (approvers, foreign, "key_" + "0" * 26, "nope")
+    ]
+    # THEN each is a 404, alike, and both keys still work
+    assert [a.status for a in answers] == [404] * 4
+    assert len({(a.json["type"], a.json["title"]) for a in answers}) == 1
+    assert api.get("/v1/me", tenant.keys["approver"]).status == 200
+    assert api.get("/v1/me", other_tenant.keys["validator"]).status == 200
+
+
+def test_a_revoked_key_cannot_be_rotated_and_the_platform_rotates_nothing(
+    api: Api, tenant: Tenant
+) -> None:
+    second = issue(api, tenant, "validator")
+    assert api.delete(f"/v1/api-keys/{second['id']}", tenant.keys["admin"]).status == 204
+    refused = api.post(rotate_path(second["id"]), tenant.keys["validator"])
+    assert refused.status == 409 and "revoked or expired" in refused.json["detail"]
+    platform = api.post(rotate_path(second["id"]), PLATFORM_KEY)
+    assert platform.status == 403
+
+
+def test_a_principal_rotates_one_of_its_keys_with_another_and_a_retry_replays_it(
+    api: Api, tenant: Tenant
+) -> None:
+    # GIVEN the approver holds a second key, with an expiry the admin chose
+    second = api.post(
+        "/v1/api-keys",
+        tenant.keys["admin"],
+        {
+            "principal_id": tenant.ids["approver"],
+            "name": "laptop",
+            "expires_at": "2099-01-01T00:00:00Z",
+        },
+    ).json
+    headers = {"Idempotency-Key": "rotate-laptop"}
+    # WHEN it rotates that key with its first one, and the request is sent again
+    first = api.post(rotate_path(second["id"]), tenant.keys["approver"], headers=headers)
+    again = api.post(rotate_path(second["id"]), tenant.keys["approver"], headers=headers)
+    # THEN one new key, keeping the name and expiry; the replay shows no secret
+    assert first.status == 201 and first.json["secret"]
+    assert (first.json["name"], first.json["expires_at"]) == ("laptop", "2099-01-01T00:00:00Z")
+    assert again.status == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json["id"] == first.json["id"] and again.json["secret"] is None
+    keys = api.get(
+        f"/v1/api-keys?principal_id={tenant.ids['approver']}", tenant.keys["admin"]
+    ).json["items"]
+    assert sorted(k["status"] for k in keys) == ["active", "active", "revoked"]
+    assert api.get("/v1/me", first.json["secret"]).json["own_key"] is True
+
+
+def test_the_platform_issues_a_tenants_first_admin_key_and_an_admin_a_key_for_itself(
+    api: Api,
+) -> None:
+    tenant = make_tenant(api, "Initech")
+    me = api.get("/v1/me", tenant.keys["admin"]).json
+    assert (me["key_issued_by"], me["own_key"]) == ("platform", False)
+    mine = api.post(
+        "/v1/api-keys", tenant.keys["admin"], {"principal_id": tenant.ids["admin"], "name": "own"}
+    ).json
+    assert mine["issued_by"] == tenant.ids["admin"]
+    assert api.get("/v1/me", mine["secret"]).json["own_key"] is True
+
+
+def test_the_harness_gives_the_judges_keys_of_their_own_and_keeps_the_issued_ones(
+    api: Api,
+) -> None:
+    tenant = make_tenant(api, "Umbrella", own_keys_for=JUDGES)
+    for person in JUDGES:
+        assert api.get("/v1/me", tenant.keys[person]).json["own_key"] is True, person
+        assert api.get("/v1/me", tenant.issued_keys[person]).status == 401, person
+    assert api.get("/v1/me", tenant.keys["developer"]).json["own_key"] is False
+    assert own_keys(api, tenant, "validator") is tenant  # once is enough: no second rotation
+    assert api.get("/v1/me", tenant.keys["validator"]).status == 200
