@@ -11,8 +11,8 @@ import boto3
 
 from chalicelib.domain.policy import DEFAULT_BODY
 from tests.conftest import Answer, Api, Tenant, confirm_tier, new_model
-from tests.harness.world import rotate
 from tests.harness.uploads import artifact_body, put
+from tests.harness.world import rotate
 from tests.workflow.conftest import until
 
 CARD = {"intended_use": "Retail credit decisions", "metrics": "AUC 0.81 on the 2025 holdout"}
