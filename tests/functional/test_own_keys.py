@@ -145,3 +145,24 @@ def test_the_harness_gives_the_judges_keys_of_their_own_and_keeps_the_issued_one
     assert api.get("/v1/me", tenant.keys["developer"]).json["own_key"] is False
     assert own_keys(api, tenant, "validator") is tenant  # once is enough: no second rotation
     assert api.get("/v1/me", tenant.keys["validator"]).status == 200
+
+
+def test_a_principal_lists_its_own_keys_with_who_issued_each_and_nobody_elses(
+    api: Api, tenant: Tenant
+) -> None:
+    # GIVEN the approver's admin-issued key, rotated, and a second key the admin issued
+    issued = key_id_of(tenant.keys["approver"])
+    own_keys(api, tenant, "approver")
+    second = issue(api, tenant, "approver")
+    # WHEN the approver lists its keys, a page at a time
+    first = api.get("/v1/me/api-keys?limit=2", tenant.keys["approver"]).json
+    rest = api.get(
+        f"/v1/me/api-keys?limit=2&cursor={first['next_cursor']}", tenant.keys["approver"]
+    ).json
+    keys = {k["id"]: k for k in first["items"] + rest["items"]}
+    # THEN it sees all three and who issued each, and no other principal's
+    assert set(keys) == {issued, key_id_of(tenant.keys["approver"]), second["id"]}
+    assert keys[issued]["status"] == "revoked"
+    assert keys[second["id"]]["issued_by"] == tenant.ids["admin"]
+    assert keys[key_id_of(tenant.keys["approver"])]["issued_by"] == tenant.ids["approver"]
+    assert {k["principal_id"] for k in keys.values()} == {tenant.ids["approver"]}
