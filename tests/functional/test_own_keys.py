@@ -166,3 +166,10 @@ def test_a_principal_lists_its_own_keys_with_who_issued_each_and_nobody_elses(
     assert keys[second["id"]]["issued_by"] == tenant.ids["admin"]
     assert keys[key_id_of(tenant.keys["approver"])]["issued_by"] == tenant.ids["approver"]
     assert {k["principal_id"] for k in keys.values()} == {tenant.ids["approver"]}
+
+
+def test_the_judges_fixture_is_the_tenant_with_its_judges_own_keys(
+    api: Api, tenant: Tenant, judges: Tenant
+) -> None:
+    assert judges is tenant
+    assert all(api.get("/v1/me", judges.keys[p]).json["own_key"] for p in JUDGES)
