@@ -173,3 +173,34 @@ def test_the_judges_fixture_is_the_tenant_with_its_judges_own_keys(
 ) -> None:
     assert judges is tenant
     assert all(api.get("/v1/me", judges.keys[p]).json["own_key"] for p in JUDGES)
+
+
+def test_a_key_stored_before_issuers_were_recorded_is_nobodys_own_until_rotated(
+    api: Api, tenant: Tenant, aws: dict[str, str]
+) -> None:
+    import boto3
+
+    from chalicelib import auth
+
+    # GIVEN the approver's key item as keys were stored before they recorded an issuer
+    key_id = key_id_of(tenant.keys["approver"])
+    boto3.client("dynamodb").update_item(
+        TableName=aws["CUSTOS_TABLE"],
+        Key={"pk": {"S": f"APIKEY#{key_id}"}, "sk": {"S": "APIKEY"}},
+        UpdateExpression="REMOVE issued_by",
+    )
+    auth.clear_cache()
+    # THEN it authenticates, but is not the approver's own
+    me = api.get("/v1/me", tenant.keys["approver"]).json
+    assert (me["key_issued_by"], me["own_key"]) == (None, False)
+    model = api.post(
+        "/v1/models", tenant.keys["developer"], {"name": "M", "purpose": "p", "risk_tier": 2}
+    ).json
+    body = {"risk_tier": 2, "regulatory_scope": []}
+    path = f"/v1/models/{model['id']}/classification"
+    refused = api.call("POST", path, tenant.keys["approver"], body, {"If-Match": '"1"'})
+    assert refused.status == 403 and "before Custos recorded issuers" in refused.json["detail"]
+    # AND once the approver rotates it, the new key is
+    own_keys(api, tenant, "approver")
+    accepted = api.call("POST", path, tenant.keys["approver"], body, {"If-Match": '"1"'})
+    assert accepted.status == 200, accepted.json
