@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import boto3
+
+from chalicelib import auth
 from tests.conftest import JUDGES, PLATFORM_KEY, Api, Tenant, make_tenant, own_keys
 from tests.harness.world import key_id_of, rotate
 
@@ -178,10 +181,6 @@ def test_the_judges_fixture_is_the_tenant_with_its_judges_own_keys(
 def test_a_key_stored_before_issuers_were_recorded_is_nobodys_own_until_rotated(
     api: Api, tenant: Tenant, aws: dict[str, str]
 ) -> None:
-    import boto3
-
-    from chalicelib import auth
-
     # GIVEN the approver's key item as keys were stored before they recorded an issuer
     key_id = key_id_of(tenant.keys["approver"])
     boto3.client("dynamodb").update_item(
