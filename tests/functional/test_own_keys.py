@@ -198,7 +198,7 @@ def test_a_key_stored_before_issuers_were_recorded_is_nobodys_own_until_rotated(
     body = {"risk_tier": 2, "regulatory_scope": []}
     path = f"/v1/models/{model['id']}/classification"
     refused = api.call("POST", path, tenant.keys["approver"], body, {"If-Match": '"1"'})
-    assert refused.status == 403 and "before Custos recorded issuers" in refused.json["detail"]
+    assert refused.status == 403 and "predates issuer records" in refused.json["detail"]
     # AND once the approver rotates it, the new key is
     own_keys(api, tenant, "approver")
     accepted = api.call("POST", path, tenant.keys["approver"], body, {"If-Match": '"1"'})
