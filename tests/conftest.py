@@ -113,6 +113,13 @@ def tenant(api: Api) -> Tenant:
 
 
 @pytest.fixture
+def judges(api: Api, tenant: Tenant) -> Tenant:
+    """`tenant`, its validators and approvers holding keys of their own (one rotation
+    each), as they must to classify a model, decide an approval stage or accept risk."""
+    return own_keys(api, tenant, *JUDGES)
+
+
+@pytest.fixture
 def other_tenant(api: Api) -> Tenant:
     return make_tenant(api, "Globex")
 

@@ -71,7 +71,9 @@ def _errors(op: Operation) -> list[int]:
     codes = {429, 500, *op.errors}
     if op.auth != "none":
         codes |= {401, 403, 503}  # the key lookup alone reads the data store
-    if op.request or op.query:
+    # a body, a query, or a header the edge checks (a blank Idempotency-Key, an If-Match
+    # that is not a list of quoted ETags) may be malformed
+    if op.request or op.query or op.idempotent or op.if_match:
         codes.add(400)
     if op.request:
         codes |= {413, 415}

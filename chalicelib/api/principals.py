@@ -38,6 +38,20 @@ def me(req: ApiRequest) -> Reply:
 
 @endpoint(
     bp,
+    "GET",
+    "/v1/me/api-keys",
+    summary="List your own API keys (never their secrets), with who issued each",
+    tag="Identity",
+    response=ApiKeyList,
+    query=(LIMIT, CURSOR),
+)
+def list_own_api_keys(req: ApiRequest) -> Reply:
+    items, next_cursor = own_keys.list_keys(req.actor, req.limit, req.cursor)
+    return Reply(ApiKeyList(items=items, next_cursor=next_cursor))
+
+
+@endpoint(
+    bp,
     "POST",
     "/v1/me/api-keys/{key_id}/rotate",
     summary=(

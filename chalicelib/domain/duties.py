@@ -102,7 +102,7 @@ def require_own_key(actor: Actor, act: str) -> None:
     if actor.own_key:
         return
     issuer = actor.key_issuer
-    by = {None: "someone before Custos recorded issuers", "platform": "the platform operator"}
+    by = {None: "an unrecorded issuer (it predates issuer records)", "platform": "the platform"}
     who = by.get(issuer, f"principal {issuer}")
     route = ROTATE_ROUTE.replace("{key_id}", str(actor.key_id))
     raise ForbiddenError(

@@ -30,6 +30,7 @@ from chalicelib.errors import (
 )
 from chalicelib.services.records import merge_patch, public, timestamp, to_model, validated
 from chalicelib.store.idempotency import Claim
+from chalicelib.store.inventory import tier_in_force_filter
 from chalicelib.store.scope import TenantStore, for_actor
 from chalicelib.store.unit import RetryError, UnitOfWork
 
@@ -91,6 +92,12 @@ def create_model(actor: Actor, body: ModelCreate, claim: Claim | None = None) ->
         "id": new_id("model"),
         **fields,
         "past_team_ids": list(dict.fromkeys(past_team)),
+        # A proposal until classified (services.classification), stored as such so a read
+        # of the item shows it without deriving it.
+        "risk_tier_confirmed": False,
+        "risk_tier_in_force": lifecycle.tier_in_force(body.risk_tier, False),
+        "classified_by": None,
+        "classified_at": None,
         "status": "in_development",
         "version_count": 0,
         "created_by": registrant,
@@ -126,7 +133,7 @@ def list_models(
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
     if "risk_tier" in filters:
-        clauses.append(_tier_in_force_clause(filters["risk_tier"], names, values))
+        clauses.append(tier_in_force_filter(filters["risk_tier"], names, values))
     for name, attr in (("status", "status"), ("owner", "owner_id")):
         if name in filters:
             clauses.append(f"#{name} = :{name}")
@@ -146,17 +153,6 @@ def list_models(
         **filters,
     )
     return [to_model(Model, i) for i in items], next_cursor
-
-
-def _tier_in_force_clause(tier: int, names: dict[str, str], values: dict[str, Any]) -> str:
-    """A filter on `lifecycle.tier_in_force` over the stored facts: a confirmed tier counts
-    as itself, an unconfirmed one (or a model stored before confirmation existed) as tier 1."""
-    names.update({"#risk_tier": "risk_tier", "#confirmed": "risk_tier_confirmed"})
-    values.update({":risk_tier": tier, ":true": True})
-    confirmed = "(#confirmed = :true AND #risk_tier = :risk_tier)"
-    if tier != lifecycle.UNCONFIRMED_TIER:
-        return confirmed
-    return f"({confirmed} OR attribute_not_exists(#confirmed) OR #confirmed <> :true)"
 
 
 def update_model(

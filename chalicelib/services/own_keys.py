@@ -14,7 +14,7 @@ from datetime import datetime
 from chalicelib.domain import events
 from chalicelib.domain.actors import Actor
 from chalicelib.domain.ids import is_id
-from chalicelib.domain.models import ApiKeyCreated
+from chalicelib.domain.models import ApiKey, ApiKeyCreated
 from chalicelib.errors import ConflictError, NotFoundError
 from chalicelib.services import admin_keys
 from chalicelib.services.principals import key_view, new_key_item
@@ -70,3 +70,20 @@ def rotate_key(actor: Actor, key_id: str, claim: Claim | None = None) -> ApiKeyC
     )
     store.commit(actor, unit)
     return result
+
+
+def list_keys(actor: Actor, limit: int, cursor_text: str | None) -> tuple[list[ApiKey], str | None]:
+    """A page of the caller's own keys (never their secrets), with who issued each: a
+    principal sees a key an admin issued for it, and a rotation it did not make."""
+    store = for_actor(actor)
+    me = str(actor.principal_id)
+    items, next_cursor = store.page(
+        lambda n, start: store.principals.list_keys_page(n, start, me),
+        query="own-api-keys",
+        limit=limit,
+        cursor_text=cursor_text,
+        filtered=True,
+        key_attrs=("pk", "sk", "gsi1pk", "gsi1sk"),
+        principal=me,
+    )
+    return [key_view(i) for i in items], next_cursor

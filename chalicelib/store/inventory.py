@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.lifecycle import UNCONFIRMED_TIER
 from chalicelib.store import dynamo
 from chalicelib.store.keys import VERSION_PREFIX, TenantKeys
 
 Item = dict[str, Any]
 Page = tuple[list[Item], dict[str, Any] | None]
+
+
+def tier_in_force_filter(tier: int, names: dict[str, str], values: dict[str, Any]) -> str:
+    """A filter expression for models whose tier in force (`lifecycle.tier_in_force`) is
+    `tier`, over the stored facts (adding its names and values): a confirmed tier counts as
+    itself, an unconfirmed one, or a model stored before confirmation existed, as tier 1."""
+    names.update({"#risk_tier": "risk_tier", "#confirmed": "risk_tier_confirmed"})
+    values.update({":risk_tier": tier, ":true": True})
+    confirmed = "(#confirmed = :true AND #risk_tier = :risk_tier)"
+    if tier != UNCONFIRMED_TIER:
+        return confirmed
+    return f"({confirmed} OR attribute_not_exists(#confirmed) OR #confirmed <> :true)"
 
 
 class Inventory:

@@ -44,7 +44,8 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     ("GET", "/v1/health"): _EVERYONE,
     ("GET", "/v1/openapi.json"): _EVERYONE,
     ("GET", "/v1/me"): _EVERY_TENANT_ROLE | {PLATFORM},
-    # a principal rotates its own keys (another's is a 404 past the gate)
+    # a principal lists and rotates its own keys (another's is a 404 past the gate)
+    ("GET", "/v1/me/api-keys"): _EVERY_TENANT_ROLE,
     ("POST", "/v1/me/api-keys/{key_id}/rotate"): _EVERY_TENANT_ROLE,
     # create tenant, suspend tenant: platform
     ("POST", "/v1/tenants"): _PLATFORM_ONLY,

@@ -149,6 +149,9 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
         submitted = api.post(path, developer, {"kind": "approval"})
         assert submitted.status == 201, submitted.json
         requests_made.append(submitted.json["id"])
+    # The auditor holds two keys, so a limit=1 page of its own keys has a next cursor.
+    second = {"principal_id": tenant.ids["auditor"], "name": "second"}
+    assert api.post("/v1/api-keys", admin, second).status == 201
     target = api.post("/v1/principals", admin, {"name": f"{name} target", "roles": ["monitor"]})
     assert target.status == 201, target.json
     key = api.post("/v1/api-keys", admin, {"principal_id": target.json["id"], "name": "target"})
@@ -315,6 +318,7 @@ LISTS: dict[Route, ListCase] = {
     ("GET", "/v1/models"): ListCase("auditor", ("owner={developer_id}",)),
     ("GET", "/v1/principals"): ListCase("admin"),
     ("GET", "/v1/api-keys"): ListCase("admin", ("principal_id={principal_id}",)),
+    ("GET", "/v1/me/api-keys"): ListCase("auditor"),
     ("GET", "/v1/audit-events"): ListCase("auditor"),
     ("GET", "/v1/models/{model_id}/versions"): ListCase("auditor"),
     ("GET", "/v1/models/{model_id}/versions/{number}/artifacts"): ListCase("auditor"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import boto3
+
+from chalicelib import auth
 from tests.conftest import JUDGES, PLATFORM_KEY, Api, Tenant, make_tenant, own_keys
 from tests.harness.world import key_id_of, rotate
 
@@ -145,3 +148,58 @@ def test_the_harness_gives_the_judges_keys_of_their_own_and_keeps_the_issued_one
     assert api.get("/v1/me", tenant.keys["developer"]).json["own_key"] is False
     assert own_keys(api, tenant, "validator") is tenant  # once is enough: no second rotation
     assert api.get("/v1/me", tenant.keys["validator"]).status == 200
+
+
+def test_a_principal_lists_its_own_keys_with_who_issued_each_and_nobody_elses(
+    api: Api, tenant: Tenant
+) -> None:
+    # GIVEN the approver's admin-issued key, rotated, and a second key the admin issued
+    issued = key_id_of(tenant.keys["approver"])
+    own_keys(api, tenant, "approver")
+    second = issue(api, tenant, "approver")
+    # WHEN the approver lists its keys, a page at a time
+    first = api.get("/v1/me/api-keys?limit=2", tenant.keys["approver"]).json
+    rest = api.get(
+        f"/v1/me/api-keys?limit=2&cursor={first['next_cursor']}", tenant.keys["approver"]
+    ).json
+    keys = {k["id"]: k for k in first["items"] + rest["items"]}
+    # THEN it sees all three and who issued each, and no other principal's
+    assert set(keys) == {issued, key_id_of(tenant.keys["approver"]), second["id"]}
+    assert keys[issued]["status"] == "revoked"
+    assert keys[second["id"]]["issued_by"] == tenant.ids["admin"]
+    assert keys[key_id_of(tenant.keys["approver"])]["issued_by"] == tenant.ids["approver"]
+    assert {k["principal_id"] for k in keys.values()} == {tenant.ids["approver"]}
+
+
+def test_the_judges_fixture_is_the_tenant_with_its_judges_own_keys(
+    api: Api, tenant: Tenant, judges: Tenant
+) -> None:
+    assert judges is tenant
+    assert all(api.get("/v1/me", judges.keys[p]).json["own_key"] for p in JUDGES)
+
+
+def test_a_key_stored_before_issuers_were_recorded_is_nobodys_own_until_rotated(
+    api: Api, tenant: Tenant, aws: dict[str, str]
+) -> None:
+    # GIVEN the approver's key item as keys were stored before they recorded an issuer
+    key_id = key_id_of(tenant.keys["approver"])
+    boto3.client("dynamodb").update_item(
+        TableName=aws["CUSTOS_TABLE"],
+        Key={"pk": {"S": f"APIKEY#{key_id}"}, "sk": {"S": "APIKEY"}},
+        UpdateExpression="REMOVE issued_by",
+    )
+    auth.clear_cache()
+    # THEN it authenticates, but is not the approver's own
+    me = api.get("/v1/me", tenant.keys["approver"]).json
+    assert (me["key_issued_by"], me["own_key"]) == (None, False)
+    model = api.post(
+        "/v1/models", tenant.keys["developer"], {"name": "M", "purpose": "p", "risk_tier": 2}
+    ).json
+    body = {"risk_tier": 2, "regulatory_scope": []}
+    path = f"/v1/models/{model['id']}/classification"
+    refused = api.call("POST", path, tenant.keys["approver"], body, {"If-Match": '"1"'})
+    assert refused.status == 403 and "predates issuer records" in refused.json["detail"]
+    # AND once the approver rotates it, the new key is
+    own_keys(api, tenant, "approver")
+    accepted = api.call("POST", path, tenant.keys["approver"], body, {"If-Match": '"1"'})
+    assert accepted.status == 200, accepted.json

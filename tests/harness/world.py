@@ -6,7 +6,8 @@ finding's risk (403: `domain.duties.require_own_key`). A test in which a princip
 gives it a key of its own first, one rotation each:
 
     tenant = make_tenant(api, "Acme", PLATFORM_KEY, own_keys_for=JUDGES)  # at creation, or
-    own_keys(api, tenant, "validator", "approver")                     # later
+    own_keys(api, tenant, "validator", "approver")                     # later, or the
+    def test_...(judges: Tenant)   # conftest fixture: `tenant`, its JUDGES rotated
 
 and goes on using `tenant.keys[person]`, which then holds the rotated secret (the
 admin-issued key is revoked). `issued_keys` keeps the admin-issued secrets of the people

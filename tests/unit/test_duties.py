@@ -141,8 +141,8 @@ def test_one_person_with_two_keys_is_still_one_person() -> None:
     [
         (person(OUTSIDER, Role.APPROVER), None),
         (person(OUTSIDER, Role.APPROVER, issuer="prn_admin"), "issued by principal prn_admin"),
-        (person(OUTSIDER, Role.APPROVER, issuer="platform"), "issued by the platform operator"),
-        (person(OUTSIDER, Role.APPROVER, issuer=None), "before Custos recorded issuers"),
+        (person(OUTSIDER, Role.APPROVER, issuer="platform"), "issued by the platform, not by you"),
+        (person(OUTSIDER, Role.APPROVER, issuer=None), "predates issuer records"),
         (Actor.platform_operator("req"), "only a principal"),
         (WORKFLOW, "only a principal"),
     ],
