@@ -11,6 +11,8 @@ decision on a stage that has closed is a 409, audited as `approval.decision_refu
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from chalicelib.domain import decisions, duties, events
 from chalicelib.domain.actors import Actor
 from chalicelib.domain.approvals import (
@@ -50,6 +52,9 @@ def decide(
         stage = request.current_stage()
         if stage is None:
             raise ConflictError("no stage of this request is open yet: its workflow is starting")
+        if stage.status is not StageStatus.OPEN and not _over(request):
+            # Between stages: the last one closed, the workflow is opening the next.
+            raise ConflictError("the next stage is opening; decide it once it is open")
         duties.require_stage_decider(
             actor,
             stage=stage.index,
@@ -61,7 +66,8 @@ def decide(
         )
         if stage.status is not StageStatus.OPEN or request.status is not RequestStatus.IN_REVIEW:
             raise _refused(store, actor, request, stage, body)
-        decisions.check(body, stage, last=stage.index == len(request.stages) - 1)
+        last = stage.index == len(request.stages) - 1
+        decisions.check(body, stage, last, datetime.now(UTC))
         at = timestamp()
         decision = Decision.model_validate(
             {
@@ -114,6 +120,11 @@ def decide(
             workflow.call_back(store, request_id, stage.index, decision.outcome.value)
         return updated
     raise TransientConflictError("too many decisions at once on this request; retry")
+
+
+def _over(request: ApprovalRequest) -> bool:
+    """Whether decisions on the request are over: it is closed, or its outcome settled."""
+    return request.status is not RequestStatus.IN_REVIEW or request.decided()
 
 
 def _read(store: TenantStore, request_id: str) -> tuple[ApprovalRequest, Model]:
