@@ -12,6 +12,8 @@ from chalicelib.domain.approvals import (
     RequestStatus,
     SubmissionCreate,
 )
+from chalicelib.domain.artifacts import ArtifactCreate
+from chalicelib.domain.evidence import CommentCreate, EvidenceRegistered, EvidenceView
 from chalicelib.domain.models import Version
 from chalicelib.domain.roles import Role
 from chalicelib.services import approvals
@@ -137,3 +139,60 @@ def reopen_version(req: ApiRequest, model_id: str, number: str) -> Reply:
 
     version = withdrawals.reopen(req.actor, model_id, number)
     return Reply(version, 200, {"ETag": etag(version.revision)})
+
+
+@endpoint(
+    bp,
+    "POST",
+    REQUESTS + "/{request_id}/evidence",
+    summary="Add an evidence file to the open stage (who may decide it); get its upload URL",
+    tag=TAG,
+    roles={Role.VALIDATOR, Role.APPROVER},
+    request=ArtifactCreate,
+    response=EvidenceRegistered,
+    status=201,
+    errors=(409, 413),
+)
+def add_evidence(req: ApiRequest, request_id: str) -> Reply:
+    # No Idempotency-Key: the answer's URL is never stored, and adding a pending file
+    # again replaces it, so a retry is harmless.
+    from chalicelib.services import evidence
+
+    registered = evidence.register(req.actor, request_id, req.body)
+    return Reply(registered, 201, {"Location": f"{REQUESTS}/{request_id}"})
+
+
+@endpoint(
+    bp,
+    "POST",
+    REQUESTS + "/{request_id}/evidence/{name}/complete",
+    summary="The evidence is uploaded: Custos reads the bytes and verifies size and SHA-256",
+    tag=TAG,
+    roles={Role.VALIDATOR, Role.APPROVER},
+    response=EvidenceView,
+    errors=(409, 422),
+)
+def complete_evidence(req: ApiRequest, request_id: str, name: str) -> Reply:
+    from chalicelib.services import evidence
+
+    return Reply(evidence.complete(req.actor, request_id, name))
+
+
+@endpoint(
+    bp,
+    "POST",
+    REQUESTS + "/{request_id}/comments",
+    summary="Comment on an open request (the roles that decide it, outside the model's team)",
+    tag=TAG,
+    roles={Role.VALIDATOR, Role.APPROVER},
+    request=CommentCreate,
+    response=ApprovalRequest,
+    status=201,
+    idempotent=True,
+    errors=(409,),
+)
+def comment_on_request(req: ApiRequest, request_id: str) -> Reply:
+    from chalicelib.services import evidence
+
+    claim = req.claim_for(_created)
+    return _created(evidence.comment(req.actor, request_id, req.body, claim))

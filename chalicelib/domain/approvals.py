@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 
+from chalicelib.domain.evidence import Comment, Evidence
 from chalicelib.domain.models import FrozenArtifact, Inbound, ListPage, Outbound, ShortText
 from chalicelib.domain.roles import Role
 
@@ -89,6 +90,7 @@ class ApprovalStage(Outbound):
     outcome: Outcome | None = None
     closed_at: datetime | None = None
     decisions: list[Decision] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list, description="Files its deciders added")
 
     @property
     def approvals(self) -> int:
@@ -175,6 +177,7 @@ class ApprovalRequest(Outbound):
     )
     submitted_by: str
     submitted_with_key: str
+    comments: list[Comment] = Field(default_factory=list)
     history: list[HistoryEntry] = Field(default_factory=list)
     closed_at: datetime | None = None
     created_at: datetime

@@ -109,3 +109,21 @@ def require_own_key(actor: Actor, act: str) -> None:
         f"this API key was issued by {who}, not by you: a key its principal did not issue"
         f" or rotate itself cannot {act}. Rotate it first ({route}) and use the new secret"
     )
+
+
+def require_commenter(
+    actor: Actor,
+    *,
+    roles: Collection[Role],
+    submitter_id: str,
+    members: Collection[str],
+    past_team: Collection[str],
+) -> None:
+    """Whether the actor may comment on an approval request: it holds a role that decides
+    one of its stages and could decide one (never the submitter or the team, past or
+    present)."""
+    if not actor.is_principal or not actor.has_any(*roles):
+        raise ForbiddenError("comments are by the roles that decide the request's stages")
+    me = actor.principal_id
+    if me == submitter_id or me in set(members) | set(past_team):
+        raise ForbiddenError("the submitter and the model's team may not comment on its review")

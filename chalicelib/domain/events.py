@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from chalicelib.domain import approvals as a
 from chalicelib.domain import artifacts as art
+from chalicelib.domain import evidence as ev
 from chalicelib.domain import models as m
 from chalicelib.domain import policy as pol
 
@@ -117,6 +118,19 @@ APPROVAL_EXPIRED = declare(
     a.ApprovalRequest,
     "A stage passed its escalated deadline undecided: the request expired, the version is a"
     " draft again",
+)
+APPROVAL_EVIDENCE_ADDED = declare(
+    "approval.evidence_added",
+    ev.EvidenceView,
+    "A decider added an evidence file to a stage; it counts once verified",
+)
+APPROVAL_EVIDENCE_VERIFIED = declare(
+    "approval.evidence_verified",
+    ev.EvidenceView,
+    "Custos read an evidence file's bytes and found what was registered",
+)
+APPROVAL_COMMENTED = declare(
+    "approval.commented", ev.CommentAdded, "Someone deciding a request commented on it"
 )
 APPROVAL_CANCELLED = declare(
     "approval.cancelled",

@@ -12,6 +12,8 @@ reconciler sends it. A decision on a stage that has closed is a 409, audited as
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from chalicelib.domain import decisions, duties, events
 from chalicelib.domain.actors import Actor
 from chalicelib.domain.approvals import (
@@ -54,6 +56,9 @@ def decide(
         stage = request.current_stage()
         if stage is None:
             raise ConflictError("no stage of this request is open yet: its workflow is starting")
+        if stage.status is not StageStatus.OPEN and not _over(request):
+            # Between stages: the last one closed, the workflow is opening the next.
+            raise ConflictError("the next stage is opening; decide it once it is open")
         duties.require_stage_decider(
             actor,
             stage=stage.index,
@@ -65,7 +70,8 @@ def decide(
         )
         if stage.status is not StageStatus.OPEN or request.status is not RequestStatus.IN_REVIEW:
             raise _refused(store, actor, request, stage, body)
-        decisions.check(body, stage, last=stage.index == len(request.stages) - 1)
+        last = stage.index == len(request.stages) - 1
+        decisions.check(body, stage, last, datetime.now(UTC))
         at = timestamp()
         decision = Decision.model_validate(
             {
@@ -119,6 +125,11 @@ def decide(
             workflow.call_back(store, request_id, stage.index, decision.outcome.value)
         return updated
     raise TransientConflictError("too many decisions at once on this request; retry")
+
+
+def _over(request: ApprovalRequest) -> bool:
+    """Whether decisions on the request are over: it is closed, or its outcome settled."""
+    return request.status is not RequestStatus.IN_REVIEW or request.decided()
 
 
 def _read(store: TenantStore, request_id: str) -> tuple[ApprovalRequest, Model]:

@@ -92,6 +92,9 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     ("GET", "/v1/approval-requests/{request_id}"): _EVERY_TENANT_ROLE,
     ("POST", "/v1/approval-requests/{request_id}/decisions"): _DECIDERS,
     ("POST", "/v1/approval-requests/{request_id}/cancel"): _DEVELOPER,  # its submitter
+    ("POST", "/v1/approval-requests/{request_id}/evidence"): _DECIDERS,
+    ("POST", "/v1/approval-requests/{request_id}/evidence/{name}/complete"): _DECIDERS,
+    ("POST", "/v1/approval-requests/{request_id}/comments"): _DECIDERS,
     ("POST", "/v1/models/{model_id}/versions/{number}/reopen"): _DEVELOPER,
     # read audit events: auditor, admin
     ("GET", "/v1/audit-events"): _AUDIT_READERS,

@@ -117,6 +117,8 @@ def body_for(route: Route, role: str, world: World) -> dict[str, Any] | None:
         ("PUT", "/v1/policy"): DEFAULT_BODY,
         ("POST", "/v1/models/{model_id}/versions/{number}/approval-requests"): {},
         ("POST", "/v1/approval-requests/{request_id}/decisions"): {"outcome": "approve"},
+        ("POST", "/v1/approval-requests/{request_id}/evidence"): ARTIFACT,
+        ("POST", "/v1/approval-requests/{request_id}/comments"): {"text": f"By {role}"},
     }
     return probe.get(route)
 

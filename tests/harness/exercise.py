@@ -151,9 +151,10 @@ def wait_for_workflow(ex: Exerciser, post: Operation, answer: Answer, seconds: f
     """An approval request moves on by itself: a new one is usable once its workflow has
     opened its first stage, a rejected one once the workflow applied the reject. Read it
     (bounded) until then."""
-    from chalicelib.domain.approvals import ApprovalRequest
-
-    if post.response is not ApprovalRequest or answer.status >= 300:
+    # By name: the benchmark measures fresh copies of the app, each with its own classes.
+    if post.response is None or post.response.__name__ != "ApprovalRequest":
+        return
+    if answer.status >= 300:
         return
     if answer.json.get("status") == "pending":
         awaited = {"in_review"}

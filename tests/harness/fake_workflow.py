@@ -27,9 +27,10 @@ CONSUMER = "apply_workflow_message"
 
 def play_workflow(ex: Exerciser, post: Operation, answer: Answer) -> None:
     """What the workflow would send after `post` answered `answer`, applied by the app."""
-    from chalicelib.domain.approvals import ApprovalRequest
-
-    if post.response is not ApprovalRequest or answer.status >= 300:
+    # By name: the benchmark measures fresh copies of the app, each with its own classes.
+    if post.response is None or post.response.__name__ != "ApprovalRequest":
+        return
+    if answer.status >= 300:
         return
     request = {"tenant_id": ex.tenant.id, "request_id": answer.json["id"]}
     if answer.json.get("status") == "pending":
