@@ -126,6 +126,14 @@ class Bench:
             _ok(self.api.get(f"/v1/models/{model_id}/versions/1", self.developer), 200)["status"]
         )
 
+    def until_status(self, model_id: str, status: str) -> None:
+        """Poll version 1 of `model_id` until it shows `status`."""
+
+        def reached() -> bool:
+            return self.version_status(model_id) == status
+
+        _until(reached, f"{model_id} {status}")
+
     def through(self, request: dict[str, Any], outcome: str = "approve") -> None:
         """Decide every stage of `request` (the first with `outcome`), as its deciders."""
         for stage in request["stages"]:
@@ -147,7 +155,7 @@ def decision_to_approved(bench: Bench, count: int = REQUESTS) -> dict[str, Any]:
         bench.open_stage(request["id"], 0)
         started = time.perf_counter()
         bench.decide(request["id"], bench.approvers[0])
-        _until(lambda m=model_id: bench.version_status(m) == "approved", f"{model_id} approved")
+        bench.until_status(model_id, "approved")
         seconds.append(time.perf_counter() - started)
     ordered = sorted(seconds)
     return {
@@ -188,7 +196,7 @@ def transitions_by_tier(bench: Bench) -> dict[str, dict[str, Any]]:
         request = bench.submit(model_id)
         bench.through(request, outcome)
         want = "approved" if outcome == "approve" else "rejected"
-        _until(lambda m=model_id, w=want: bench.version_status(m) == w, f"{model_id} {want}")
+        bench.until_status(model_id, want)
         counted = _transitions(bench.stack, request["id"])
         stages = len(request["stages"])
         label = f"tier {tier} {want}"
