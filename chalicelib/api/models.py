@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
 from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, QueryParam, Reply, endpoint, etag
-from chalicelib.domain.models import (
-    Model,
-    ModelCreate,
-    ModelList,
-    ModelPatch,
-    Version,
-    VersionCreate,
-    VersionList,
-    VersionPatch,
-)
 from chalicelib.domain.roles import Role
-from chalicelib.services import inventory
+
+if TYPE_CHECKING:
+    from chalicelib.domain.models import Model, Version
 
 bp = Blueprint(__name__)
 TAG = "Models"
@@ -59,13 +53,15 @@ def _version_created(version: Version) -> Reply:
     summary="Register a model",
     tag=TAG,
     roles={Role.DEVELOPER},
-    request=ModelCreate,
-    response=Model,
+    request="chalicelib.domain.models:ModelCreate",
+    response="chalicelib.domain.models:Model",
     status=201,
     idempotent=True,
     errors=(422,),
 )
 def create_model(req: ApiRequest) -> Reply:
+    from chalicelib.services import inventory
+
     claim = req.claim_for(_model_created)
     return _model_created(inventory.create_model(req.actor, req.body, claim))
 
@@ -76,17 +72,29 @@ def create_model(req: ApiRequest) -> Reply:
     "/v1/models",
     summary="List the inventory",
     tag=TAG,
-    response=ModelList,
+    response="chalicelib.domain.models:ModelList",
     query=(LIMIT, CURSOR, *FILTERS),
 )
 def list_models(req: ApiRequest) -> Reply:
+    from chalicelib.domain.models import ModelList
+    from chalicelib.services import inventory
+
     filters = {k: v for k, v in req.query.items() if k not in ("limit", "cursor")}
     items, next_cursor = inventory.list_models(req.actor, req.limit, req.cursor, filters)
     return Reply(ModelList(items=items, next_cursor=next_cursor))
 
 
-@endpoint(bp, "GET", "/v1/models/{model_id}", summary="Get a model", tag=TAG, response=Model)
+@endpoint(
+    bp,
+    "GET",
+    "/v1/models/{model_id}",
+    summary="Get a model",
+    tag=TAG,
+    response="chalicelib.domain.models:Model",
+)
 def get_model(req: ApiRequest, model_id: str) -> Reply:
+    from chalicelib.services import inventory
+
     return _model_reply(inventory.get_model(req.actor, model_id))
 
 
@@ -97,12 +105,14 @@ def get_model(req: ApiRequest, model_id: str) -> Reply:
     summary="Update a model (merge-patch)",
     tag=TAG,
     roles={Role.DEVELOPER, Role.VALIDATOR, Role.APPROVER},
-    request=ModelPatch,
-    response=Model,
+    request="chalicelib.domain.models:ModelPatch",
+    response="chalicelib.domain.models:Model",
     if_match=True,
     errors=(409, 422),
 )
 def update_model(req: ApiRequest, model_id: str) -> Reply:
+    from chalicelib.services import inventory
+
     model = inventory.update_model(req.actor, model_id, req.body, req.expected_revision)
     return _model_reply(model)
 
@@ -114,13 +124,15 @@ def update_model(req: ApiRequest, model_id: str) -> Reply:
     summary="Register a draft version",
     tag=TAG,
     roles={Role.DEVELOPER},
-    request=VersionCreate,
-    response=Version,
+    request="chalicelib.domain.models:VersionCreate",
+    response="chalicelib.domain.models:Version",
     status=201,
     idempotent=True,
     errors=(409,),
 )
 def create_version(req: ApiRequest, model_id: str) -> Reply:
+    from chalicelib.services import inventory
+
     claim = req.claim_for(_version_created)
     return _version_created(inventory.create_version(req.actor, model_id, req.body, claim))
 
@@ -131,10 +143,13 @@ def create_version(req: ApiRequest, model_id: str) -> Reply:
     "/v1/models/{model_id}/versions",
     summary="List a model's versions",
     tag=TAG,
-    response=VersionList,
+    response="chalicelib.domain.models:VersionList",
     query=(LIMIT, CURSOR),
 )
 def list_versions(req: ApiRequest, model_id: str) -> Reply:
+    from chalicelib.domain.models import VersionList
+    from chalicelib.services import inventory
+
     items, next_cursor = inventory.list_versions(req.actor, model_id, req.limit, req.cursor)
     return Reply(VersionList(items=items, next_cursor=next_cursor))
 
@@ -145,9 +160,11 @@ def list_versions(req: ApiRequest, model_id: str) -> Reply:
     "/v1/models/{model_id}/versions/{number}",
     summary="Get a version",
     tag=TAG,
-    response=Version,
+    response="chalicelib.domain.models:Version",
 )
 def get_version(req: ApiRequest, model_id: str, number: str) -> Reply:
+    from chalicelib.services import inventory
+
     return _version_reply(inventory.get_version(req.actor, model_id, number))
 
 
@@ -158,11 +175,13 @@ def get_version(req: ApiRequest, model_id: str, number: str) -> Reply:
     summary="Update a draft version (merge-patch)",
     tag=TAG,
     roles={Role.DEVELOPER},
-    request=VersionPatch,
-    response=Version,
+    request="chalicelib.domain.models:VersionPatch",
+    response="chalicelib.domain.models:Version",
     if_match=True,
     errors=(409,),
 )
 def update_version(req: ApiRequest, model_id: str, number: str) -> Reply:
+    from chalicelib.services import inventory
+
     version = inventory.update_version(req.actor, model_id, number, req.body, req.expected_revision)
     return _version_reply(version)

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
 from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, QueryParam, Reply, endpoint, etag
-from chalicelib.domain.models import (
-    ApiKey,
-    ApiKeyCreate,
-    ApiKeyCreated,
-    ApiKeyList,
-    Me,
-    Principal,
-    PrincipalCreate,
-    PrincipalList,
-    PrincipalPatch,
-)
 from chalicelib.domain.roles import Role
-from chalicelib.services import principals
+
+if TYPE_CHECKING:
+    from chalicelib.domain.models import ApiKeyCreated, Principal
 
 bp = Blueprint(__name__)
 ADMIN = {Role.ADMIN}
@@ -31,8 +24,18 @@ def _key_created(k: ApiKeyCreated) -> Reply:
     return Reply(k, 201, {"Location": f"/v1/api-keys/{k.id}"})
 
 
-@endpoint(bp, "GET", "/v1/me", summary="Who the caller is", tag="Identity", auth="any", response=Me)
+@endpoint(
+    bp,
+    "GET",
+    "/v1/me",
+    summary="Who the caller is",
+    tag="Identity",
+    auth="any",
+    response="chalicelib.domain.models:Me",
+)
 def me(req: ApiRequest) -> Reply:
+    from chalicelib.services import principals
+
     return Reply(principals.whoami(req.actor))
 
 
@@ -43,12 +46,14 @@ def me(req: ApiRequest) -> Reply:
     summary="Add a person or service account",
     tag="Principals",
     roles=ADMIN,
-    request=PrincipalCreate,
-    response=Principal,
+    request="chalicelib.domain.models:PrincipalCreate",
+    response="chalicelib.domain.models:Principal",
     status=201,
     idempotent=True,
 )
 def create_principal(req: ApiRequest) -> Reply:
+    from chalicelib.services import principals
+
     claim = req.claim_for(_principal_created)
     return _principal_created(principals.create_principal(req.actor, req.body, claim))
 
@@ -60,10 +65,13 @@ def create_principal(req: ApiRequest) -> Reply:
     summary="List principals",
     tag="Principals",
     roles=ADMIN,
-    response=PrincipalList,
+    response="chalicelib.domain.models:PrincipalList",
     query=(LIMIT, CURSOR),
 )
 def list_principals(req: ApiRequest) -> Reply:
+    from chalicelib.domain.models import PrincipalList
+    from chalicelib.services import principals
+
     items, next_cursor = principals.list_principals(req.actor, req.limit, req.cursor)
     return Reply(PrincipalList(items=items, next_cursor=next_cursor))
 
@@ -75,9 +83,11 @@ def list_principals(req: ApiRequest) -> Reply:
     summary="Get a principal",
     tag="Principals",
     roles=ADMIN,
-    response=Principal,
+    response="chalicelib.domain.models:Principal",
 )
 def get_principal(req: ApiRequest, principal_id: str) -> Reply:
+    from chalicelib.services import principals
+
     p = principals.get_principal(req.actor, principal_id)
     return Reply(p, headers={"ETag": etag(p.revision)})
 
@@ -89,12 +99,14 @@ def get_principal(req: ApiRequest, principal_id: str) -> Reply:
     summary="Change a principal's name, roles or status (merge-patch)",
     tag="Principals",
     roles=ADMIN,
-    request=PrincipalPatch,
-    response=Principal,
+    request="chalicelib.domain.models:PrincipalPatch",
+    response="chalicelib.domain.models:Principal",
     if_match=True,
     errors=(422,),
 )
 def update_principal(req: ApiRequest, principal_id: str) -> Reply:
+    from chalicelib.services import principals
+
     p = principals.update_principal(req.actor, principal_id, req.body, req.expected_revision)
     return Reply(p, headers={"ETag": etag(p.revision)})
 
@@ -106,13 +118,15 @@ def update_principal(req: ApiRequest, principal_id: str) -> Reply:
     summary="Issue an API key (the secret is shown once)",
     tag="API keys",
     roles=ADMIN,
-    request=ApiKeyCreate,
-    response=ApiKeyCreated,
+    request="chalicelib.domain.models:ApiKeyCreate",
+    response="chalicelib.domain.models:ApiKeyCreated",
     status=201,
     idempotent=True,
     errors=(422,),
 )
 def create_api_key(req: ApiRequest) -> Reply:
+    from chalicelib.services import principals
+
     return _key_created(principals.create_key(req.actor, req.body, req.claim_for(_key_created)))
 
 
@@ -123,10 +137,13 @@ def create_api_key(req: ApiRequest) -> Reply:
     summary="List API keys (never their secrets)",
     tag="API keys",
     roles=ADMIN,
-    response=ApiKeyList,
+    response="chalicelib.domain.models:ApiKeyList",
     query=(LIMIT, CURSOR, QueryParam("principal_id", str, "Only this principal's keys")),
 )
 def list_api_keys(req: ApiRequest) -> Reply:
+    from chalicelib.domain.models import ApiKeyList
+    from chalicelib.services import principals
+
     items, next_cursor = principals.list_keys(
         req.actor, req.limit, req.cursor, req.query.get("principal_id")
     )
@@ -140,9 +157,11 @@ def list_api_keys(req: ApiRequest) -> Reply:
     summary="Get an API key (never its secret)",
     tag="API keys",
     roles=ADMIN,
-    response=ApiKey,
+    response="chalicelib.domain.models:ApiKey",
 )
 def get_api_key(req: ApiRequest, key_id: str) -> Reply:
+    from chalicelib.services import principals
+
     return Reply(principals.get_key(req.actor, key_id))
 
 
@@ -157,5 +176,7 @@ def get_api_key(req: ApiRequest, key_id: str) -> Reply:
     errors=(422,),
 )
 def revoke_api_key(req: ApiRequest, key_id: str) -> Reply:
+    from chalicelib.services import principals
+
     principals.revoke_key(req.actor, key_id)
     return Reply(None, 204)

@@ -1,0 +1,115 @@
+"""What a GET answers for a stored item, rendered without pydantic.
+
+Importing pydantic and the models costs a cold process more than the rest of the app
+together (`python -m bench.cold_start`), and a read has nothing to validate: the item was
+validated when it was written. A `View` lists the fields of a resource's outbound model in
+its order, with the default of each optional one, and renders a stored item as that model
+would serialize it: storage attributes (keys, tenant id) left out, timestamps as pydantic
+writes them. tests/unit/test_views.py holds each view to its model, on items stored
+through the API, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, NamedTuple
+
+Item = dict[str, Any]
+
+
+def timestamp(text: str | None) -> str | None:
+    """A stored ISO 8601 time as pydantic serializes a `datetime`: microseconds only when
+    there are some (six digits), UTC as `Z`, any other offset kept."""
+    if text is None:
+        return None
+    written = datetime.fromisoformat(text).isoformat()
+    return written[:-6] + "Z" if written.endswith("+00:00") else written
+
+
+class View(NamedTuple):
+    """The public face of one resource kind (its outbound model's fields, in order)."""
+
+    fields: tuple[str, ...]
+    times: frozenset[str] = frozenset()  # datetime fields
+    lists: frozenset[str] = frozenset()  # fields that default to [] when absent
+
+    def render(self, item: Item) -> Item:
+        """`item` as the model would serialize it; an absent optional field is null."""
+        shown: Item = {}
+        for name in self.fields:
+            value = item.get(name)
+            if value is None and name in self.lists:
+                value = []
+            elif name in self.times:
+                value = timestamp(value)
+            shown[name] = value
+        return shown
+
+    def page(self, items: Iterable[Item], next_cursor: str | None) -> Item:
+        """A list page of such items (`ListPage`: the cursor first, as the model has it)."""
+        return {"next_cursor": next_cursor, "items": [self.render(i) for i in items]}
+
+
+STAMPS = ("created_by", "created_at", "updated_at", "revision")
+
+MODEL = View(
+    fields=(
+        "id",
+        "name",
+        "purpose",
+        "intended_use",
+        "restrictions",
+        "owner_id",
+        "developer_ids",
+        "business_unit",
+        "risk_tier",
+        "regulatory_scope",
+        "source_system",
+        "external_id",
+        "inputs",
+        "outputs",
+        "upstream_model_ids",
+        "tags",
+        "past_team_ids",
+        "status",
+        "version_count",
+        *STAMPS,
+    ),
+    times=frozenset({"created_at", "updated_at"}),
+    lists=frozenset({"inputs", "outputs", "upstream_model_ids", "tags", "past_team_ids"}),
+)
+
+VERSION = View(
+    fields=(
+        "id",
+        "model_id",
+        "number",
+        "status",
+        "description",
+        "lineage",
+        "model_card",
+        *STAMPS,
+    ),
+    times=frozenset({"created_at", "updated_at"}),
+)
+
+TENANT = View(
+    fields=("id", "name", "status", "created_at", "updated_at", "revision"),
+    times=frozenset({"created_at", "updated_at"}),
+)
+
+PRINCIPAL = View(
+    fields=(
+        "id",
+        "name",
+        "email",
+        "kind",
+        "roles",
+        "status",
+        "created_at",
+        "updated_at",
+        "revision",
+    ),
+    times=frozenset({"created_at", "updated_at"}),
+)
