@@ -204,6 +204,11 @@ def etag(revision: int) -> str:
     return f'"{revision}"'
 
 
+def field(body: Any, name: str) -> Any:
+    """A field of a view's answer, a model or a rendered dict (`domain.views`)."""
+    return body[name] if isinstance(body, dict) else getattr(body, name)
+
+
 def endpoint(
     bp: Blueprint,
     method: str,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.api.http import ApiRequest, Reply, endpoint
+from chalicelib.domain import views
 
 bp = Blueprint(__name__)
 VERSION = "0.1.0"
@@ -20,7 +21,7 @@ VERSION = "0.1.0"
     response="chalicelib.domain.models:Health",
 )
 def health(req: ApiRequest) -> Reply:
-    return Reply({"status": "ok", "version": VERSION})
+    return Reply(views.HEALTH.render({"status": "ok", "version": VERSION}))
 
 
 @bp.route("/v1/openapi.json", methods=["GET"])

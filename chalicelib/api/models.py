@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, QueryParam, Reply, endpoint, etag
+from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, QueryParam, Reply, endpoint, etag, field
 from chalicelib.domain.roles import Role
 
 if TYPE_CHECKING:
     from chalicelib.domain.models import Model, Version
+
+Item = dict[str, Any]  # a GET's answer, rendered by services.reads
 
 bp = Blueprint(__name__)
 TAG = "Models"
@@ -24,10 +26,10 @@ FILTERS = (
 )
 
 
-def _model_reply(model: Model, status: int = 200) -> Reply:
-    headers = {"ETag": etag(model.revision)}
+def _model_reply(model: Model | Item, status: int = 200) -> Reply:
+    headers = {"ETag": etag(field(model, "revision"))}
     if status == 201:
-        headers["Location"] = f"/v1/models/{model.id}"
+        headers["Location"] = f"/v1/models/{field(model, 'id')}"
     return Reply(model, status, headers)
 
 
@@ -35,10 +37,11 @@ def _model_created(model: Model) -> Reply:
     return _model_reply(model, 201)
 
 
-def _version_reply(version: Version, status: int = 200) -> Reply:
-    headers = {"ETag": etag(version.revision)}
+def _version_reply(version: Version | Item, status: int = 200) -> Reply:
+    headers = {"ETag": etag(field(version, "revision"))}
     if status == 201:
-        headers["Location"] = f"/v1/models/{version.model_id}/versions/{version.number}"
+        where = f"{field(version, 'model_id')}/versions/{field(version, 'number')}"
+        headers["Location"] = f"/v1/models/{where}"
     return Reply(version, status, headers)
 
 
@@ -76,12 +79,10 @@ def create_model(req: ApiRequest) -> Reply:
     query=(LIMIT, CURSOR, *FILTERS),
 )
 def list_models(req: ApiRequest) -> Reply:
-    from chalicelib.domain.models import ModelList
-    from chalicelib.services import inventory
+    from chalicelib.services import reads
 
     filters = {k: v for k, v in req.query.items() if k not in ("limit", "cursor")}
-    items, next_cursor = inventory.list_models(req.actor, req.limit, req.cursor, filters)
-    return Reply(ModelList(items=items, next_cursor=next_cursor))
+    return Reply(reads.models_page(req.actor, req.limit, req.cursor, filters))
 
 
 @endpoint(
@@ -93,9 +94,9 @@ def list_models(req: ApiRequest) -> Reply:
     response="chalicelib.domain.models:Model",
 )
 def get_model(req: ApiRequest, model_id: str) -> Reply:
-    from chalicelib.services import inventory
+    from chalicelib.services import reads
 
-    return _model_reply(inventory.get_model(req.actor, model_id))
+    return _model_reply(reads.model(req.actor, model_id))
 
 
 @endpoint(
@@ -147,11 +148,9 @@ def create_version(req: ApiRequest, model_id: str) -> Reply:
     query=(LIMIT, CURSOR),
 )
 def list_versions(req: ApiRequest, model_id: str) -> Reply:
-    from chalicelib.domain.models import VersionList
-    from chalicelib.services import inventory
+    from chalicelib.services import reads
 
-    items, next_cursor = inventory.list_versions(req.actor, model_id, req.limit, req.cursor)
-    return Reply(VersionList(items=items, next_cursor=next_cursor))
+    return Reply(reads.versions_page(req.actor, model_id, req.limit, req.cursor))
 
 
 @endpoint(
@@ -163,9 +162,9 @@ def list_versions(req: ApiRequest, model_id: str) -> Reply:
     response="chalicelib.domain.models:Version",
 )
 def get_version(req: ApiRequest, model_id: str, number: str) -> Reply:
-    from chalicelib.services import inventory
+    from chalicelib.services import reads
 
-    return _version_reply(inventory.get_version(req.actor, model_id, number))
+    return _version_reply(reads.version(req.actor, model_id, number))
 
 
 @endpoint(

@@ -34,9 +34,9 @@ def _key_created(k: ApiKeyCreated) -> Reply:
     response="chalicelib.domain.models:Me",
 )
 def me(req: ApiRequest) -> Reply:
-    from chalicelib.services import principals
+    from chalicelib.services import reads
 
-    return Reply(principals.whoami(req.actor))
+    return Reply(reads.whoami(req.actor))
 
 
 @endpoint(
@@ -69,11 +69,9 @@ def create_principal(req: ApiRequest) -> Reply:
     query=(LIMIT, CURSOR),
 )
 def list_principals(req: ApiRequest) -> Reply:
-    from chalicelib.domain.models import PrincipalList
-    from chalicelib.services import principals
+    from chalicelib.services import reads
 
-    items, next_cursor = principals.list_principals(req.actor, req.limit, req.cursor)
-    return Reply(PrincipalList(items=items, next_cursor=next_cursor))
+    return Reply(reads.principals_page(req.actor, req.limit, req.cursor))
 
 
 @endpoint(
@@ -86,10 +84,10 @@ def list_principals(req: ApiRequest) -> Reply:
     response="chalicelib.domain.models:Principal",
 )
 def get_principal(req: ApiRequest, principal_id: str) -> Reply:
-    from chalicelib.services import principals
+    from chalicelib.services import reads
 
-    p = principals.get_principal(req.actor, principal_id)
-    return Reply(p, headers={"ETag": etag(p.revision)})
+    p = reads.principal(req.actor, principal_id)
+    return Reply(p, headers={"ETag": etag(p["revision"])})
 
 
 @endpoint(
@@ -141,13 +139,10 @@ def create_api_key(req: ApiRequest) -> Reply:
     query=(LIMIT, CURSOR, QueryParam("principal_id", str, "Only this principal's keys")),
 )
 def list_api_keys(req: ApiRequest) -> Reply:
-    from chalicelib.domain.models import ApiKeyList
-    from chalicelib.services import principals
+    from chalicelib.services import reads
 
-    items, next_cursor = principals.list_keys(
-        req.actor, req.limit, req.cursor, req.query.get("principal_id")
-    )
-    return Reply(ApiKeyList(items=items, next_cursor=next_cursor))
+    principal_id = req.query.get("principal_id")
+    return Reply(reads.api_keys_page(req.actor, req.limit, req.cursor, principal_id))
 
 
 @endpoint(
@@ -160,9 +155,9 @@ def list_api_keys(req: ApiRequest) -> Reply:
     response="chalicelib.domain.models:ApiKey",
 )
 def get_api_key(req: ApiRequest, key_id: str) -> Reply:
-    from chalicelib.services import principals
+    from chalicelib.services import reads
 
-    return Reply(principals.get_key(req.actor, key_id))
+    return Reply(reads.api_key(req.actor, key_id))
 
 
 @endpoint(

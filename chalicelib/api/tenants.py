@@ -58,11 +58,9 @@ def create_tenant(req: ApiRequest) -> Reply:
     query=(LIMIT, CURSOR),
 )
 def list_tenants(req: ApiRequest) -> Reply:
-    from chalicelib.domain.models import TenantList
-    from chalicelib.services import tenants
+    from chalicelib.services import reads
 
-    items, next_cursor = tenants.list_tenants(req.limit, req.cursor)
-    return Reply(TenantList(items=items, next_cursor=next_cursor))
+    return Reply(reads.tenants_page(req.limit, req.cursor))
 
 
 @endpoint(
@@ -75,10 +73,10 @@ def list_tenants(req: ApiRequest) -> Reply:
     response="chalicelib.domain.models:Tenant",
 )
 def get_tenant(req: ApiRequest, tenant_id: str) -> Reply:
-    from chalicelib.services import tenants
+    from chalicelib.services import reads
 
-    tenant = tenants.get_tenant(tenant_id)
-    return Reply(tenant, headers={"ETag": etag(tenant.revision)})
+    tenant = reads.tenant(tenant_id)
+    return Reply(tenant, headers={"ETag": etag(tenant["revision"])})
 
 
 @endpoint(
@@ -130,6 +128,6 @@ def issue_admin_key(req: ApiRequest, tenant_id: str) -> Reply:
     response="chalicelib.domain.models:ApiKey",
 )
 def get_admin_key(req: ApiRequest, tenant_id: str, key_id: str) -> Reply:
-    from chalicelib.services import tenants
+    from chalicelib.services import reads
 
-    return Reply(tenants.get_admin_key(tenant_id, key_id))
+    return Reply(reads.admin_key(tenant_id, key_id))

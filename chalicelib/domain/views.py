@@ -113,3 +113,24 @@ PRINCIPAL = View(
     ),
     times=frozenset({"created_at", "updated_at"}),
 )
+
+API_KEY = View(
+    fields=("id", "principal_id", "name", "status", "created_at", "expires_at", "revoked_at"),
+    times=frozenset({"created_at", "expires_at", "revoked_at"}),
+)
+
+ME = View(fields=("principal_id", "tenant_id", "key_id", "roles", "platform", "name"))
+
+HEALTH = View(fields=("status", "version"))
+
+# The outbound model each view stands for, by name in chalicelib.domain.models (the tests
+# hold every view to its model).
+MODELS = {
+    "Model": MODEL,
+    "Version": VERSION,
+    "Tenant": TENANT,
+    "Principal": PRINCIPAL,
+    "ApiKey": API_KEY,
+    "Me": ME,
+    "Health": HEALTH,
+}
