@@ -40,9 +40,13 @@ sys.meta_path.insert(0, Watch())
 from bench.cold_child import LambdaContext, proxy_event
 from app import app
 
-answer = app(proxy_event(os.environ["COLD_MODEL_ID"], os.environ["COLD_KEY"]), LambdaContext())
+model_id, key = os.environ["COLD_MODEL_ID"], os.environ["COLD_KEY"]
+answer = app(proxy_event(model_id, key), LambdaContext())
+# Then the problems a GET answers: another model (404), a wrong secret (401).
+missing = app(proxy_event(model_id[:-4] + "ZZZZ", key), LambdaContext())
+refused = app(proxy_event(model_id, key[:-4] + "AAAA"), LambdaContext())
 loaded = sorted(m for m in sys.modules if m.partition(".")[0] in ("pydantic", "pydantic_core"))
-print(json.dumps({"answer": answer, "pydantic": loaded, "first": first}))
+print(json.dumps({"answers": [answer, missing, refused], "pydantic": loaded, "first": first}))
 """
 
 
@@ -87,13 +91,19 @@ def test_a_cold_process_serves_an_authenticated_get_without_importing_pydantic(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    *logged, last = done.stdout.strip().splitlines()
+    found = json.loads(last)
 
-    # THEN it answers the model as a warm process does, ETag included
-    answer = found["answer"]
+    # THEN it answers the model as a warm process does, ETag included, and then a missing
+    # model and a wrong secret as problems
+    answer, missing, refused = found["answers"]
     assert answer["statusCode"] == 200, answer["body"]
     assert json.loads(answer["body"]) == served["warm"].json
     assert answer["headers"]["ETag"] == served["warm"].headers["etag"]
+    assert (missing["statusCode"], refused["statusCode"]) == (404, 401)
+    assert missing["headers"]["Content-Type"] == "application/problem+json"
+    assert json.loads(refused["body"])["title"] == "Authentication required"
+    assert [json.loads(line)["status"] for line in logged] == [200, 404, 401]  # one line each
     # AND no pydantic module was imported on the way
     first = found["first"][0] if found["first"] else ""
     assert found["pydantic"] == [], f"pydantic was first imported from:\n{first}"
