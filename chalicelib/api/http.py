@@ -42,12 +42,12 @@ from chalicelib.errors import (
     UnsupportedMediaTypeError,
     ValidationError,
 )
-from chalicelib.services import idempotency
-from chalicelib.services.idempotency import IdempotencyRaceError
 from chalicelib.store.aws_errors import is_transient, unavailable
 
 if TYPE_CHECKING:
     import pydantic
+
+    from chalicelib.services import idempotency
 
 PROBLEM_JSON = "application/problem+json"
 Auth = Literal["none", "platform", "tenant", "any"]
@@ -167,6 +167,7 @@ class ApiRequest:
         """The claim a service commits with, rendering its result as `to_reply` would."""
         if self.idempotency_record is None:
             return None
+        from chalicelib.services import idempotency
 
         def rendered(result: Any) -> idempotency.Rendered:
             reply = to_reply(result)
@@ -309,10 +310,14 @@ def _respond(
     )
     if op.if_match:
         _check_if_match(request.headers.get("if-match"))
-    if op.idempotent and "idempotency-key" in request.headers:
-        replay = _start_idempotent(api_request, request)
-        if replay is not None:
-            return replay
+    if not (op.idempotent and "idempotency-key" in request.headers):
+        return render(view(api_request, **params))
+    # Idempotency records are imported only by the requests that carry a key.
+    from chalicelib.services.idempotency import IdempotencyRaceError
+
+    replay = _start_idempotent(api_request, request)
+    if replay is not None:
+        return replay
     try:
         reply = view(api_request, **params)
     except IdempotencyRaceError:
@@ -470,6 +475,8 @@ def _check_if_match(value: str | None) -> None:
 
 def _start_idempotent(api_request: ApiRequest, request: Request) -> Response | None:
     """Replay a stored answer, or attach a claim so the view's commit records one."""
+    from chalicelib.services import idempotency
+
     key_text = request.headers["idempotency-key"]
     # A blank key is refused, not ignored: ignoring it would let every retry create again.
     if not 1 <= len(key_text) <= 255 or not key_text.strip():
