@@ -26,12 +26,10 @@ READERS = {Role.AUDITOR, Role.ADMIN}
     ),
 )
 def list_audit_events(req: ApiRequest) -> Reply:
-    from chalicelib.domain.models import AuditEventList
     from chalicelib.services import audit
 
     from_seq = int(req.query.get("from_seq", 1))
-    items, next_cursor = audit.list_events(req.actor, req.limit, req.cursor, from_seq)
-    return Reply(AuditEventList(items=items, next_cursor=next_cursor))
+    return Reply(audit.list_events(req.actor, req.limit, req.cursor, from_seq))
 
 
 @endpoint(
@@ -47,4 +45,4 @@ def list_audit_events(req: ApiRequest) -> Reply:
 def verify_audit_chain(req: ApiRequest) -> Reply:
     from chalicelib.services import audit
 
-    return Reply(audit.verify(req.actor, full=req.query.get("full") == "true"))
+    return Reply(audit.verify(req.actor, full=req.query.get("full") == "true").view())

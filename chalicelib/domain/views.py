@@ -33,6 +33,7 @@ class View(NamedTuple):
     fields: tuple[str, ...]
     times: frozenset[str] = frozenset()  # datetime fields
     lists: frozenset[str] = frozenset()  # fields that default to [] when absent
+    nested: dict[str, View] | None = None  # fields that hold another model
 
     def render(self, item: Item) -> Item:
         """`item` as the model would serialize it; an absent optional field is null."""
@@ -43,6 +44,8 @@ class View(NamedTuple):
                 value = []
             elif name in self.times:
                 value = timestamp(value)
+            elif self.nested and name in self.nested and value is not None:
+                value = self.nested[name].render(value)
             shown[name] = value
         return shown
 
@@ -123,6 +126,38 @@ ME = View(fields=("principal_id", "tenant_id", "key_id", "roles", "platform", "n
 
 HEALTH = View(fields=("status", "version"))
 
+AUDIT_ACTOR = View(fields=("kind", "principal_id", "key_id", "system"))
+AUDIT_SUBJECT = View(fields=("type", "id"))
+AUDIT_EVENT = View(
+    fields=(
+        "seq",
+        "id",
+        "time",
+        "action",
+        "actor",
+        "subject",
+        "before",
+        "after",
+        "request_id",
+        "prev_hash",
+        "hash",
+    ),
+    times=frozenset({"time"}),
+    nested={"actor": AUDIT_ACTOR, "subject": AUDIT_SUBJECT},
+)
+
+AUDIT_VERIFICATION = View(
+    fields=(
+        "valid",
+        "head_seq",
+        "verified_from",
+        "verified_to",
+        "complete",
+        "first_bad_seq",
+        "reason",
+    )
+)
+
 # The outbound model each view stands for, by name in chalicelib.domain.models (the tests
 # hold every view to its model).
 MODELS = {
@@ -133,4 +168,8 @@ MODELS = {
     "ApiKey": API_KEY,
     "Me": ME,
     "Health": HEALTH,
+    "AuditEvent": AUDIT_EVENT,
+    "AuditActor": AUDIT_ACTOR,
+    "AuditSubject": AUDIT_SUBJECT,
+    "AuditVerification": AUDIT_VERIFICATION,
 }
