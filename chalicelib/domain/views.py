@@ -5,7 +5,7 @@ together (`python -m bench.cold_start`), and a read has nothing to validate: the
 validated when it was written. A `View` lists the fields of a resource's outbound model in
 its order, with the default of each optional one, and renders a stored item as that model
 would serialize it: storage attributes (keys, tenant id) left out, timestamps as pydantic
-writes them. tests/unit/test_views.py holds each view to its model, on items stored
+writes them. tests/functional/test_views.py holds each view to its model, on items stored
 through the API, so the two cannot drift apart.
 """
 
