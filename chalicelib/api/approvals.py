@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
 from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, QueryParam, Reply, endpoint, etag
-from chalicelib.domain.approvals import (
-    ApprovalRequest,
-    ApprovalRequestList,
-    DecisionCreate,
-    RequestStatus,
-    SubmissionCreate,
-)
-from chalicelib.domain.artifacts import ArtifactCreate
-from chalicelib.domain.evidence import CommentCreate, EvidenceRegistered, EvidenceView
-from chalicelib.domain.models import Version
 from chalicelib.domain.roles import Role
-from chalicelib.services import approvals
+
+if TYPE_CHECKING:
+    from chalicelib.domain.approvals import ApprovalRequest
 
 bp = Blueprint(__name__)
 TAG = "Approvals"
 REQUESTS = "/v1/approval-requests"
+APPROVALS = "chalicelib.domain.approvals:"
+# `RequestStatus`'s values, written out so that declaring the route imports no pydantic
+# module (tests/unit/test_route_literals.py holds them to the enum).
+REQUEST_STATUSES = ("pending", "in_review", "approved", "rejected", "expired", "cancelled")
 FILTERS = (
     QueryParam(
         "actionable",
@@ -28,7 +26,7 @@ FILTERS = (
         "true: only requests whose open stage the caller may decide (the inbox)",
         ("true", "false"),
     ),
-    QueryParam("status", str, "Requests in this status", tuple(RequestStatus)),
+    QueryParam("status", str, "Requests in this status", REQUEST_STATUSES),
     QueryParam("model_id", str, "Requests of this model", min_length=1),
 )
 
@@ -51,13 +49,15 @@ def _created(request: ApprovalRequest) -> Reply:
     summary="Submit a draft version for approval: its workflow starts",
     tag=TAG,
     roles={Role.DEVELOPER},
-    request=SubmissionCreate,
-    response=ApprovalRequest,
+    request=APPROVALS + "SubmissionCreate",
+    response=APPROVALS + "ApprovalRequest",
     status=201,
     idempotent=True,
     errors=(409, 422),
 )
 def submit_version(req: ApiRequest, model_id: str, number: str) -> Reply:
+    from chalicelib.services import approvals
+
     claim = req.claim_for(_created)
     return _created(approvals.submit(req.actor, model_id, number, req.body, claim))
 
@@ -68,10 +68,13 @@ def submit_version(req: ApiRequest, model_id: str, number: str) -> Reply:
     REQUESTS,
     summary="List approval requests, newest first; actionable=true: the caller's inbox",
     tag=TAG,
-    response=ApprovalRequestList,
+    response=APPROVALS + "ApprovalRequestList",
     query=(LIMIT, CURSOR, *FILTERS),
 )
 def list_approval_requests(req: ApiRequest) -> Reply:
+    from chalicelib.domain.approvals import ApprovalRequestList
+    from chalicelib.services import approvals
+
     items, next_cursor = approvals.list_requests(req.actor, req.limit, req.cursor, req.query)
     return Reply(ApprovalRequestList(items=items, next_cursor=next_cursor))
 
@@ -82,9 +85,11 @@ def list_approval_requests(req: ApiRequest) -> Reply:
     REQUESTS + "/{request_id}",
     summary="An approval request: stages, quorum, decisions, deadlines and history",
     tag=TAG,
-    response=ApprovalRequest,
+    response=APPROVALS + "ApprovalRequest",
 )
 def get_approval_request(req: ApiRequest, request_id: str) -> Reply:
+    from chalicelib.services import approvals
+
     return _reply(approvals.get_request(req.actor, request_id))
 
 
@@ -95,8 +100,8 @@ def get_approval_request(req: ApiRequest, request_id: str) -> Reply:
     summary="Approve or reject the open stage (its role, outside the model's team)",
     tag=TAG,
     roles={Role.VALIDATOR, Role.APPROVER},
-    request=DecisionCreate,
-    response=ApprovalRequest,
+    request=APPROVALS + "DecisionCreate",
+    response=APPROVALS + "ApprovalRequest",
     status=201,
     idempotent=True,
     errors=(409, 422),
@@ -115,7 +120,7 @@ def decide(req: ApiRequest, request_id: str) -> Reply:
     summary="Withdraw a request before it is decided (its submitter): the version is a draft",
     tag=TAG,
     roles={Role.DEVELOPER},
-    response=ApprovalRequest,
+    response=APPROVALS + "ApprovalRequest",
     errors=(409,),
 )
 def cancel_approval_request(req: ApiRequest, request_id: str) -> Reply:
@@ -131,7 +136,7 @@ def cancel_approval_request(req: ApiRequest, request_id: str) -> Reply:
     summary="Make a rejected version a draft again, to fix and submit anew (its team)",
     tag=TAG,
     roles={Role.DEVELOPER},
-    response=Version,
+    response="chalicelib.domain.models:Version",
     errors=(409,),
 )
 def reopen_version(req: ApiRequest, model_id: str, number: str) -> Reply:
@@ -148,8 +153,8 @@ def reopen_version(req: ApiRequest, model_id: str, number: str) -> Reply:
     summary="Add an evidence file to the open stage (who may decide it); get its upload URL",
     tag=TAG,
     roles={Role.VALIDATOR, Role.APPROVER},
-    request=ArtifactCreate,
-    response=EvidenceRegistered,
+    request="chalicelib.domain.artifacts:ArtifactCreate",
+    response="chalicelib.domain.evidence:EvidenceRegistered",
     status=201,
     errors=(409, 413),
 )
@@ -169,7 +174,7 @@ def add_evidence(req: ApiRequest, request_id: str) -> Reply:
     summary="The evidence is uploaded: Custos reads the bytes and verifies size and SHA-256",
     tag=TAG,
     roles={Role.VALIDATOR, Role.APPROVER},
-    response=EvidenceView,
+    response="chalicelib.domain.evidence:EvidenceView",
     errors=(409, 422),
 )
 def complete_evidence(req: ApiRequest, request_id: str, name: str) -> Reply:
@@ -185,8 +190,8 @@ def complete_evidence(req: ApiRequest, request_id: str, name: str) -> Reply:
     summary="Comment on an open request (the roles that decide it, outside the model's team)",
     tag=TAG,
     roles={Role.VALIDATOR, Role.APPROVER},
-    request=CommentCreate,
-    response=ApprovalRequest,
+    request="chalicelib.domain.evidence:CommentCreate",
+    response=APPROVALS + "ApprovalRequest",
     status=201,
     idempotent=True,
     errors=(409,),

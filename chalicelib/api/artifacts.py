@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
 from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, Reply, endpoint, etag
-from chalicelib.domain.artifacts import (
-    Artifact,
-    ArtifactCreate,
-    ArtifactList,
-    ArtifactRegistered,
-    ArtifactView,
-)
 from chalicelib.domain.roles import Role
-from chalicelib.services import artifact_verification, artifacts
+
+if TYPE_CHECKING:
+    from chalicelib.domain.artifacts import Artifact, ArtifactRegistered
 
 bp = Blueprint(__name__)
 TAG = "Artifacts"
@@ -41,13 +38,15 @@ def _registered(artifact: ArtifactRegistered) -> Reply:
     summary="Register an artifact (again: replace it) on a draft version; get its upload URLs",
     tag=TAG,
     roles={Role.DEVELOPER},
-    request=ArtifactCreate,
-    response=ArtifactRegistered,
+    request="chalicelib.domain.artifacts:ArtifactCreate",
+    response="chalicelib.domain.artifacts:ArtifactRegistered",
     status=201,
     idempotent=True,
     errors=(409, 413),
 )
 def register_artifact(req: ApiRequest, model_id: str, number: str) -> Reply:
+    from chalicelib.services import artifacts
+
     claim = req.claim_for(_registered)
     return _registered(artifacts.register(req.actor, model_id, number, req.body, claim))
 
@@ -58,10 +57,13 @@ def register_artifact(req: ApiRequest, model_id: str, number: str) -> Reply:
     ARTIFACTS,
     summary="List a version's artifacts",
     tag=TAG,
-    response=ArtifactList,
+    response="chalicelib.domain.artifacts:ArtifactList",
     query=(LIMIT, CURSOR),
 )
 def list_artifacts(req: ApiRequest, model_id: str, number: str) -> Reply:
+    from chalicelib.domain.artifacts import ArtifactList
+    from chalicelib.services import artifacts
+
     items, next_cursor = artifacts.list_artifacts(
         req.actor, model_id, number, req.limit, req.cursor
     )
@@ -74,9 +76,11 @@ def list_artifacts(req: ApiRequest, model_id: str, number: str) -> Reply:
     ARTIFACTS + "/{name}",
     summary="Get an artifact, with a download URL of the verified object version",
     tag=TAG,
-    response=ArtifactView,
+    response="chalicelib.domain.artifacts:ArtifactView",
 )
 def get_artifact(req: ApiRequest, model_id: str, number: str, name: str) -> Reply:
+    from chalicelib.services import artifacts
+
     return _reply(artifacts.get(req.actor, model_id, number, name))
 
 
@@ -87,11 +91,13 @@ def get_artifact(req: ApiRequest, model_id: str, number: str, name: str) -> Repl
     summary="The upload is done: Custos reads the bytes and verifies size and SHA-256",
     tag=TAG,
     roles={Role.DEVELOPER},
-    response=Artifact,
+    response="chalicelib.domain.artifacts:Artifact",
     status=200,
     also=(202,),
     errors=(409, 422),
 )
 def complete_artifact(req: ApiRequest, model_id: str, number: str, name: str) -> Reply:
+    from chalicelib.services import artifact_verification
+
     artifact, later = artifact_verification.complete(req.actor, model_id, number, name)
     return _reply(artifact, 202 if later else 200)

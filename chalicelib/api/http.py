@@ -3,6 +3,11 @@ know about it (auth, roles, request and response models, query parameters,
 idempotency, If-Match), parses and authenticates the request, calls the view,
 and maps every outcome to JSON or problem+json. The OpenAPI document and the
 route-coverage tests read the same declarations.
+
+Request and response models are named, not imported (`"chalicelib.domain.models:Model"`):
+importing pydantic and the models costs a cold process more than the rest of the app
+together, so a model is imported when a body is validated or the OpenAPI document is
+built, and a GET that answers a stored item (`domain.views`) never imports one.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ import re
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, NamedTuple
+from functools import cache
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-import pydantic
 from chalice import Blueprint, Response
 from chalice.app import Request
 
@@ -36,9 +42,12 @@ from chalicelib.errors import (
     UnsupportedMediaTypeError,
     ValidationError,
 )
-from chalicelib.services import idempotency
-from chalicelib.services.idempotency import IdempotencyRaceError
 from chalicelib.store.aws_errors import is_transient, unavailable
+
+if TYPE_CHECKING:
+    import pydantic
+
+    from chalicelib.services import idempotency
 
 PROBLEM_JSON = "application/problem+json"
 Auth = Literal["none", "platform", "tenant", "any"]
@@ -68,8 +77,23 @@ LIMIT = QueryParam("limit", int, "Page size (default 50)", minimum=1, maximum=10
 CURSOR = QueryParam("cursor", str, "The next_cursor of the previous page", min_length=1)
 
 
+# A request or response model, named lazily: "package.module:Class", or a function of no
+# arguments that returns the class.
+Shape = str | Callable[[], "type[pydantic.BaseModel]"]
+
+
+@cache
+def resolve(shape: Shape) -> type[pydantic.BaseModel]:
+    """The model class a declaration names (imported on first use)."""
+    if callable(shape):
+        return shape()
+    module, _, name = shape.partition(":")
+    found: type[pydantic.BaseModel] = getattr(import_module(module), name)
+    return found
+
+
 class Operation(NamedTuple):
-    """Everything declared about one route."""
+    """Everything declared about one route; `request` and `response` resolve its shapes."""
 
     name: str
     method: str
@@ -78,8 +102,8 @@ class Operation(NamedTuple):
     tag: str
     auth: Auth
     roles: frozenset[Role] | None
-    request: type[pydantic.BaseModel] | None
-    response: type[pydantic.BaseModel] | None
+    request_shape: Shape | None
+    response_shape: Shape | None
     status: int
     query: tuple[QueryParam, ...]
     idempotent: bool
@@ -91,16 +115,27 @@ class Operation(NamedTuple):
     def path_params(self) -> list[str]:
         return re.findall(r"{(\w+)}", self.path)
 
+    @property
+    def request(self) -> type[pydantic.BaseModel] | None:
+        """The request body's model (imports it)."""
+        return None if self.request_shape is None else resolve(self.request_shape)
+
+    @property
+    def response(self) -> type[pydantic.BaseModel] | None:
+        """The success answer's model (imports it)."""
+        return None if self.response_shape is None else resolve(self.response_shape)
+
 
 REGISTRY: list[Operation] = []
 
 
 class Reply:
-    """What a view answers: its body (None for no content), status and extra headers."""
+    """What a view answers: its body (a model, a JSON-ready dict such as `domain.views`
+    renders, or None for no content), status and extra headers."""
 
     def __init__(
         self,
-        body: pydantic.BaseModel | None,
+        body: pydantic.BaseModel | dict[str, Any] | None,
         status: int = 200,
         headers: dict[str, str] | None = None,
     ) -> None:
@@ -132,6 +167,7 @@ class ApiRequest:
         """The claim a service commits with, rendering its result as `to_reply` would."""
         if self.idempotency_record is None:
             return None
+        from chalicelib.services import idempotency
 
         def rendered(result: Any) -> idempotency.Rendered:
             reply = to_reply(result)
@@ -169,6 +205,11 @@ def etag(revision: int) -> str:
     return f'"{revision}"'
 
 
+def field(body: Any, name: str) -> Any:
+    """A field of a view's answer, a model or a rendered dict (`domain.views`)."""
+    return body[name] if isinstance(body, dict) else getattr(body, name)
+
+
 def endpoint(
     bp: Blueprint,
     method: str,
@@ -178,8 +219,8 @@ def endpoint(
     tag: str,
     auth: Auth = "tenant",
     roles: set[Role] | None = None,
-    request: type[pydantic.BaseModel] | None = None,
-    response: type[pydantic.BaseModel] | None = None,
+    request: Shape | None = None,
+    response: Shape | None = None,
     status: int = 200,
     query: tuple[QueryParam, ...] = (),
     idempotent: bool = False,
@@ -187,7 +228,8 @@ def endpoint(
     errors: tuple[int, ...] = (),
     also: tuple[int, ...] = (),
 ) -> Callable[[Callable[..., Reply]], Callable[..., Reply]]:
-    """Declare a route; see the module docstring."""
+    """Declare a route; see the module docstring. `request` and `response` name models
+    ("chalicelib.domain.models:ModelCreate"); nothing is imported until it is needed."""
 
     def register(view: Callable[..., Reply]) -> Callable[..., Reply]:
         op = Operation(
@@ -198,8 +240,8 @@ def endpoint(
             tag=tag,
             auth=auth,
             roles=frozenset(roles) if roles else None,
-            request=request,
-            response=response,
+            request_shape=request,
+            response_shape=response,
             status=status,
             query=query,
             idempotent=idempotent,
@@ -268,10 +310,14 @@ def _respond(
     )
     if op.if_match:
         _check_if_match(request.headers.get("if-match"))
-    if op.idempotent and "idempotency-key" in request.headers:
-        replay = _start_idempotent(api_request, request)
-        if replay is not None:
-            return replay
+    if not (op.idempotent and "idempotency-key" in request.headers):
+        return render(view(api_request, **params))
+    # Idempotency records are imported only by the requests that carry a key.
+    from chalicelib.services.idempotency import IdempotencyRaceError
+
+    replay = _start_idempotent(api_request, request)
+    if replay is not None:
+        return replay
     try:
         reply = view(api_request, **params)
     except IdempotencyRaceError:
@@ -283,7 +329,12 @@ def _respond(
 
 
 def _body_text(reply: Reply) -> str:
-    return "" if reply.body is None else reply.body.model_dump_json()
+    if reply.body is None:
+        return ""
+    if isinstance(reply.body, dict):
+        # Compact and unescaped, as pydantic's model_dump_json writes it.
+        return json.dumps(reply.body, ensure_ascii=False, separators=(",", ":"))
+    return reply.body.model_dump_json()
 
 
 def render(reply: Reply) -> Response:
@@ -332,7 +383,7 @@ def _authorize(op: Operation, request: Request, request_id: str) -> Actor:
 
 def _parse_body(op: Operation, request: Request) -> Any:
     raw = request.raw_body or b""
-    if op.request is None:
+    if op.request_shape is None:
         return None
     if len(raw) > settings().max_body_bytes:
         limit = settings().max_body_bytes
@@ -346,8 +397,11 @@ def _parse_body(op: Operation, request: Request) -> Any:
             "send the body as application/json",
             errors=[FieldError("header.content-type", f"got {content_type or 'nothing'}")],
         )
+    import pydantic
+
+    model = resolve(op.request_shape)
     try:
-        return op.request.model_validate_json(raw)
+        return model.model_validate_json(raw)
     except pydantic.ValidationError as exc:
         errors, detail = field_errors(exc, "body"), "the body does not match the schema"
         # A field the model no longer takes says where it went (`moved_fields`).
@@ -427,6 +481,8 @@ def _check_if_match(value: str | None) -> None:
 
 def _start_idempotent(api_request: ApiRequest, request: Request) -> Response | None:
     """Replay a stored answer, or attach a claim so the view's commit records one."""
+    from chalicelib.services import idempotency
+
     key_text = request.headers["idempotency-key"]
     # A blank key is refused, not ignored: ignoring it would let every retry create again.
     if not 1 <= len(key_text) <= 255 or not key_text.strip():

@@ -5,15 +5,23 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.api.http import ApiRequest, Reply, endpoint
-from chalicelib.domain.models import Health
+from chalicelib.domain import views
 
 bp = Blueprint(__name__)
 VERSION = "0.1.0"
 
 
-@endpoint(bp, "GET", "/v1/health", summary="Liveness", tag="Meta", auth="none", response=Health)
+@endpoint(
+    bp,
+    "GET",
+    "/v1/health",
+    summary="Liveness",
+    tag="Meta",
+    auth="none",
+    response="chalicelib.domain.models:Health",
+)
 def health(req: ApiRequest) -> Reply:
-    return Reply(Health(status="ok", version=VERSION))
+    return Reply(views.HEALTH.render({"status": "ok", "version": VERSION}))
 
 
 @bp.route("/v1/openapi.json", methods=["GET"])

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from chalice import Blueprint
 
-from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, QueryParam, Reply, endpoint, etag
-from chalicelib.domain.models import (
-    Model,
-    ModelClassification,
-    ModelCreate,
-    ModelList,
-    ModelPatch,
-    Version,
-    VersionCreate,
-    VersionList,
-    VersionPatch,
-)
+from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, QueryParam, Reply, endpoint, etag, field
 from chalicelib.domain.roles import Role
-from chalicelib.services import classification, inventory
+
+if TYPE_CHECKING:
+    from chalicelib.domain.models import Model, Version
+
+Item = dict[str, Any]  # a GET's answer, rendered by services.reads
 
 bp = Blueprint(__name__)
 TAG = "Models"
@@ -37,10 +32,10 @@ FILTERS = (
 )
 
 
-def _model_reply(model: Model, status: int = 200) -> Reply:
-    headers = {"ETag": etag(model.revision)}
+def _model_reply(model: Model | Item, status: int = 200) -> Reply:
+    headers = {"ETag": etag(field(model, "revision"))}
     if status == 201:
-        headers["Location"] = f"/v1/models/{model.id}"
+        headers["Location"] = f"/v1/models/{field(model, 'id')}"
     return Reply(model, status, headers)
 
 
@@ -48,10 +43,11 @@ def _model_created(model: Model) -> Reply:
     return _model_reply(model, 201)
 
 
-def _version_reply(version: Version, status: int = 200) -> Reply:
-    headers = {"ETag": etag(version.revision)}
+def _version_reply(version: Version | Item, status: int = 200) -> Reply:
+    headers = {"ETag": etag(field(version, "revision"))}
     if status == 201:
-        headers["Location"] = f"/v1/models/{version.model_id}/versions/{version.number}"
+        where = f"{field(version, 'model_id')}/versions/{field(version, 'number')}"
+        headers["Location"] = f"/v1/models/{where}"
     return Reply(version, status, headers)
 
 
@@ -66,13 +62,15 @@ def _version_created(version: Version) -> Reply:
     summary="Register a model",
     tag=TAG,
     roles={Role.DEVELOPER},
-    request=ModelCreate,
-    response=Model,
+    request="chalicelib.domain.models:ModelCreate",
+    response="chalicelib.domain.models:Model",
     status=201,
     idempotent=True,
     errors=(422,),
 )
 def create_model(req: ApiRequest) -> Reply:
+    from chalicelib.services import inventory
+
     claim = req.claim_for(_model_created)
     return _model_created(inventory.create_model(req.actor, req.body, claim))
 
@@ -83,18 +81,28 @@ def create_model(req: ApiRequest) -> Reply:
     "/v1/models",
     summary="List the inventory",
     tag=TAG,
-    response=ModelList,
+    response="chalicelib.domain.models:ModelList",
     query=(LIMIT, CURSOR, *FILTERS),
 )
 def list_models(req: ApiRequest) -> Reply:
+    from chalicelib.services import reads
+
     filters = {k: v for k, v in req.query.items() if k not in ("limit", "cursor")}
-    items, next_cursor = inventory.list_models(req.actor, req.limit, req.cursor, filters)
-    return Reply(ModelList(items=items, next_cursor=next_cursor))
+    return Reply(reads.models_page(req.actor, req.limit, req.cursor, filters))
 
 
-@endpoint(bp, "GET", "/v1/models/{model_id}", summary="Get a model", tag=TAG, response=Model)
+@endpoint(
+    bp,
+    "GET",
+    "/v1/models/{model_id}",
+    summary="Get a model",
+    tag=TAG,
+    response="chalicelib.domain.models:Model",
+)
 def get_model(req: ApiRequest, model_id: str) -> Reply:
-    return _model_reply(inventory.get_model(req.actor, model_id))
+    from chalicelib.services import reads
+
+    return _model_reply(reads.model(req.actor, model_id))
 
 
 @endpoint(
@@ -104,12 +112,14 @@ def get_model(req: ApiRequest, model_id: str) -> Reply:
     summary="Update a model's descriptive fields or team (merge-patch)",
     tag=TAG,
     roles={Role.DEVELOPER},
-    request=ModelPatch,
-    response=Model,
+    request="chalicelib.domain.models:ModelPatch",
+    response="chalicelib.domain.models:Model",
     if_match=True,
     errors=(409, 422),
 )
 def update_model(req: ApiRequest, model_id: str) -> Reply:
+    from chalicelib.services import inventory
+
     model = inventory.update_model(req.actor, model_id, req.body, req.expected_revision)
     return _model_reply(model)
 
@@ -124,12 +134,14 @@ def update_model(req: ApiRequest, model_id: str) -> Reply:
     ),
     tag=TAG,
     roles={Role.VALIDATOR, Role.APPROVER},
-    request=ModelClassification,
-    response=Model,
+    request="chalicelib.domain.models:ModelClassification",
+    response="chalicelib.domain.models:Model",
     if_match=True,
     errors=(409,),
 )
 def classify_model(req: ApiRequest, model_id: str) -> Reply:
+    from chalicelib.services import classification
+
     model = classification.classify_model(req.actor, model_id, req.body, req.expected_revision)
     return _model_reply(model)
 
@@ -141,13 +153,15 @@ def classify_model(req: ApiRequest, model_id: str) -> Reply:
     summary="Register a draft version",
     tag=TAG,
     roles={Role.DEVELOPER},
-    request=VersionCreate,
-    response=Version,
+    request="chalicelib.domain.models:VersionCreate",
+    response="chalicelib.domain.models:Version",
     status=201,
     idempotent=True,
     errors=(409,),
 )
 def create_version(req: ApiRequest, model_id: str) -> Reply:
+    from chalicelib.services import inventory
+
     claim = req.claim_for(_version_created)
     return _version_created(inventory.create_version(req.actor, model_id, req.body, claim))
 
@@ -158,12 +172,13 @@ def create_version(req: ApiRequest, model_id: str) -> Reply:
     "/v1/models/{model_id}/versions",
     summary="List a model's versions",
     tag=TAG,
-    response=VersionList,
+    response="chalicelib.domain.models:VersionList",
     query=(LIMIT, CURSOR),
 )
 def list_versions(req: ApiRequest, model_id: str) -> Reply:
-    items, next_cursor = inventory.list_versions(req.actor, model_id, req.limit, req.cursor)
-    return Reply(VersionList(items=items, next_cursor=next_cursor))
+    from chalicelib.services import reads
+
+    return Reply(reads.versions_page(req.actor, model_id, req.limit, req.cursor))
 
 
 @endpoint(
@@ -172,10 +187,12 @@ def list_versions(req: ApiRequest, model_id: str) -> Reply:
     "/v1/models/{model_id}/versions/{number}",
     summary="Get a version",
     tag=TAG,
-    response=Version,
+    response="chalicelib.domain.models:Version",
 )
 def get_version(req: ApiRequest, model_id: str, number: str) -> Reply:
-    return _version_reply(inventory.get_version(req.actor, model_id, number))
+    from chalicelib.services import reads
+
+    return _version_reply(reads.version(req.actor, model_id, number))
 
 
 @endpoint(
@@ -185,11 +202,13 @@ def get_version(req: ApiRequest, model_id: str, number: str) -> Reply:
     summary="Update a draft version (merge-patch)",
     tag=TAG,
     roles={Role.DEVELOPER},
-    request=VersionPatch,
-    response=Version,
+    request="chalicelib.domain.models:VersionPatch",
+    response="chalicelib.domain.models:Version",
     if_match=True,
     errors=(409,),
 )
 def update_version(req: ApiRequest, model_id: str, number: str) -> Reply:
+    from chalicelib.services import inventory
+
     version = inventory.update_version(req.actor, model_id, number, req.body, req.expected_revision)
     return _version_reply(version)

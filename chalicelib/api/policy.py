@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
 from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, Reply, endpoint, etag
-from chalicelib.domain.policy import Policy, PolicyBody, PolicyList
 from chalicelib.domain.roles import Role
-from chalicelib.services import policy
+
+if TYPE_CHECKING:
+    from chalicelib.domain.policy import Policy
 
 bp = Blueprint(__name__)
 TAG = "Policy"
+POLICY = "chalicelib.domain.policy:"
 
 
 def _reply(found: Policy) -> Reply:
@@ -23,9 +27,11 @@ def _reply(found: Policy) -> Reply:
     "/v1/policy",
     summary="The approval policy in force (the defaults are version 1)",
     tag=TAG,
-    response=Policy,
+    response=POLICY + "Policy",
 )
 def get_policy(req: ApiRequest) -> Reply:
+    from chalicelib.services import policy
+
     return _reply(policy.get_policy(req.actor))
 
 
@@ -36,12 +42,14 @@ def get_policy(req: ApiRequest) -> Reply:
     summary="Replace the approval policy: a new version, with the ETag last read",
     tag=TAG,
     roles={Role.ADMIN},
-    request=PolicyBody,
-    response=Policy,
+    request=POLICY + "PolicyBody",
+    response=POLICY + "Policy",
     if_match=True,
     errors=(422,),
 )
 def put_policy(req: ApiRequest) -> Reply:
+    from chalicelib.services import policy
+
     return _reply(policy.put_policy(req.actor, req.body, req.expected_revision))
 
 
@@ -51,9 +59,12 @@ def put_policy(req: ApiRequest) -> Reply:
     "/v1/policy/versions",
     summary="Every version of the approval policy, oldest first",
     tag=TAG,
-    response=PolicyList,
+    response=POLICY + "PolicyList",
     query=(LIMIT, CURSOR),
 )
 def list_policy_versions(req: ApiRequest) -> Reply:
+    from chalicelib.domain.policy import PolicyList
+    from chalicelib.services import policy
+
     items, next_cursor = policy.list_versions(req.actor, req.limit, req.cursor)
     return Reply(PolicyList(items=items, next_cursor=next_cursor))

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
 from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, QueryParam, Reply, endpoint, etag
-from chalicelib.domain.models import (
-    ApiKey,
-    ApiKeyCreate,
-    ApiKeyCreated,
-    ApiKeyList,
-    Me,
-    Principal,
-    PrincipalCreate,
-    PrincipalList,
-    PrincipalPatch,
-)
 from chalicelib.domain.roles import Role
-from chalicelib.services import own_keys, principals
+
+if TYPE_CHECKING:
+    from chalicelib.domain.models import ApiKeyCreated, Principal
 
 bp = Blueprint(__name__)
 ADMIN = {Role.ADMIN}
@@ -31,9 +24,19 @@ def _key_created(k: ApiKeyCreated) -> Reply:
     return Reply(k, 201, {"Location": f"/v1/api-keys/{k.id}"})
 
 
-@endpoint(bp, "GET", "/v1/me", summary="Who the caller is", tag="Identity", auth="any", response=Me)
+@endpoint(
+    bp,
+    "GET",
+    "/v1/me",
+    summary="Who the caller is",
+    tag="Identity",
+    auth="any",
+    response="chalicelib.domain.models:Me",
+)
 def me(req: ApiRequest) -> Reply:
-    return Reply(principals.whoami(req.actor))
+    from chalicelib.services import reads
+
+    return Reply(reads.whoami(req.actor))
 
 
 @endpoint(
@@ -42,10 +45,13 @@ def me(req: ApiRequest) -> Reply:
     "/v1/me/api-keys",
     summary="List your own API keys (never their secrets), with who issued each",
     tag="Identity",
-    response=ApiKeyList,
+    response="chalicelib.domain.models:ApiKeyList",
     query=(LIMIT, CURSOR),
 )
 def list_own_api_keys(req: ApiRequest) -> Reply:
+    from chalicelib.domain.models import ApiKeyList
+    from chalicelib.services import own_keys
+
     items, next_cursor = own_keys.list_keys(req.actor, req.limit, req.cursor)
     return Reply(ApiKeyList(items=items, next_cursor=next_cursor))
 
@@ -59,11 +65,13 @@ def list_own_api_keys(req: ApiRequest) -> Reply:
         " the old key is revoked"
     ),
     tag="Identity",
-    response=ApiKeyCreated,
+    response="chalicelib.domain.models:ApiKeyCreated",
     status=201,
     idempotent=True,
 )
 def rotate_own_api_key(req: ApiRequest, key_id: str) -> Reply:
+    from chalicelib.services import own_keys
+
     claim = req.claim_for(_key_created)
     return _key_created(own_keys.rotate_key(req.actor, key_id, claim))
 
@@ -75,12 +83,14 @@ def rotate_own_api_key(req: ApiRequest, key_id: str) -> Reply:
     summary="Add a person or service account",
     tag="Principals",
     roles=ADMIN,
-    request=PrincipalCreate,
-    response=Principal,
+    request="chalicelib.domain.models:PrincipalCreate",
+    response="chalicelib.domain.models:Principal",
     status=201,
     idempotent=True,
 )
 def create_principal(req: ApiRequest) -> Reply:
+    from chalicelib.services import principals
+
     claim = req.claim_for(_principal_created)
     return _principal_created(principals.create_principal(req.actor, req.body, claim))
 
@@ -92,12 +102,13 @@ def create_principal(req: ApiRequest) -> Reply:
     summary="List principals",
     tag="Principals",
     roles=ADMIN,
-    response=PrincipalList,
+    response="chalicelib.domain.models:PrincipalList",
     query=(LIMIT, CURSOR),
 )
 def list_principals(req: ApiRequest) -> Reply:
-    items, next_cursor = principals.list_principals(req.actor, req.limit, req.cursor)
-    return Reply(PrincipalList(items=items, next_cursor=next_cursor))
+    from chalicelib.services import reads
+
+    return Reply(reads.principals_page(req.actor, req.limit, req.cursor))
 
 
 @endpoint(
@@ -107,11 +118,13 @@ def list_principals(req: ApiRequest) -> Reply:
     summary="Get a principal",
     tag="Principals",
     roles=ADMIN,
-    response=Principal,
+    response="chalicelib.domain.models:Principal",
 )
 def get_principal(req: ApiRequest, principal_id: str) -> Reply:
-    p = principals.get_principal(req.actor, principal_id)
-    return Reply(p, headers={"ETag": etag(p.revision)})
+    from chalicelib.services import reads
+
+    p = reads.principal(req.actor, principal_id)
+    return Reply(p, headers={"ETag": etag(p["revision"])})
 
 
 @endpoint(
@@ -121,12 +134,14 @@ def get_principal(req: ApiRequest, principal_id: str) -> Reply:
     summary="Change a principal's name, roles or status (merge-patch)",
     tag="Principals",
     roles=ADMIN,
-    request=PrincipalPatch,
-    response=Principal,
+    request="chalicelib.domain.models:PrincipalPatch",
+    response="chalicelib.domain.models:Principal",
     if_match=True,
     errors=(422,),
 )
 def update_principal(req: ApiRequest, principal_id: str) -> Reply:
+    from chalicelib.services import principals
+
     p = principals.update_principal(req.actor, principal_id, req.body, req.expected_revision)
     return Reply(p, headers={"ETag": etag(p.revision)})
 
@@ -138,13 +153,15 @@ def update_principal(req: ApiRequest, principal_id: str) -> Reply:
     summary="Issue an API key (the secret is shown once)",
     tag="API keys",
     roles=ADMIN,
-    request=ApiKeyCreate,
-    response=ApiKeyCreated,
+    request="chalicelib.domain.models:ApiKeyCreate",
+    response="chalicelib.domain.models:ApiKeyCreated",
     status=201,
     idempotent=True,
     errors=(422,),
 )
 def create_api_key(req: ApiRequest) -> Reply:
+    from chalicelib.services import principals
+
     return _key_created(principals.create_key(req.actor, req.body, req.claim_for(_key_created)))
 
 
@@ -155,14 +172,14 @@ def create_api_key(req: ApiRequest) -> Reply:
     summary="List API keys (never their secrets)",
     tag="API keys",
     roles=ADMIN,
-    response=ApiKeyList,
+    response="chalicelib.domain.models:ApiKeyList",
     query=(LIMIT, CURSOR, QueryParam("principal_id", str, "Only this principal's keys")),
 )
 def list_api_keys(req: ApiRequest) -> Reply:
-    items, next_cursor = principals.list_keys(
-        req.actor, req.limit, req.cursor, req.query.get("principal_id")
-    )
-    return Reply(ApiKeyList(items=items, next_cursor=next_cursor))
+    from chalicelib.services import reads
+
+    principal_id = req.query.get("principal_id")
+    return Reply(reads.api_keys_page(req.actor, req.limit, req.cursor, principal_id))
 
 
 @endpoint(
@@ -172,10 +189,12 @@ def list_api_keys(req: ApiRequest) -> Reply:
     summary="Get an API key (never its secret)",
     tag="API keys",
     roles=ADMIN,
-    response=ApiKey,
+    response="chalicelib.domain.models:ApiKey",
 )
 def get_api_key(req: ApiRequest, key_id: str) -> Reply:
-    return Reply(principals.get_key(req.actor, key_id))
+    from chalicelib.services import reads
+
+    return Reply(reads.api_key(req.actor, key_id))
 
 
 @endpoint(
@@ -189,5 +208,7 @@ def get_api_key(req: ApiRequest, key_id: str) -> Reply:
     errors=(422,),
 )
 def revoke_api_key(req: ApiRequest, key_id: str) -> Reply:
+    from chalicelib.services import principals
+
     principals.revoke_key(req.actor, key_id)
     return Reply(None, 204)

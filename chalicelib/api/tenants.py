@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from chalice import Blueprint
 
 from chalicelib.api.http import CURSOR, LIMIT, ApiRequest, Reply, endpoint, etag
-from chalicelib.domain.models import (
-    AdminKeyIssue,
-    ApiKey,
-    ApiKeyCreated,
-    Tenant,
-    TenantCreate,
-    TenantCreated,
-    TenantList,
-    TenantPatch,
-)
-from chalicelib.services import tenants
+
+if TYPE_CHECKING:
+    from chalicelib.domain.models import ApiKeyCreated, TenantCreated
 
 bp = Blueprint(__name__)
 TAG = "Tenants"
@@ -43,12 +36,14 @@ def _admin_key_location(tenant_id: str) -> Callable[[ApiKeyCreated], Reply]:
     summary="Create a tenant with its first admin and key",
     tag=TAG,
     auth="platform",
-    request=TenantCreate,
-    response=TenantCreated,
+    request="chalicelib.domain.models:TenantCreate",
+    response="chalicelib.domain.models:TenantCreated",
     status=201,
     idempotent=True,
 )
 def create_tenant(req: ApiRequest) -> Reply:
+    from chalicelib.services import tenants
+
     return _created(tenants.create_tenant(req.actor, req.body, req.claim_for(_created)))
 
 
@@ -59,12 +54,13 @@ def create_tenant(req: ApiRequest) -> Reply:
     summary="List tenants",
     tag=TAG,
     auth="platform",
-    response=TenantList,
+    response="chalicelib.domain.models:TenantList",
     query=(LIMIT, CURSOR),
 )
 def list_tenants(req: ApiRequest) -> Reply:
-    items, next_cursor = tenants.list_tenants(req.limit, req.cursor)
-    return Reply(TenantList(items=items, next_cursor=next_cursor))
+    from chalicelib.services import reads
+
+    return Reply(reads.tenants_page(req.limit, req.cursor))
 
 
 @endpoint(
@@ -74,11 +70,13 @@ def list_tenants(req: ApiRequest) -> Reply:
     summary="Get a tenant",
     tag=TAG,
     auth="platform",
-    response=Tenant,
+    response="chalicelib.domain.models:Tenant",
 )
 def get_tenant(req: ApiRequest, tenant_id: str) -> Reply:
-    tenant = tenants.get_tenant(tenant_id)
-    return Reply(tenant, headers={"ETag": etag(tenant.revision)})
+    from chalicelib.services import reads
+
+    tenant = reads.tenant(tenant_id)
+    return Reply(tenant, headers={"ETag": etag(tenant["revision"])})
 
 
 @endpoint(
@@ -88,11 +86,13 @@ def get_tenant(req: ApiRequest, tenant_id: str) -> Reply:
     summary="Rename, suspend or reactivate a tenant (merge-patch)",
     tag=TAG,
     auth="platform",
-    request=TenantPatch,
-    response=Tenant,
+    request="chalicelib.domain.models:TenantPatch",
+    response="chalicelib.domain.models:Tenant",
     if_match=True,
 )
 def update_tenant(req: ApiRequest, tenant_id: str) -> Reply:
+    from chalicelib.services import tenants
+
     tenant = tenants.update_tenant(req.actor, tenant_id, req.body, req.expected_revision)
     return Reply(tenant, headers={"ETag": etag(tenant.revision)})
 
@@ -104,13 +104,15 @@ def update_tenant(req: ApiRequest, tenant_id: str) -> Reply:
     summary="Break-glass: issue a key for one of the tenant's admins (audited in its trail)",
     tag=TAG,
     auth="platform",
-    request=AdminKeyIssue,
-    response=ApiKeyCreated,
+    request="chalicelib.domain.models:AdminKeyIssue",
+    response="chalicelib.domain.models:ApiKeyCreated",
     status=201,
     idempotent=True,
     errors=(422,),
 )
 def issue_admin_key(req: ApiRequest, tenant_id: str) -> Reply:
+    from chalicelib.services import tenants
+
     created = _admin_key_location(tenant_id)
     claim = req.claim_for(created)
     return created(tenants.issue_admin_key(req.actor, tenant_id, req.body, claim))
@@ -123,7 +125,9 @@ def issue_admin_key(req: ApiRequest, tenant_id: str) -> Reply:
     summary="Get a break-glass key the platform issued (never its secret)",
     tag=TAG,
     auth="platform",
-    response=ApiKey,
+    response="chalicelib.domain.models:ApiKey",
 )
 def get_admin_key(req: ApiRequest, tenant_id: str, key_id: str) -> Reply:
-    return Reply(tenants.get_admin_key(tenant_id, key_id))
+    from chalicelib.services import reads
+
+    return Reply(reads.admin_key(tenant_id, key_id))

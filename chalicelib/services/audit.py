@@ -3,27 +3,39 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
+from chalicelib.domain import views
 from chalicelib.domain.actors import Actor
 from chalicelib.domain.audit import chain_hash
-from chalicelib.domain.models import AuditEvent, AuditVerification
-from chalicelib.services.records import timestamp
 from chalicelib.store.audit_head import GENESIS_HASH
 from chalicelib.store.scope import for_actor
+from chalicelib.store.writer import iso, now
 
 VERIFY_BUDGET = 5_000  # events checked per call; a longer chain goes on from the checkpoint
 VERIFY_PAGE = 500
 
 
-def event_view(item: dict[str, Any]) -> AuditEvent:
-    return AuditEvent.model_validate({**json.loads(item["body"]), "hash": item["hash"]})
+class Verification(NamedTuple):
+    """What checking a chain found (`AuditVerification` in the API)."""
+
+    valid: bool
+    head_seq: int
+    verified_from: int
+    verified_to: int
+    complete: bool
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+    def view(self) -> dict[str, Any]:
+        """As `GET /v1/audit/verify` answers it."""
+        return views.AUDIT_VERIFICATION.render(self._asdict())
 
 
 def list_events(
     actor: Actor, limit: int, cursor_text: str | None, from_seq: int = 1
-) -> tuple[list[AuditEvent], str | None]:
-    """A page of the tenant's audit events in sequence order."""
+) -> dict[str, Any]:
+    """A page of the tenant's audit events in sequence order, as the API answers it."""
     store = for_actor(actor)
     items, next_cursor = store.page(
         lambda n, start: store.audit.list_page(n, start, from_seq),
@@ -32,10 +44,11 @@ def list_events(
         cursor_text=cursor_text,
         from_seq=from_seq,
     )
-    return [event_view(i) for i in items], next_cursor
+    events = [{**json.loads(i["body"]), "hash": i["hash"]} for i in items]
+    return views.AUDIT_EVENT.page(events, next_cursor)
 
 
-def verify(actor: Actor, full: bool = False) -> AuditVerification:
+def verify(actor: Actor, full: bool = False) -> Verification:
     """Check the chain from the last good checkpoint (or from the start) to the head.
 
     Each event's hash must equal sha256(previous hash + its canonical body), its
@@ -54,8 +67,8 @@ def verify(actor: Actor, full: bool = False) -> AuditVerification:
 
     def result(
         valid: bool, to: int, complete: bool, bad: int | None = None, reason: str | None = None
-    ) -> AuditVerification:
-        return AuditVerification(
+    ) -> Verification:
+        return Verification(
             valid=valid,
             head_seq=head_seq,
             verified_from=start,
@@ -85,7 +98,7 @@ def verify(actor: Actor, full: bool = False) -> AuditVerification:
     if seq == head_seq and prev_hash != head_hash:
         return result(False, seq - 1, True, seq, "the chain head does not match the last event")
     if seq >= start:  # something new was checked; otherwise the checkpoint stays put
-        audit.save_checkpoint(seq, prev_hash, timestamp())
+        audit.save_checkpoint(seq, prev_hash, iso(now()))
     return result(True, seq, seq >= head_seq)
 
 
@@ -126,7 +139,7 @@ def verify_every_tenant(actor: Actor, pages: int = 100) -> dict[str, Any]:
     return {"checked": checked, "broken": broken}
 
 
-def _log_broken(tenant_id: str, result: AuditVerification) -> None:
+def _log_broken(tenant_id: str, result: Verification) -> None:
     from chalicelib import observability
 
     observability.log.error(

@@ -3,14 +3,13 @@ rules of `domain.duties` and the version lifecycle of `domain.lifecycle`."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from chalicelib.domain import duties, events, lifecycle
 from chalicelib.domain.actors import Actor
 from chalicelib.domain.audit import diff
-from chalicelib.domain.ids import is_id, new_id
+from chalicelib.domain.ids import new_id
 from chalicelib.domain.models import (
     MODEL_NOT_NULL,
     Model,
@@ -24,13 +23,12 @@ from chalicelib.errors import (
     ConflictError,
     DomainRuleError,
     FieldError,
-    NotFoundError,
     PreconditionFailedError,
     TransientConflictError,
 )
+from chalicelib.services import reads
 from chalicelib.services.records import merge_patch, public, timestamp, to_model, validated
 from chalicelib.store.idempotency import Claim
-from chalicelib.store.inventory import tier_in_force_filter
 from chalicelib.store.scope import TenantStore, for_actor
 from chalicelib.store.unit import RetryError, UnitOfWork
 
@@ -116,43 +114,8 @@ def create_model(actor: Actor, body: ModelCreate, claim: Claim | None = None) ->
 
 
 def get_model(actor: Actor, model_id: str) -> Model:
-    store = for_actor(actor)
-    item = store.inventory.get_model(model_id) if is_id(model_id, "model") else None
-    if item is None:
-        raise NotFoundError(f"no model {model_id}")
-    return to_model(Model, item)
-
-
-def list_models(
-    actor: Actor, limit: int, cursor_text: str | None, filters: dict[str, Any]
-) -> tuple[list[Model], str | None]:
-    """A page of the inventory, optionally filtered by the risk tier in force, status, owner
-    or tag."""
-    store = for_actor(actor)
-    clauses: list[str] = []
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    if "risk_tier" in filters:
-        clauses.append(tier_in_force_filter(filters["risk_tier"], names, values))
-    for name, attr in (("status", "status"), ("owner", "owner_id")):
-        if name in filters:
-            clauses.append(f"#{name} = :{name}")
-            names[f"#{name}"], values[f":{name}"] = attr, filters[name]
-    if "tag" in filters:
-        clauses.append("contains(#tags, :tag)")
-        names["#tags"], values[":tag"] = "tags", filters["tag"]
-    expression = " AND ".join(clauses) or None
-    items, next_cursor = store.page(
-        lambda n, start: store.inventory.list_models_page(
-            n, start, expression, names or None, values or None
-        ),
-        query="models",
-        limit=limit,
-        cursor_text=cursor_text,
-        filtered=expression is not None,
-        **filters,
-    )
-    return [to_model(Model, i) for i in items], next_cursor
+    """The tenant's model `model_id` (404 otherwise), as the services work with it."""
+    return to_model(Model, reads.model_item(actor, model_id))
 
 
 def update_model(
@@ -247,37 +210,12 @@ def create_version(
 
 def version_number(number: str) -> int | None:
     """The version number a path names, or None when it cannot name one (a 404, no read)."""
-    return int(number) if re.fullmatch(r"[1-9][0-9]{0,5}", number) else None
+    return reads.version_number(number)
 
 
 def get_version(actor: Actor, model_id: str, number: str) -> Version:
-    store = for_actor(actor)
-    n = version_number(number)
-    item = None
-    if n is not None and is_id(model_id, "model"):
-        item = store.inventory.get_version(model_id, n)
-    if item is None:
-        raise NotFoundError(f"no version {number} of model {model_id}")
-    return to_model(Version, item)
-
-
-def list_versions(
-    actor: Actor, model_id: str, limit: int, cursor_text: str | None
-) -> tuple[list[Version], str | None]:
-    """A page of a model's versions, oldest first; 404 if the model is not the tenant's."""
-    store = for_actor(actor)
-    if not is_id(model_id, "model"):
-        raise NotFoundError(f"no model {model_id}")
-    items, next_cursor = store.page(
-        lambda n, start: store.inventory.list_versions_page(model_id, n, start),
-        query="versions",
-        limit=limit,
-        cursor_text=cursor_text,
-        model=model_id,
-    )
-    if not items and cursor_text is None:
-        get_model(actor, model_id)  # an empty first page: say 404 if the model is not ours
-    return [to_model(Version, i) for i in items], next_cursor
+    """Version `number` of the tenant's model `model_id` (404 otherwise)."""
+    return to_model(Version, reads.version_item(actor, model_id, number))
 
 
 def update_version(

@@ -16,15 +16,13 @@ from chalicelib.domain.models import (
     ApiKey,
     ApiKeyCreate,
     ApiKeyCreated,
-    ApiKeyStatus,
-    Me,
     Principal,
     PrincipalCreate,
     PrincipalPatch,
 )
 from chalicelib.domain.roles import Role
 from chalicelib.errors import DomainRuleError, FieldError, NotFoundError, PreconditionFailedError
-from chalicelib.services import admin_keys
+from chalicelib.services import admin_keys, reads
 from chalicelib.services.records import merge_patch, public, timestamp, to_model
 from chalicelib.store.idempotency import Claim
 from chalicelib.store.scope import TenantStore, for_actor
@@ -56,21 +54,8 @@ def create_principal(actor: Actor, body: PrincipalCreate, claim: Claim | None = 
 
 
 def get_principal(actor: Actor, principal_id: str) -> Principal:
-    store = for_actor(actor)
-    item = store.principals.get(principal_id) if is_id(principal_id, "principal") else None
-    if item is None:
-        raise NotFoundError(f"no principal {principal_id}")
-    return to_model(Principal, item)
-
-
-def list_principals(
-    actor: Actor, limit: int, cursor_text: str | None
-) -> tuple[list[Principal], str | None]:
-    store = for_actor(actor)
-    items, next_cursor = store.page(
-        store.principals.list_page, query="principals", limit=limit, cursor_text=cursor_text
-    )
-    return [to_model(Principal, i) for i in items], next_cursor
+    """The tenant's principal `principal_id` (404 otherwise)."""
+    return to_model(Principal, reads.principal_item(actor, principal_id))
 
 
 def update_principal(
@@ -149,45 +134,12 @@ def _refuse_self_lockout(merged: dict[str, Any]) -> None:
         )
 
 
-def whoami(actor: Actor) -> Me:
-    name = None
-    if actor.is_principal:
-        item = for_actor(actor).principals.get(str(actor.principal_id))
-        name = item["name"] if item else None
-    return Me(
-        principal_id=str(actor.principal_id),
-        tenant_id=actor.tenant_id,
-        key_id=str(actor.key_id),
-        key_issued_by=actor.key_issuer,
-        own_key=actor.own_key,
-        roles=sorted(actor.roles),
-        platform=actor.platform,
-        name=name,
-    )
-
-
 # --- API keys ----------------------------------------------------------------
 
 
 def key_view(item: dict[str, Any]) -> ApiKey:
     """The public face of a key item: never its hash."""
-    expires = item.get("key_expires_at")
-    status = ApiKeyStatus.ACTIVE
-    if item.get("revoked_at"):
-        status = ApiKeyStatus.REVOKED
-    elif expires and datetime.fromisoformat(expires) <= datetime.now(UTC):
-        status = ApiKeyStatus.EXPIRED
-    return ApiKey(
-        id=item["id"],
-        principal_id=item["principal_id"],
-        name=item["name"],
-        status=status,
-        created_at=item["created_at"],
-        expires_at=expires,
-        revoked_at=item.get("revoked_at"),
-        issued_by=item.get("issued_by"),
-        rotated_from=item.get("rotated_from"),
-    )
+    return to_model(ApiKey, reads.key_fields(item))
 
 
 def new_key_item(
@@ -237,31 +189,6 @@ def create_key(actor: Actor, body: ApiKeyCreate, claim: Claim | None = None) -> 
     )
     store.commit(actor, unit)
     return result
-
-
-def get_key(actor: Actor, key_id: str) -> ApiKey:
-    """One of the tenant's keys (never its secret or hash)."""
-    store = for_actor(actor)
-    item = store.principals.get_key(key_id) if is_id(key_id, "api_key") else None
-    if item is None:
-        raise NotFoundError(f"no API key {key_id}")
-    return key_view(item)
-
-
-def list_keys(
-    actor: Actor, limit: int, cursor_text: str | None, principal_id: str | None
-) -> tuple[list[ApiKey], str | None]:
-    store = for_actor(actor)
-    items, next_cursor = store.page(
-        lambda n, start: store.principals.list_keys_page(n, start, principal_id),
-        query="api-keys",
-        limit=limit,
-        cursor_text=cursor_text,
-        filtered=principal_id is not None,
-        key_attrs=("pk", "sk", "gsi1pk", "gsi1sk"),
-        principal=principal_id,
-    )
-    return [key_view(i) for i in items], next_cursor
 
 
 def revoke_key(actor: Actor, key_id: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from chalicelib.domain import events
 from chalicelib.domain.actors import PLATFORM_PRINCIPAL, Actor
 from chalicelib.domain.audit import diff
-from chalicelib.domain.ids import is_id, new_id
+from chalicelib.domain.ids import new_id
 from chalicelib.domain.models import (
     TENANT_NOT_NULL,
     AdminKeyIssue,
@@ -23,10 +23,11 @@ from chalicelib.domain.models import (
     TenantPatch,
 )
 from chalicelib.domain.roles import Role
-from chalicelib.errors import DomainRuleError, FieldError, NotFoundError, PreconditionFailedError
+from chalicelib.errors import DomainRuleError, FieldError, PreconditionFailedError
+from chalicelib.services import reads
 from chalicelib.services.principals import key_view, new_key_item
 from chalicelib.services.records import merge_patch, public, timestamp, to_model
-from chalicelib.store import cursor, paging, tenants
+from chalicelib.store import tenants
 from chalicelib.store.idempotency import Claim
 from chalicelib.store.scope import TenantStore, for_tenant
 from chalicelib.store.unit import UnitOfWork
@@ -101,22 +102,8 @@ def _redacted(result: TenantCreated) -> TenantCreated:
 
 
 def get_tenant(tenant_id: str) -> Tenant:
-    item = tenants.get(tenant_id) if is_id(tenant_id, "tenant") else None
-    if item is None:
-        raise NotFoundError(f"no tenant {tenant_id}")
-    return to_model(Tenant, item)
-
-
-def list_tenants(limit: int, cursor_text: str | None) -> tuple[list[Tenant], str | None]:
-    items, next_cursor = paging.page(
-        tenants.list_page,
-        tenant=None,
-        query=cursor.fingerprint("tenants"),
-        limit=limit,
-        cursor_text=cursor_text,
-        key_attrs=("pk", "sk", "gsi1pk", "gsi1sk"),
-    )
-    return [to_model(Tenant, i) for i in items], next_cursor
+    """The tenant `tenant_id` (404 otherwise)."""
+    return to_model(Tenant, reads.tenant_item(tenant_id))
 
 
 def update_tenant(
@@ -183,16 +170,6 @@ def issue_admin_key(
     )
     store.commit(actor.in_tenant(tenant_id), unit)
     return result
-
-
-def get_admin_key(tenant_id: str, key_id: str) -> ApiKey:
-    """A break-glass key the platform issued for `tenant_id` (never the tenant's own keys)."""
-    item = None
-    if is_id(tenant_id, "tenant") and is_id(key_id, "api_key"):
-        item = for_tenant(tenant_id).principals.get_key(key_id)
-    if item is None or not item.get("break_glass"):
-        raise NotFoundError(f"no break-glass key {key_id} of tenant {tenant_id}")
-    return key_view(item)
 
 
 def _earliest_admin(store: TenantStore) -> str:

@@ -11,8 +11,7 @@ client sent with its upload is never read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -28,24 +27,23 @@ MISSING = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NoSuchUpload", "NotFo
 DELETED = frozenset({"405", "MethodNotAllowed"})
 
 
-@dataclass(frozen=True)
-class Stored:
+# NamedTuples, not dataclasses: every cold start imports this module, and @dataclass
+# compiles its generated methods at import.
+class Stored(NamedTuple):
     """An object version as S3 describes it."""
 
     size: int
     version_id: str
 
 
-@dataclass(frozen=True)
-class Read:
+class Read(NamedTuple):
     """What streaming an object version gave: its SHA-256 and its size."""
 
     sha256: str
     size: int
 
 
-@dataclass(frozen=True)
-class Part:
+class Part(NamedTuple):
     number: int
     size: int
     etag: str

@@ -8,41 +8,78 @@ it signs is bound to its tenant, and every unit of work it commits lands in its 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.actors import Actor
-from chalicelib.store import cursor, dynamo, paging, writer
-from chalicelib.store.approvals import Approvals
-from chalicelib.store.artifacts import Artifacts
-from chalicelib.store.audit import AuditLog
 from chalicelib.store.inventory import Inventory
 from chalicelib.store.keys import Key, TenantKeys
-from chalicelib.store.objects import ArtifactObjects
-from chalicelib.store.operational import Operational
-from chalicelib.store.policy import Policies
 from chalicelib.store.principals import Principals
-from chalicelib.store.unit import UnitOfWork
 
-Fetch = Callable[[int, dict[str, Any] | None], paging.Page]
+if TYPE_CHECKING:
+    from chalicelib.store.approvals import Approvals
+    from chalicelib.store.artifacts import Artifacts
+    from chalicelib.store.audit import AuditLog
+    from chalicelib.store.objects import ArtifactObjects
+    from chalicelib.store.operational import Operational
+    from chalicelib.store.policy import Policies
+    from chalicelib.store.unit import UnitOfWork
+
+Fetch = Callable[[int, dict[str, Any] | None], tuple[list[dict[str, Any]], dict[str, Any] | None]]
 
 
 class TenantStore:
-    """Everything inside one tenant: its records, its audit chain, its cursors."""
+    """Everything inside one tenant: its records, its audit chain, its cursors.
+
+    The parts a read of a model or a key needs are made with the handle; the others, and
+    the writer, are imported when first used, so a cold GET does not import them."""
 
     def __init__(self, tenant_id: str) -> None:
         self.tenant_id = tenant_id
         self.keys = TenantKeys(tenant_id)
         self.principals = Principals(self.keys)
         self.inventory = Inventory(self.keys)
-        self.audit = AuditLog(self.keys)
-        self.operational = Operational(self.keys)
-        self.policies = Policies(self.keys)
-        self.approvals = Approvals(self.keys)
-        self.artifacts = Artifacts(self.keys)
-        self.objects = ArtifactObjects(self.keys)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        from chalicelib.store.audit import AuditLog
+
+        return AuditLog(self.keys)
+
+    @cached_property
+    def operational(self) -> Operational:
+        from chalicelib.store.operational import Operational
+
+        return Operational(self.keys)
+
+    @cached_property
+    def policies(self) -> Policies:
+        from chalicelib.store.policy import Policies
+
+        return Policies(self.keys)
+
+    @cached_property
+    def approvals(self) -> Approvals:
+        from chalicelib.store.approvals import Approvals
+
+        return Approvals(self.keys)
+
+    @cached_property
+    def artifacts(self) -> Artifacts:
+        from chalicelib.store.artifacts import Artifacts
+
+        return Artifacts(self.keys)
+
+    @cached_property
+    def objects(self) -> ArtifactObjects:
+        from chalicelib.store.objects import ArtifactObjects
+
+        return ArtifactObjects(self.keys)
 
     def commit(self, actor: Actor, unit: UnitOfWork) -> int:
         """Commit `unit` as `actor` into this tenant's chain; returns its last sequence."""
+        from chalicelib.store import writer
+
         return writer.commit(self.keys, actor, unit)
 
     def page(
@@ -57,6 +94,8 @@ class TenantStore:
         **filters: Any,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a list, with a cursor bound to this tenant and to `query` + filters."""
+        from chalicelib.store import cursor, paging
+
         return paging.page(
             fetch,
             tenant=self.tenant_id,
@@ -70,6 +109,8 @@ class TenantStore:
     def get_many(self, keys: Sequence[Mapping[str, str]]) -> list[dict[str, Any] | None]:
         """The items at `keys` of this tenant (None where there is none), in one
         BatchGetItem: a change that needs several objects reads them in one round trip."""
+        from chalicelib.store import dynamo
+
         found = {(i["pk"], i["sk"]): i for i in dynamo.batch_get(list(keys))}
         return [found.get((k["pk"], k["sk"])) for k in keys]
 

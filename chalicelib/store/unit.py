@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from chalicelib.domain.events import DomainEvent
 from chalicelib.errors import ConflictError, CustosError
 from chalicelib.store import dynamo
 from chalicelib.store.invalidation import Stale
+
+if TYPE_CHECKING:  # the catalog imports every payload model: not on a read's path
+    from chalicelib.domain.events import DomainEvent
 
 # TransactWriteItems takes 100 items; the chain head and each audit entry take one.
 MAX_ITEMS = 100

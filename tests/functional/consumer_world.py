@@ -214,7 +214,7 @@ class ConsumerWorld:
                 verdict = self.api.get("/v1/audit/verify?full=true", key).json
             else:
                 auditor = Actor.of_principal("verify", tenant, "a", "", frozenset({Role.AUDITOR}))
-                verdict = audit.verify(auditor, full=True).model_dump()
+                verdict = audit.verify(auditor, full=True).view()
             if not verdict.get("valid") or not verdict.get("complete"):
                 problems.append(f"the chain of {tenant} does not verify: {verdict}")
         return problems

@@ -227,7 +227,7 @@ class FaultWorld:
         # A tenant whose creation answered 503 (its outcome unknown) handed out no key:
         # ask the service the route calls.
         caller = Actor.of_principal("verify", tenant, "auditor", "", frozenset({Role.AUDITOR}))
-        return audit.verify(caller, full=True).model_dump()
+        return audit.verify(caller, full=True).view()
 
     def _start(self, prepared: PreparedOp, warmth: str) -> None:
         moto_table.restore(self.table, prepared.table)

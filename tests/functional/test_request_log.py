@@ -68,12 +68,12 @@ def test_a_line_never_holds_the_key_its_secret_or_the_body(
 def test_a_500_logs_its_traceback_with_the_request_id_and_answers_only_the_id(
     api: Api, tenant: Tenant, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.services import inventory
+    from chalicelib.services import reads
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("inventory exploded")
 
-    monkeypatch.setattr(inventory, "list_models", broken)
+    monkeypatch.setattr(reads, "models_page", broken)
     capsys.readouterr()
     answer = api.get("/v1/models", tenant.keys["developer"])
     (line,) = lines(capsys.readouterr().out)

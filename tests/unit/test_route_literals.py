@@ -1,0 +1,11 @@
+"""Values a route declaration writes out (so declaring it imports no pydantic module) are
+the values of the enums they stand for."""
+
+from __future__ import annotations
+
+from chalicelib.api import approvals as approvals_api
+from chalicelib.domain.approvals import RequestStatus
+
+
+def test_the_inbox_status_filter_offers_every_request_status_and_nothing_else() -> None:
+    assert tuple(str(s) for s in RequestStatus) == approvals_api.REQUEST_STATUSES
