@@ -59,6 +59,14 @@ def test_a_version_is_approved_through_the_stacks_own_state_machine(stack: Local
     # GIVEN a tier-3 version with its model card, submitted over HTTP
     developer, approver = stack.key("developer"), stack.key("approver")
     model = post(stack, "/v1/models", developer, {"name": "E2E", "purpose": "p", "risk_tier": 3})
+    # (a validator outside the team confirms tier 3, or the policy would apply tier 1's)
+    confirmed = requests.post(
+        f"{stack.base_url}/v1/models/{model['id']}/classification",
+        json={"risk_tier": 3, "regulatory_scope": []},
+        headers={"Authorization": f"Bearer {stack.key('validator')}", "If-Match": '"1"'},
+        timeout=10,
+    )
+    assert confirmed.status_code == 200, confirmed.text
     versions = f"/v1/models/{model['id']}/versions"
     post(stack, versions, developer, {"model_card": {"intended_use": "e2e"}})
     request = post(stack, f"{versions}/1/approval-requests", developer, {"kind": "approval"})
