@@ -170,12 +170,14 @@ def add_evidence(req: ApiRequest, request_id: str) -> Reply:
     tag=TAG,
     roles={Role.VALIDATOR, Role.APPROVER},
     response=EvidenceView,
+    also=(202,),
     errors=(409, 422),
 )
 def complete_evidence(req: ApiRequest, request_id: str, name: str) -> Reply:
     from chalicelib.services import evidence
 
-    return Reply(evidence.complete(req.actor, request_id, name))
+    view, later = evidence.complete(req.actor, request_id, name)
+    return Reply(view, 202 if later else 200)
 
 
 @endpoint(
