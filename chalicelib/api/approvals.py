@@ -194,7 +194,7 @@ def complete_evidence(req: ApiRequest, request_id: str, name: str) -> Reply:
     errors=(409,),
 )
 def comment_on_request(req: ApiRequest, request_id: str) -> Reply:
-    from chalicelib.services import evidence
+    from chalicelib.services import comments
 
     claim = req.claim_for(_created)
-    return _created(evidence.comment(req.actor, request_id, req.body, claim))
+    return _created(comments.comment(req.actor, request_id, req.body, claim))

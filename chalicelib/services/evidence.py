@@ -1,4 +1,4 @@
-"""Evidence and comments on an approval request.
+"""Evidence files on an approval request.
 
 Evidence goes on the open stage, added by someone who may decide it (its role, outside the
 model's team, deciding no other stage). It takes the artifact's path to counting: it is
@@ -8,16 +8,14 @@ registered with the size and SHA-256 its owner claims and answered with a presig
 comparison); a client-sent checksum is never read. Up to the size artifacts are verified in
 the call, so is evidence; above it (up to one upload, the multipart threshold: larger is a
 413) the artifact verifier consumer reads it, fed by
-`approval.evidence_verification_requested` (`verify_later`). Comments come
-from anyone holding a role that decides one of the request's stages, outside the team.
+`approval.evidence_verification_requested` (`verify_later`).
 
-Every change replaces the request with a conditional write on its revision (a decision
-racing it makes it read again), audited in the same transaction.
+Every change is a `services.request_edits.edit` of the request: conditioned on its revision
+(a decision racing it makes it read again), audited in the same transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,15 +26,11 @@ from chalicelib.domain.actors import Actor
 from chalicelib.domain.approvals import OPEN_REQUEST, ApprovalRequest, ApprovalStage
 from chalicelib.domain.artifacts import ArtifactCreate, ArtifactStatus, Upload, differences, is_name
 from chalicelib.domain.evidence import (
-    MAX_COMMENTS,
     MAX_EVIDENCE,
-    CommentAdded,
-    CommentCreate,
     Evidence,
     EvidenceRegistered,
     EvidenceView,
 )
-from chalicelib.domain.ids import is_id
 from chalicelib.domain.models import Model
 from chalicelib.entrypoints import Message
 from chalicelib.errors import (
@@ -45,19 +39,12 @@ from chalicelib.errors import (
     FieldError,
     NotFoundError,
     PayloadTooLargeError,
-    TransientConflictError,
 )
 from chalicelib.services.inventory import team
-from chalicelib.services.records import public, timestamp, to_model
-from chalicelib.store.idempotency import Claim
+from chalicelib.services.records import public
+from chalicelib.services.request_edits import Changed, Unchanged, edit
 from chalicelib.store.objects import Read
-from chalicelib.store.scope import TenantStore, for_actor
-from chalicelib.store.unit import RetryError, UnitOfWork
-
-ATTEMPTS = 10
-# A change made: the request as it becomes, what its audit entry records, its event.
-Changed = tuple[ApprovalRequest, dict[str, Any], events.DomainEvent]
-Change = Callable[[ApprovalRequest, Model, str], Changed]
+from chalicelib.store.scope import for_actor
 
 
 def register(actor: Actor, request_id: str, body: ArtifactCreate) -> EvidenceRegistered:
@@ -93,7 +80,7 @@ def register(actor: Actor, request_id: str, body: ArtifactCreate) -> EvidenceReg
         view = found["view"] = _view(request, stage, evidence)
         return updated, public(view), events.APPROVAL_EVIDENCE_ADDED.of(view)
 
-    request = _change(store, actor, request_id, add)
+    request = edit(store, actor, request_id, add)
     seconds = settings().artifact.upload_seconds
     key = store.objects.evidence_key(request.id, body.name)
     upload = Upload(
@@ -121,7 +108,7 @@ def complete(actor: Actor, request_id: str, name: str) -> tuple[EvidenceView, bo
         _require_evidence_rights(actor, request, model, stage)
         found["view"] = _view(request, stage, evidence)
         if evidence.status is not ArtifactStatus.PENDING:
-            raise _Unchanged()
+            raise Unchanged()
         key = store.objects.evidence_key(request.id, name)
         stored = store.objects.head(key)
         if stored is None:
@@ -146,8 +133,8 @@ def complete(actor: Actor, request_id: str, name: str) -> tuple[EvidenceView, bo
         view = found["view"] = _view(request, stage, moved)
         return _replaced(request, stage, moved, at), public(view), kind.of(view)
 
-    with suppress(_Unchanged):  # verified, or being verified, already: answered as it is
-        _change(store, actor, request_id, verify)
+    with suppress(Unchanged):  # verified, or being verified, already: answered as it is
+        edit(store, actor, request_id, verify)
     view = EvidenceView.model_validate(found["view"])
     return view, view.status is ArtifactStatus.VERIFYING
 
@@ -166,7 +153,7 @@ def verify_later(actor: Actor, message: Message) -> str:
             ArtifactStatus.VERIFYING,
             requested.s3_version_id,
         ):
-            raise _Unchanged()
+            raise Unchanged()
         key = store.objects.evidence_key(request.id, evidence.name)
         read = store.objects.digest(key, str(evidence.s3_version_id))
         differ = _differ(evidence, read)
@@ -178,8 +165,8 @@ def verify_later(actor: Actor, message: Message) -> str:
         found["did"] = str(status)
         return _replaced(request, stage, moved, at), public(view), kind.of(view)
 
-    with suppress(_Unchanged, NotFoundError):
-        _change(store, actor, requested.request_id, verdict)
+    with suppress(Unchanged, NotFoundError):
+        edit(store, actor, requested.request_id, verdict)
     return found["did"]
 
 
@@ -202,91 +189,6 @@ def _replaced(
 ) -> ApprovalRequest:
     files = [evidence if e.name == evidence.name else e for e in stage.evidence]
     return _with(request, stage, {"evidence": files}, at)
-
-
-def comment(
-    actor: Actor, request_id: str, body: CommentCreate, claim: Claim | None = None
-) -> ApprovalRequest:
-    """Comment on an open request (see the module docstring)."""
-    store = for_actor(actor)
-
-    def add(request: ApprovalRequest, model: Model, at: str) -> Changed:
-        duties.require_commenter(
-            actor,
-            roles={s.role for s in request.stages},
-            submitter_id=request.submitted_by,
-            members=team(model),
-            past_team=[*model.past_team_ids, *request.ineligible_ids],
-        )
-        if request.status not in OPEN_REQUEST:
-            raise ConflictError(f"the request is {request.status}: comments on it are over")
-        if len(request.comments) >= MAX_COMMENTS:
-            raise ConflictError(f"a request holds at most {MAX_COMMENTS} comments")
-        stage = request.open_stage()
-        made = {
-            "by": actor.principal_id,
-            "key_id": actor.key_id,
-            "text": body.text,
-            "stage": stage.index if stage else None,
-            "at": at,
-        }
-        data = public(request)
-        updated = ApprovalRequest.model_validate(
-            {
-                **data,
-                "comments": [*data["comments"], made],
-                "updated_at": at,
-                "revision": request.revision + 1,
-            }
-        )
-        added = CommentAdded.model_validate(
-            {
-                "request_id": request.id,
-                "model_id": request.model_id,
-                "version_number": request.version_number,
-                "comment": made,
-            }
-        )
-        return updated, {"comment": made}, events.APPROVAL_COMMENTED.of(added)
-
-    return _change(store, actor, request_id, add, claim)
-
-
-class _Unchanged(Exception):
-    """Nothing to change (a verified file completed again)."""
-
-
-def _change(
-    store: TenantStore,
-    actor: Actor,
-    request_id: str,
-    change: Change,
-    claim: Claim | None = None,
-) -> ApprovalRequest:
-    """Read the request and its model, apply `change`, commit it audited as the event it
-    announces; read again when a concurrent change got in first."""
-    if not is_id(request_id, "approval_request"):
-        raise NotFoundError(f"no approval request {request_id}")
-    for _ in range(ATTEMPTS):
-        item = store.approvals.get(request_id)
-        if item is None:
-            raise NotFoundError(f"no approval request {request_id}")
-        request = to_model(ApprovalRequest, item)
-        model = store.inventory.get_model(request.model_id)
-        if model is None:
-            raise NotFoundError(f"no model {request.model_id}")
-        updated, after, event = change(request, to_model(Model, model), timestamp())
-        unit = UnitOfWork().add(
-            "request", store.approvals.put_replace(public(updated), request.revision), RetryError
-        )
-        unit.record(event.type, "approval_request", request_id, after=after).emit(event)
-        unit.replay_answer(claim.response(updated) if claim else None)
-        try:
-            store.commit(actor, unit)
-        except RetryError:
-            continue
-        return updated
-    raise TransientConflictError("the request is changing concurrently; retry")
 
 
 def _stage_for_evidence(actor: Actor, request: ApprovalRequest, model: Model) -> ApprovalStage:
