@@ -175,12 +175,14 @@ def add_evidence(req: ApiRequest, request_id: str) -> Reply:
     tag=TAG,
     roles={Role.VALIDATOR, Role.APPROVER},
     response="chalicelib.domain.evidence:EvidenceView",
+    also=(202,),
     errors=(409, 422),
 )
 def complete_evidence(req: ApiRequest, request_id: str, name: str) -> Reply:
     from chalicelib.services import evidence
 
-    return Reply(evidence.complete(req.actor, request_id, name))
+    view, later = evidence.complete(req.actor, request_id, name)
+    return Reply(view, 202 if later else 200)
 
 
 @endpoint(
@@ -197,7 +199,7 @@ def complete_evidence(req: ApiRequest, request_id: str, name: str) -> Reply:
     errors=(409,),
 )
 def comment_on_request(req: ApiRequest, request_id: str) -> Reply:
-    from chalicelib.services import evidence
+    from chalicelib.services import comments
 
     claim = req.claim_for(_created)
-    return _created(evidence.comment(req.actor, request_id, req.body, claim))
+    return _created(comments.comment(req.actor, request_id, req.body, claim))

@@ -129,6 +129,16 @@ APPROVAL_EVIDENCE_VERIFIED = declare(
     ev.EvidenceView,
     "Custos read an evidence file's bytes and found what was registered",
 )
+APPROVAL_EVIDENCE_VERIFICATION_REQUESTED = declare(
+    "approval.evidence_verification_requested",
+    ev.EvidenceView,
+    "An evidence file above the size verified in the call is uploaded: the verifier reads it",
+)
+APPROVAL_EVIDENCE_MISMATCHED = declare(
+    "approval.evidence_mismatched",
+    ev.EvidenceView,
+    "The verifier read an evidence file and found other bytes than were registered",
+)
 APPROVAL_COMMENTED = declare(
     "approval.commented", ev.CommentAdded, "Someone deciding a request commented on it"
 )

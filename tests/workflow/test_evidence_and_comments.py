@@ -7,9 +7,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
+import pytest
+
 from tests.conftest import Api, Tenant
 from tests.harness.clients import Answer
 from tests.harness.uploads import artifact_body, put
+from tests.workflow.conftest import until
 from tests.workflow.flow import (
     actions,
     decide,
@@ -97,7 +100,7 @@ def test_evidence_whose_bytes_differ_or_that_is_too_large_is_refused(
     assert refused.status == 422, refused.json
     assert [e["field"] for e in refused.json["errors"]] == ["sha256"]
     assert read(api, tenant, request_id)["stages"][0]["evidence"][0]["status"] == "pending"
-    # AND evidence above what is verified in the call is a 413
+    # AND evidence above what one upload takes is a 413
     huge = add(api, tenant, request_id, "validator", REPORT, size=1024**3)
     assert huge.status == 413, huge.json
 
@@ -126,3 +129,34 @@ def test_the_roles_deciding_a_request_comment_on_it_and_the_team_does_not(
     settled(api, tenant, request_id, "rejected", pump)
     late = comment(api, tenant, request_id, "approver", "Too late")
     assert late.status == 409, late.json
+
+
+def test_larger_evidence_is_verified_by_the_verifier_consumer(
+    wf_api: Api, wf_tenant: Tenant, pump: Callable[[], int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.config import settings
+
+    api, tenant = wf_api, wf_tenant
+    request_id = submitted(api, tenant, risk_tier=2)["id"]
+    stage_open(api, tenant, request_id, 0, pump)
+    # GIVEN evidence above the size verified in the call, one right and one wrong upload
+    monkeypatch.setenv("CUSTOS_ARTIFACT_SYNC_VERIFY_BYTES", "16")
+    settings.cache_clear()
+    right = add(api, tenant, request_id, "validator", REPORT)
+    put(right.json["upload"], REPORT)
+    body = artifact_body(REPORT, "other.txt", kind="documentation", media_type="text/plain")
+    wrong = api.post(f"/v1/approval-requests/{request_id}/evidence", tenant.keys["validator"], body)
+    put(wrong.json["upload"], b"Y" * len(REPORT))
+    # WHEN both are completed, THEN both are being verified (202)
+    for name in ("report.txt", "other.txt"):
+        answer = complete(api, tenant, request_id, "validator", name)
+        assert (answer.status, answer.json["status"]) == (202, "verifying"), answer.json
+
+    # AND the verifier consumer, fed through the outbox, records what it computed
+    def verdicts() -> dict[str, str] | None:
+        files = read(api, tenant, request_id)["stages"][0]["evidence"]
+        found = {e["name"]: e["status"] for e in files}
+        return found if "verifying" not in found.values() else None
+
+    assert until(verdicts, pump) == {"report.txt": "verified", "other.txt": "mismatch"}
+    assert "approval.evidence_mismatched" in actions(api, tenant)
