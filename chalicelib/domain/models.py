@@ -367,8 +367,17 @@ class Model(Outbound):
             "never change its risk tier or regulatory scope"
         ),
     )
-    status: ModelStatus
+    status: ModelStatus = Field(
+        description="Derived: in_production while a production deployment is open, else"
+        " approved while a version is approved, retired once every version is, else"
+        " in_development"
+    )
     version_count: int
+    approved_versions: int = Field(default=0, description="Versions now approved")
+    retired_versions: int = Field(default=0, description="Versions retired")
+    production_deployments: int = Field(
+        default=0, description="Production deployments of its versions now open"
+    )
     created_by: str
     created_at: datetime
     updated_at: datetime
@@ -470,6 +479,8 @@ class Version(Outbound):
         default=None, description="The approval request it was last submitted with"
     )
     approval: VersionApproval | None = Field(default=None, description="Once approved")
+    retired_at: datetime | None = None
+    retired_by: str | None = None
     created_by: str
     created_at: datetime
     updated_at: datetime

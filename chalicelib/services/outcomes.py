@@ -5,7 +5,9 @@ records what approved it, the artifact digests and S3 object versions the reques
 and the conditions of use and expiry the last stage's approvers set) or rejects it (a stage
 was rejected); `request.expired` expires the request and makes the version a draft again.
 Each moves the version through `domain.lifecycle` as the workflow, once, in one unit of
-work with the request.
+work with the request and the model's derived status (`services.standing`: an approval
+makes an in-development model approved). A model changed meanwhile (a PATCH, a deployment)
+makes the unit retry on fresh reads.
 """
 
 from __future__ import annotations
@@ -21,19 +23,30 @@ from chalicelib.domain.approvals import (
     RequestStatus,
     StageStatus,
 )
-from chalicelib.domain.models import Version, VersionApproval
-from chalicelib.errors import NotFoundError
+from chalicelib.domain.models import Model, Version, VersionApproval
+from chalicelib.errors import NotFoundError, TransientConflictError
+from chalicelib.services import standing
 from chalicelib.services.records import public, timestamp, to_model
 from chalicelib.store.scope import TenantStore
-from chalicelib.store.unit import UnitOfWork
+from chalicelib.store.unit import RetryError, UnitOfWork
 
 V = lifecycle.VersionStatus
 WORKFLOW = "system:workflow"
+ATTEMPTS = 25
 
 
 def decided(store: TenantStore, actor: Actor, request_id: str, outcome: Outcome) -> None:
     """The workflow's outcome: approved (every stage met its quorum) or rejected."""
-    request, version = _read(store, request_id)
+    for _ in range(ATTEMPTS):
+        try:
+            return _decided(store, actor, request_id, outcome)
+        except RetryError:
+            continue
+    raise TransientConflictError(f"request {request_id}'s model changed too often; retry")
+
+
+def _decided(store: TenantStore, actor: Actor, request_id: str, outcome: Outcome) -> None:
+    request, version, model = _read(store, request_id)
     if request.status not in OPEN_REQUEST:
         return  # closed already (a redelivery, or withdrawn as it was decided)
     at = timestamp()
@@ -46,13 +59,22 @@ def decided(store: TenantStore, actor: Actor, request_id: str, outcome: Outcome)
         status, kind = RequestStatus.REJECTED, events.APPROVAL_REJECTED
         target = V.REJECTED
     moved = lifecycle.transition(version.status, target, {lifecycle.Mover.WORKFLOW})
-    _close(store, actor, request, version, status, moved, at, approval, kind)
+    _close(store, actor, request, (version, model), status, moved, at, approval, kind)
 
 
 def expired(store: TenantStore, actor: Actor, request_id: str) -> None:
     """A stage passed its escalated deadline undecided: the request expires, the version
     is a draft again (its artifacts thaw)."""
-    request, version = _read(store, request_id)
+    for _ in range(ATTEMPTS):
+        try:
+            return _expired(store, actor, request_id)
+        except RetryError:
+            continue
+    raise TransientConflictError(f"request {request_id}'s model changed too often; retry")
+
+
+def _expired(store: TenantStore, actor: Actor, request_id: str) -> None:
+    request, version, model = _read(store, request_id)
     if request.status not in OPEN_REQUEST:
         return
     at = timestamp()
@@ -61,7 +83,7 @@ def expired(store: TenantStore, actor: Actor, request_id: str) -> None:
         store,
         actor,
         request,
-        version,
+        (version, model),
         RequestStatus.EXPIRED,
         moved,
         at,
@@ -70,15 +92,18 @@ def expired(store: TenantStore, actor: Actor, request_id: str) -> None:
     )
 
 
-def _read(store: TenantStore, request_id: str) -> tuple[ApprovalRequest, Version]:
+def _read(store: TenantStore, request_id: str) -> tuple[ApprovalRequest, Version, Model]:
     item = store.approvals.get(request_id)
     if item is None:
         raise NotFoundError(f"no approval request {request_id}")
     request = to_model(ApprovalRequest, item)
-    version = store.inventory.get_version(request.model_id, request.version_number)
-    if version is None:
+    keys = store.keys
+    version, model = store.get_many(
+        [keys.version(request.model_id, request.version_number), keys.model(request.model_id)]
+    )
+    if version is None or model is None:
         raise NotFoundError(f"no version {request.version_number} of {request.model_id}")
-    return request, to_model(Version, version)
+    return request, to_model(Version, version), to_model(Model, model)
 
 
 def _approval(request: ApprovalRequest, at: str) -> VersionApproval:
@@ -103,13 +128,14 @@ def _close(
     store: TenantStore,
     actor: Actor,
     request: ApprovalRequest,
-    version: Version,
+    subject: tuple[Version, Model],
     status: RequestStatus,
     version_status: lifecycle.VersionStatus,
     at: str,
     approval: VersionApproval | None,
     kind: events.EventType,
 ) -> None:
+    version, model = subject
     data = public(request)
     stages = [
         {**public(s), "status": StageStatus.EXPIRED, "closed_at": at}
@@ -143,16 +169,25 @@ def _close(
     unit.add(
         "version",
         store.inventory.put_moved_version(public(moved), version.revision, version.status),
+        RetryError,
     )
+    after = standing.standing_of(model).moved(version.status, version_status)
+    restated = standing.restate(store, unit, model, after, at)
     unit.record(
         kind.name,
         "approval_request",
         request.id,
-        before={"status": request.status, "version_status": version.status},
-        after={
-            "status": status,
-            "version_status": version_status,
-            **({"approval": public(approval)} if approval else {}),
-        },
+        **standing.noted(
+            model,
+            restated,
+            (
+                {"status": request.status, "version_status": version.status},
+                {
+                    "status": status,
+                    "version_status": version_status,
+                    **({"approval": public(approval)} if approval else {}),
+                },
+            ),
+        ),
     )
     store.commit(actor, unit.emit(kind.of(closed)))

@@ -15,6 +15,7 @@ from chalicelib.store import cursor, dynamo, paging, writer
 from chalicelib.store.approvals import Approvals
 from chalicelib.store.artifacts import Artifacts
 from chalicelib.store.audit import AuditLog
+from chalicelib.store.deployments import Deployments
 from chalicelib.store.inventory import Inventory
 from chalicelib.store.keys import Key, TenantKeys
 from chalicelib.store.objects import ArtifactObjects
@@ -40,6 +41,7 @@ class TenantStore:
         self.approvals = Approvals(self.keys)
         self.artifacts = Artifacts(self.keys)
         self.objects = ArtifactObjects(self.keys)
+        self.deployments = Deployments(self.keys)
 
     def commit(self, actor: Actor, unit: UnitOfWork) -> int:
         """Commit `unit` as `actor` into this tenant's chain; returns its last sequence."""
