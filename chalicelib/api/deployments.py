@@ -30,29 +30,40 @@ FILTERS = (
         "An RFC 3339 time: the deployments in force then (valid from it or earlier, until"
         " after it or still open)",
         min_length=1,
+        format="date-time",
     ),
 )
 # RFC 3339 section 5.6 date-time (the offset is required; `T` or a space between).
 _RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?P<fraction>\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})"
+    r"(?P<minute>\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}):(?P<second>\d{2})(?P<fraction>\.\d+)?"
+    r"(?P<offset>[Zz]|[+-]\d{2}:\d{2})"
 )
 
 
 def moment(text: str) -> datetime:
-    """An RFC 3339 time, in UTC; 400 for anything else."""
+    """An RFC 3339 time, in UTC; 400 for anything else. Fractions past microseconds are
+    cut, a leap second counts as the last microsecond before it, and a time that falls
+    outside years 1-9999 in UTC as the first or last one representable (before or after
+    anything stored)."""
     match = _RFC3339.fullmatch(text)
     try:
         if match is None:
             raise ValueError(text)
-        fraction = match.group("fraction") or ""
-        normal = text.replace(fraction, fraction[:7]) if fraction else text
+        second, fraction = match["second"], (match["fraction"] or "")[:7]
+        if second == "60":
+            second, fraction = "59", ".999999"
+        normal = f"{match['minute']}:{second}{fraction}{match['offset']}"
         parsed = datetime.fromisoformat(normal.upper().replace(" ", "T"))
     except ValueError as exc:
         raise ValidationError(
             "the query parameters are not valid",
             errors=[FieldError("query.at", "must be an RFC 3339 time, like 2026-01-31T12:00:00Z")],
         ) from exc
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        edge = datetime.min if parsed.year == 1 else datetime.max
+        return edge.replace(tzinfo=UTC)
 
 
 def _created(deployment: Deployment) -> Reply:

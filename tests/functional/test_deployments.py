@@ -120,6 +120,25 @@ def test_the_history_answers_what_ran_at_a_given_time(api: Api, tenant: Tenant) 
 
 
 @pytest.mark.parametrize(
+    "moment",
+    [
+        "2016-12-31T23:59:60Z",  # a leap second
+        "0001-01-01T00:00:00+23:59",  # before year 1 in UTC
+        "9999-12-31T23:59:59-23:59",  # after year 9999 in UTC
+        "2026-01-31 12:00:00.123456789z",  # a space, lower case, nanoseconds
+    ],
+)
+def test_every_rfc_3339_time_is_a_moment_of_the_history(
+    api: Api, tenant: Tenant, moment: str
+) -> None:
+    version = version_of(api, tenant)
+    query = moment.replace("+", "%2B").replace(" ", "%20")
+    answer = api.get(f"{version}/deployments?at={query}", tenant.keys["auditor"])
+    assert answer.status == 200, answer.json
+    assert answer.json["items"] == []
+
+
+@pytest.mark.parametrize(
     ("query", "field"),
     [
         ("at=yesterday", "query.at"),
