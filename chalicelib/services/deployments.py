@@ -15,6 +15,7 @@ derived status, in the same unit of work (`services.standing`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 
 from chalicelib.domain import duties, events, lifecycle
 from chalicelib.domain.actors import Actor
@@ -106,6 +107,11 @@ def deploy(
         )
         unit = UnitOfWork()
         unit.add("deployment", store.deployments.put_new(public(deployment)))
+        unit.add(
+            "target",
+            store.deployments.claim_target(public(deployment)),
+            partial(_already_open, store, deployment),
+        )
         # The version is still what was read (approved, or at least not retired), checked
         # in the same transaction: a retirement or rejection cannot slip between.
         statuses = (V.APPROVED.value,) if production else (V.RETIRED.value,)
@@ -132,6 +138,18 @@ def deploy(
             continue
         return deployment
     raise TransientConflictError("the model changed too often meanwhile; retry")
+
+
+def _already_open(store: TenantStore, deployment: Deployment) -> Exception:
+    """Why a deployment could not claim its target: another one holds it open."""
+    holder = store.deployments.holding_target(public(deployment))
+    if holder is None:  # ended meanwhile: the caller's retry will find it free
+        return RetryError()
+    return ConflictError(
+        f"version {deployment.version_number} already runs in {deployment.environment} at"
+        f" {deployment.target}: deployment {holder}; end it first",
+        errors=[FieldError("body.target", f"held open by {holder}")],
+    )
 
 
 def require_deployable(store: TenantStore, version: Version) -> None:
@@ -209,6 +227,7 @@ def end_deployment(actor: Actor, model_id: str, number: str, deployment_id: str)
             store.deployments.end(public(found), at, str(actor.principal_id)),
             RetryError,
         )
+        unit.add("target", store.deployments.release_target(public(found)), RetryError)
         moved = standing.standing_of(model).deployed(found.environment, -1)
         restated = standing.restate(store, unit, model, moved, at)
         unit.record(

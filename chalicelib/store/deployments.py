@@ -54,6 +54,39 @@ class Deployments:
         }
         return dynamo.put_op(item, "attribute_not_exists(pk)")
 
+    def _target(self, deployment: Item) -> dict[str, str]:
+        return self.keys.deployed_target(
+            deployment["model_id"],
+            deployment["version_number"],
+            deployment["environment"],
+            deployment["target"],
+        )
+
+    def claim_target(self, deployment: Item) -> dict[str, Any]:
+        """Name `deployment` as the open one of its version at its environment and target;
+        fails while another is open there."""
+        return dynamo.put_op(
+            {**self._target(deployment), "deployment_id": deployment["id"]},
+            "attribute_not_exists(pk) OR attribute_not_exists(#dep)",
+            names={"#dep": "deployment_id"},
+        )
+
+    def release_target(self, deployment: Item) -> dict[str, Any]:
+        """Free the version's environment and target held by `deployment` (as it ends); one
+        that holds nothing (recorded before targets were held) frees nothing."""
+        return dynamo.update_op(
+            self._target(deployment),
+            "REMOVE #dep",
+            "attribute_not_exists(#dep) OR #dep = :id",
+            names={"#dep": "deployment_id"},
+            values={":id": deployment["id"]},
+        )
+
+    def holding_target(self, deployment: Item) -> str | None:
+        """The id of the open deployment holding `deployment`'s environment and target."""
+        item = dynamo.get(self._target(deployment))
+        return str(item["deployment_id"]) if item and item.get("deployment_id") else None
+
     def end(self, deployment: Item, until: str, ended_by: str) -> dict[str, Any]:
         """End an open deployment at `until` (fails if it ended already); it moves to its
         place by valid-until in the history index."""

@@ -12,6 +12,7 @@ outbox) does not share a partition with its inventory:
 | `T#<t>#MODEL#<model>` | `VERSION#000001` | a model's versions |
 | `T#<t>#MODEL#<model>` | `ARTIFACT#000001#<name>` | a version's artifacts |
 | `T#<t>#MODEL#<model>` | `DEPLOYMENT#000001#<id>` | a version's deployments, oldest first |
+| `T#<t>#MODEL#<model>` | `DEPLOYED#000001#<env>#<digest>` | which deployment holds a target open |
 | `T#<t>#AUDIT` | `EVENT#<seq:012>`, `HEAD`, `CHECKPOINT` | the audit chain |
 | `T#<t>#OUTBOX` | `OUTBOX#<event id>` | domain events on their way out (TTL) |
 | `T#<t>#IDEMPOTENCY` | `<principal>#<digest>` | stored first answers (TTL) |
@@ -162,6 +163,11 @@ class TenantKeys:
 
     def deployment(self, model_id: str, number: int, deployment_id: str) -> Key:
         return {"pk": self.versions(model_id), "sk": f"{self.deployments(number)}{deployment_id}"}
+
+    def deployed_target(self, model_id: str, number: int, environment: str, target: str) -> Key:
+        """The item naming the open deployment of a version to `target` in `environment`."""
+        sk = f"DEPLOYED#{number:06d}#{environment}#{_digest(target)}"
+        return {"pk": self.versions(model_id), "sk": sk}
 
     @property
     def objects(self) -> str:

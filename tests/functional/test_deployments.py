@@ -55,6 +55,26 @@ def test_a_draft_deployed_to_staging_is_recorded_open_and_leaves_the_model_in_de
     assert actions(api, tenant).count("version.deployed") == 1
 
 
+def test_a_version_runs_once_at_a_target_until_that_deployment_ends(
+    api: Api, tenant: Tenant
+) -> None:
+    version = version_of(api, tenant)
+    key = tenant.keys["developer"]
+    first = api.post(f"{version}/deployments", key, STAGING)
+    assert first.status == 201, first.json
+    # WHEN the same version is recorded again at the same environment and target
+    again = api.post(f"{version}/deployments", key, STAGING)
+    # THEN 409 names the deployment holding it; another target or environment is fine
+    assert again.status == 409, again.json
+    assert first.json["id"] in again.json["detail"]
+    assert [e["field"] for e in again.json["errors"]] == ["body.target"]
+    elsewhere = {**STAGING, "environment": "development"}
+    assert api.post(f"{version}/deployments", key, elsewhere).status == 201
+    # AND once the first ends, the target takes the version again
+    assert api.call("DELETE", first.headers["location"], key).status == 204
+    assert api.post(f"{version}/deployments", key, STAGING).status == 201
+
+
 def test_production_refuses_a_version_that_is_not_approved_and_stores_nothing(
     api: Api, tenant: Tenant
 ) -> None:
@@ -211,7 +231,8 @@ def test_only_the_team_monitors_and_admins_record_deployments(api: Api, tenant: 
     refused = api.post(f"{version}/deployments", tenant.keys["developer"], STAGING)
     assert refused.status == 403, refused.json
     for who in ("monitor", "admin", "developer2"):
-        answer = api.post(f"{version}/deployments", tenant.keys[who], STAGING)
+        body = {**STAGING, "target": f"recorded-by-{who}"}
+        answer = api.post(f"{version}/deployments", tenant.keys[who], body)
         assert answer.status == 201, (who, answer.json)
     # AND only the team or an admin retires it: not the monitor, nor a developer off the team
     for who in ("monitor", "developer"):

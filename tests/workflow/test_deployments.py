@@ -5,7 +5,9 @@ retirement, and the inventory of models in production."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -20,14 +22,17 @@ PRODUCTION = {"environment": "production", "target": "sagemaker:endpoint/retail-
 DECIDERS = {"validator": ("validator", "validator2"), "approver": ("approver", "approver2")}
 
 
-def approved(api: Api, tenant: Tenant, pump: Callable[[], int], **model: Any) -> dict[str, Any]:
+def approved(api: Api, tenant: Tenant, pump: Callable[[], int], **last: Any) -> dict[str, Any]:
     """A new tier-3 model whose version 1 (with model.bin) the workflow approved, every
-    stage the policy gives it decided by as many of its role as its quorum needs."""
-    request = submitted(api, tenant, risk_tier=3, artifact=b"weights", **model)
-    for index, stage in enumerate(request["stages"]):
+    stage the policy gives it decided by as many of its role as its quorum needs (the last
+    stage's decisions with `last`: conditions, expiry)."""
+    request = submitted(api, tenant, risk_tier=3, artifact=b"weights")
+    stages = request["stages"]
+    for index, stage in enumerate(stages):
         stage_open(api, tenant, request["id"], index, pump)
+        extra = last if index == len(stages) - 1 else {}
         for who in DECIDERS[stage["role"]][: stage["quorum"]]:
-            assert decide(api, tenant, request["id"], who).status == 201
+            assert decide(api, tenant, request["id"], who, **extra).status == 201
     settled(api, tenant, request["id"], "approved", pump)
     return request
 
@@ -123,6 +128,22 @@ def test_production_refuses_artifacts_changed_in_s3_after_approval_naming_each(
     staging = {"environment": "staging", "target": "k8s://staging/pd"}
     assert api.post(f"{version}/deployments", tenant.keys["developer"], staging).status == 201
     assert api.get(model_path(request), tenant.keys["auditor"]).json["status"] == "approved"
+
+
+def test_production_refuses_a_version_whose_approval_lapsed(
+    wf_api: Api, wf_tenant: Tenant, pump: Callable[[], int]
+) -> None:
+    api, tenant = wf_api, wf_tenant
+    # GIVEN a version approved until two seconds from the decision
+    expiry = datetime.now(UTC) + timedelta(seconds=2)
+    request = approved(api, tenant, pump, approval_expires_at=expiry.isoformat())
+    version = f"{model_path(request)}/versions/1"
+    time.sleep(max(0.0, (expiry - datetime.now(UTC)).total_seconds()) + 0.1)
+    # WHEN it is deployed to production after that, THEN 409 says the approval lapsed
+    answer = api.post(f"{version}/deployments", tenant.keys["developer"], PRODUCTION)
+    assert answer.status == 409, answer.json
+    assert "lapsed" in answer.json["detail"]
+    assert api.get(f"{version}/deployments", tenant.keys["auditor"]).json["items"] == []
 
 
 @pytest.mark.usefixtures("atomic_aws")
