@@ -53,7 +53,8 @@ class DeploymentCreate(Inbound):
                     "environment": "staging",
                     "target": "sagemaker:endpoint/retail-pd-staging",
                     "notes": "Shadow scoring against the current model",
-                }
+                },
+                {"environment": "development", "target": "jupyter:risk-team/pd"},
             ]
         }
     )

@@ -282,6 +282,8 @@ def list_deployments(
         open=open_only,
         at=at.isoformat() if at else None,
     )
-    if not items and cursor_text is None:
-        read_version(store, model_id, number)  # an empty first page: 404 if not ours
+    if not items and cursor_text is None and store.inventory.get_version(model_id, n) is None:
+        # an empty first page: 404 if the version is not ours (one GetItem; a version's
+        # model is the tenant's if the version is)
+        raise NotFoundError(f"no version {number} of model {model_id}")
     return [to_model(Deployment, i) for i in items], next_cursor
