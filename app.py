@@ -12,6 +12,7 @@ from chalicelib.api import (
     approvals,
     artifacts,
     audit,
+    deployments,
     meta,
     models,
     policy,
@@ -33,6 +34,7 @@ for blueprint in (
     artifacts.bp,
     policy.bp,
     approvals.bp,
+    deployments.bp,
     audit.bp,
 ):
     app.register_blueprint(blueprint)

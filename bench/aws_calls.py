@@ -109,13 +109,19 @@ def _replayed(ex: Exerciser, op: Operation) -> tuple[Prepared, Prepared]:
 
 def _second_page(ex: Exerciser, op: Operation) -> tuple[Prepared, Prepared]:
     """A list's second page (limit=1) from the cursor of its first. When a POST creates
-    into the same collection, two objects are made there first so there is a second page."""
+    into the same collection, two objects are made there first so there is a second page
+    (the second from the request model's second example when it has one: one deployment
+    of a version per target is open at a time)."""
     listing = ex.prepare(op)
     creator = next((o for o in operations() if o.method == "POST" and o.path == op.path), None)
     if creator is not None:
         made = ex.prepare(creator)
-        for _ in range(2):
-            _sent(ex.api, made)
+        examples = (
+            creator.request.model_json_schema().get("examples", []) if creator.request else []
+        )
+        second = replace(made, body=ex.fill_ids(examples[1])) if len(examples) > 1 else made
+        for prepared in (made, second):
+            _sent(ex.api, prepared)
         listing = replace(listing, path=made.path)
     first = _sent(ex.api, replace(listing, path=f"{listing.path}?limit=1"))
     cursor = (first.json or {}).get("next_cursor")

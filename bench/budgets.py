@@ -97,6 +97,57 @@ VERSION = "/v1/models/{model_id}/versions/{number}"
 REQUEST = "/v1/approval-requests/{request_id}"
 
 
+def _deploy_limits(answer: Any) -> Limits:
+    """A deployment's calls; production also heads each approved artifact's object (the
+    answer does not say how many: a version's artifacts are few, 20 is the bound here)."""
+    production = isinstance(answer, dict) and answer.get("environment") == "production"
+    return {
+        "DynamoDB.BatchGetItem": 1,
+        "DynamoDB.TransactWriteItems": 1,
+        "DynamoDB.GetItem": 2,
+        "S3.HeadObject": 20 if production else 0,
+    }
+
+
+DEPLOYMENT_BUDGETS = {
+    f"POST {VERSION}/deployments": Budget(
+        "1 BatchGetItem + 1 TransactWriteItems + <=2 GetItem (+ HeadObject per artifact, "
+        "production)",
+        "the model (its team, its counts) and the version in one BatchGetItem; the stored "
+        "answer with an Idempotency-Key, the chain head when cold; production heads each "
+        "approved artifact's object to check it is still the approved version",
+        _deploy_limits,
+    ),
+    f"GET {VERSION}/deployments": Budget(
+        "1 Query (+1 GetItem on an empty first page)",
+        "a page of the version's deployments is one Query; an empty first page reads the "
+        "version to tell 404 (not the tenant's) from none yet",
+        _fixed({"DynamoDB.Query": 1, "DynamoDB.GetItem": 1}),
+    ),
+    f"DELETE {VERSION}/deployments/{{deployment_id}}": Budget(
+        "1 BatchGetItem + 1 TransactWriteItems + <=1 GetItem",
+        "the model (its team, its counts), the version and the deployment in one "
+        "BatchGetItem; the chain head when cold",
+        _fixed(
+            {"DynamoDB.BatchGetItem": 1, "DynamoDB.TransactWriteItems": 1, "DynamoDB.GetItem": 1}
+        ),
+    ),
+    f"POST {VERSION}/retire": Budget(
+        "1 BatchGetItem + 1 Query + 1 TransactWriteItems + <=1 GetItem",
+        "the model and the version in one BatchGetItem, then (consistent) the version's open "
+        "production deployments, one Query a page of 100; the chain head when cold",
+        _fixed(
+            {
+                "DynamoDB.BatchGetItem": 1,
+                "DynamoDB.Query": 1,
+                "DynamoDB.TransactWriteItems": 1,
+                "DynamoDB.GetItem": 1,
+            }
+        ),
+    ),
+}
+
+
 def _parts_pages(answer: Any) -> int:
     """ListParts pages of a multipart upload (1,000 parts a page); 0 for a single upload."""
     from chalicelib.config import settings
@@ -228,6 +279,7 @@ EXPLICIT: dict[str, Budget] = {
         "Idempotency-Key, the chain head when cold",
         _fixed({"DynamoDB.TransactWriteItems": 1, "DynamoDB.GetItem": 4}),
     ),
+    **DEPLOYMENT_BUDGETS,
     "GET /v1/health": Budget(
         NO_CALLS.text,
         "a liveness probe answers from the process alone; it must not fail with DynamoDB",

@@ -64,6 +64,7 @@ class QueryParam(NamedTuple):
     minimum: int | None = None
     maximum: int | None = None
     min_length: int | None = None  # of a string
+    format: str | None = None  # a JSON Schema format the string takes (date-time)
 
 
 # RFC 9110 section 13.1.1: If-Match = "*" / #entity-tag, where an entity-tag is a quoted

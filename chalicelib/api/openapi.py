@@ -151,6 +151,8 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
             schema["maximum"] = q.maximum
         if q.min_length is not None:
             schema["minLength"] = q.min_length
+        if q.format is not None:
+            schema["format"] = q.format
         params.append(
             {
                 "name": q.name,

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from chalicelib.domain import approvals as a
 from chalicelib.domain import artifacts as art
+from chalicelib.domain import deployments as dep
 from chalicelib.domain import evidence as ev
 from chalicelib.domain import models as m
 from chalicelib.domain import policy as pol
@@ -89,6 +90,15 @@ POLICY_UPDATED = declare(
 )
 VERSION_CREATED = declare("version.created", m.Version, "A draft version was registered")
 VERSION_UPDATED = declare("version.updated", m.Version, "A draft version changed")
+VERSION_DEPLOYED = declare(
+    "version.deployed", dep.Deployment, "A version was recorded as running in an environment"
+)
+VERSION_UNDEPLOYED = declare(
+    "version.undeployed", dep.Deployment, "A deployment ended: the version no longer runs there"
+)
+VERSION_RETIRED = declare(
+    "version.retired", m.Version, "A version was retired; it takes no new deployments"
+)
 APPROVAL_SUBMITTED = declare(
     "approval.submitted", a.ApprovalRequest, "A version was submitted; its workflow starts"
 )

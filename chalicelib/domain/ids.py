@@ -11,6 +11,7 @@ PREFIXES = {
     "model": "mdl",
     "version": "ver",
     "approval_request": "apr",
+    "deployment": "dep",
     "audit_event": "aud",
     "event": "evt",
     "request": "req",

@@ -57,11 +57,18 @@ TRANSITIONS: dict[tuple[VersionStatus | None, VersionStatus], frozenset[Mover]] 
 # What a version in each state accepts besides moving: only drafts are edited and take
 # artifacts (submission freezes them).
 EDITABLE = frozenset({S.DRAFT})
+# The states a version may be retired from: read from the table, so the two never disagree.
+RETIRABLE = frozenset(start for start, end in TRANSITIONS if end is S.RETIRED and start is not None)
 
 
 def allowed(current: VersionStatus | None, target: VersionStatus, mover: Mover) -> bool:
     """Whether `mover` may move a version from `current` to `target`."""
     return mover in TRANSITIONS.get((current, target), frozenset())
+
+
+def retirable(status: VersionStatus) -> bool:
+    """Whether a version in `status` may be retired (a submitted one is cancelled first)."""
+    return status in RETIRABLE
 
 
 def transition(

@@ -429,8 +429,17 @@ class Model(Outbound):
             "never classify it"
         ),
     )
-    status: ModelStatus
+    status: ModelStatus = Field(
+        description="Derived: in_production while a production deployment is open, else"
+        " approved while a version is approved, retired once every version is, else"
+        " in_development"
+    )
     version_count: int
+    approved_versions: int = Field(default=0, description="Versions now approved")
+    retired_versions: int = Field(default=0, description="Versions retired")
+    production_deployments: int = Field(
+        default=0, description="Production deployments of its versions now open"
+    )
     created_by: str
     created_at: datetime
     updated_at: datetime
@@ -550,6 +559,8 @@ class Version(Outbound):
         description="When it is due for revalidation: its policy's interval for the tier after"
         " its approval, or after its last revalidation",
     )
+    retired_at: datetime | None = None
+    retired_by: str | None = None
     created_by: str
     created_at: datetime
     updated_at: datetime

@@ -84,11 +84,19 @@ MODEL = View(
         "past_team_ids",
         "status",
         "version_count",
+        "approved_versions",
+        "retired_versions",
+        "production_deployments",
         *STAMPS,
     ),
     times=frozenset({"created_at", "updated_at", "classified_at"}),
     lists=frozenset({"inputs", "outputs", "upstream_model_ids", "tags", "past_team_ids"}),
-    defaults={"risk_tier_confirmed": False},
+    defaults={
+        "risk_tier_confirmed": False,
+        "approved_versions": 0,
+        "retired_versions": 0,
+        "production_deployments": 0,
+    },
 )
 
 VERSION_APPROVAL = View(
@@ -111,9 +119,13 @@ VERSION = View(
         "revalidation_request_id",
         "revalidated_at",
         "revalidation_due_at",
+        "retired_at",
+        "retired_by",
         *STAMPS,
     ),
-    times=frozenset({"created_at", "updated_at", "revalidated_at", "revalidation_due_at"}),
+    times=frozenset(
+        {"created_at", "updated_at", "revalidated_at", "revalidation_due_at", "retired_at"}
+    ),
     nested={"approval": VERSION_APPROVAL},
 )
 

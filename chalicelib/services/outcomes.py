@@ -6,7 +6,9 @@ and the conditions of use and expiry the last stage's approvers set) or rejects 
 was rejected); `request.expired` expires the request and makes the version a draft again.
 Each moves the version through `domain.lifecycle` as the workflow, once, in one unit of
 work with the request. An approval sets the version's next revalidation, its pinned
-policy's interval ahead.
+policy's interval ahead. The model's derived status moves with it (`services.standing`:
+an approval makes an in-development model approved); a model changed meanwhile (a PATCH,
+a deployment) makes the unit retry on fresh reads.
 
 A revalidation's version stays approved while it runs: approving it sets the next due
 date (its approval is left as it was), rejecting it rejects the version, and expiry leaves
@@ -28,19 +30,30 @@ from chalicelib.domain.approvals import (
     RequestStatus,
     StageStatus,
 )
-from chalicelib.domain.models import Version, VersionApproval
-from chalicelib.errors import NotFoundError
+from chalicelib.domain.models import Model, Version, VersionApproval
+from chalicelib.errors import NotFoundError, TransientConflictError
+from chalicelib.services import standing
 from chalicelib.services.records import public, timestamp, to_model
 from chalicelib.store.scope import TenantStore
-from chalicelib.store.unit import UnitOfWork
+from chalicelib.store.unit import RetryError, UnitOfWork
 
 V = lifecycle.VersionStatus
 WORKFLOW = "system:workflow"
+ATTEMPTS = 25
 
 
 def decided(store: TenantStore, actor: Actor, request_id: str, outcome: Outcome) -> None:
     """The workflow's outcome: approved (every stage met its quorum) or rejected."""
-    request, version = _read(store, request_id)
+    for _ in range(ATTEMPTS):
+        try:
+            return _decided(store, actor, request_id, outcome)
+        except RetryError:
+            continue
+    raise TransientConflictError(f"request {request_id}'s model changed too often; retry")
+
+
+def _decided(store: TenantStore, actor: Actor, request_id: str, outcome: Outcome) -> None:
+    request, version, model = _read(store, request_id)
     if request.status not in OPEN_REQUEST:
         return  # closed already (a redelivery, or withdrawn as it was decided)
     at = timestamp()
@@ -59,13 +72,22 @@ def decided(store: TenantStore, actor: Actor, request_id: str, outcome: Outcome)
     else:
         status, kind = RequestStatus.REJECTED, events.APPROVAL_REJECTED
         moved = _moved(version, V.REJECTED)
-    _close(store, actor, request, version, status, moved, at, fields, kind)
+    _close(store, actor, request, (version, model), status, moved, at, fields, kind)
 
 
 def expired(store: TenantStore, actor: Actor, request_id: str) -> None:
     """A stage passed its escalated deadline undecided: the request expires, the version
     is a draft again (its artifacts thaw)."""
-    request, version = _read(store, request_id)
+    for _ in range(ATTEMPTS):
+        try:
+            return _expired(store, actor, request_id)
+        except RetryError:
+            continue
+    raise TransientConflictError(f"request {request_id}'s model changed too often; retry")
+
+
+def _expired(store: TenantStore, actor: Actor, request_id: str) -> None:
+    request, version, model = _read(store, request_id)
     if request.status not in OPEN_REQUEST:
         return
     at = timestamp()
@@ -76,7 +98,7 @@ def expired(store: TenantStore, actor: Actor, request_id: str) -> None:
         store,
         actor,
         request,
-        version,
+        (version, model),
         RequestStatus.EXPIRED,
         moved,
         at,
@@ -89,15 +111,18 @@ def _moved(version: Version, target: lifecycle.VersionStatus) -> lifecycle.Versi
     return lifecycle.transition(version.status, target, {lifecycle.Mover.WORKFLOW})
 
 
-def _read(store: TenantStore, request_id: str) -> tuple[ApprovalRequest, Version]:
+def _read(store: TenantStore, request_id: str) -> tuple[ApprovalRequest, Version, Model]:
     item = store.approvals.get(request_id)
     if item is None:
         raise NotFoundError(f"no approval request {request_id}")
     request = to_model(ApprovalRequest, item)
-    version = store.inventory.get_version(request.model_id, request.version_number)
-    if version is None:
+    keys = store.keys
+    version, model = store.get_many(
+        [keys.version(request.model_id, request.version_number), keys.model(request.model_id)]
+    )
+    if version is None or model is None:
         raise NotFoundError(f"no version {request.version_number} of {request.model_id}")
-    return request, to_model(Version, version)
+    return request, to_model(Version, version), to_model(Model, model)
 
 
 def _approval(request: ApprovalRequest, at: str) -> VersionApproval:
@@ -122,7 +147,7 @@ def _close(
     store: TenantStore,
     actor: Actor,
     request: ApprovalRequest,
-    version: Version,
+    subject: tuple[Version, Model],
     status: RequestStatus,
     version_status: lifecycle.VersionStatus,
     at: str,
@@ -130,7 +155,9 @@ def _close(
     kind: events.EventType,
 ) -> None:
     """Close the request with `status` and move its version to `version_status` (with
-    `fields` set on it), once, in one unit of work; a revalidation's link is cleared."""
+    `fields` set on it), once, in one unit of work, with the model's derived status; a
+    revalidation's link is cleared."""
+    version, model = subject
     data = public(request)
     stages = [
         {**public(s), "status": StageStatus.EXPIRED, "closed_at": at}
@@ -165,16 +192,25 @@ def _close(
     unit.add(
         "version",
         store.inventory.put_moved_version(public(moved), version.revision, version.status),
+        RetryError,
     )
+    after = standing.standing_of(model).moved(version.status, version_status)
+    restated = standing.restate(store, unit, model, after, at)
     unit.record(
         kind.name,
         "approval_request",
         request.id,
-        before={"status": request.status, "version_status": version.status},
-        after={
-            "status": status,
-            "version_status": version_status,
-            **{k: public(moved)[k] for k in fields},
-        },
+        **standing.noted(
+            model,
+            restated,
+            (
+                {"status": request.status, "version_status": version.status},
+                {
+                    "status": status,
+                    "version_status": version_status,
+                    **{k: public(moved)[k] for k in fields},
+                },
+            ),
+        ),
     )
     store.commit(actor, unit.emit(kind.of(closed)))

@@ -34,15 +34,18 @@ class Inventory:
     def get_model(self, model_id: str) -> Item | None:
         return dynamo.get(self.keys.model(model_id))
 
+    def _model_item(self, model: Item) -> Item:
+        # In gsi1 under its status: the inventory by status is a Query of one partition.
+        by_status = {"gsi1pk": self.keys.models_by_status(model["status"]), "gsi1sk": model["id"]}
+        return {"tenant_id": self.tenant_id, **model, **by_status}
+
     def put_new_model(self, model: Item) -> dict[str, Any]:
-        return dynamo.create_op(
-            self.keys.model(model["id"]), {"tenant_id": self.tenant_id, **model}
-        )
+        return dynamo.create_op(self.keys.model(model["id"]), self._model_item(model))
 
     def put_replace_model(self, model: Item, expected_revision: int) -> dict[str, Any]:
         """Replace a model if nobody changed it since `expected_revision` was read."""
         key = self.keys.model(model["id"])
-        return dynamo.replace_op(key, {"tenant_id": self.tenant_id, **model}, expected_revision)
+        return dynamo.replace_op(key, self._model_item(model), expected_revision)
 
     def check_model_exists(self, model_id: str) -> dict[str, Any]:
         return dynamo.check_op(self.keys.model(model_id), "attribute_exists(pk)")
@@ -50,7 +53,8 @@ class Inventory:
     def bump_version_count(
         self, model_id: str, expected_count: int, updated_at: str
     ) -> dict[str, Any]:
-        """Claim the next version number: succeeds only if nobody claimed it first.
+        """Claim the next version number: succeeds only if nobody claimed it first and the
+        model has not been retired meanwhile (its last version retired as this was made).
 
         The model's representation changes (version_count), so its revision (ETag) moves
         too: a PATCH prepared before this cannot write the old count back.
@@ -58,13 +62,19 @@ class Inventory:
         return dynamo.update_op(
             self.keys.model(model_id),
             "SET #count = :next, #updated = :at, #rev = #rev + :one",
-            "#count = :count",
-            names={"#count": "version_count", "#updated": "updated_at", "#rev": "revision"},
+            "#count = :count AND #status <> :retired",
+            names={
+                "#count": "version_count",
+                "#updated": "updated_at",
+                "#rev": "revision",
+                "#status": "status",
+            },
             values={
                 ":next": expected_count + 1,
                 ":count": expected_count,
                 ":at": updated_at,
                 ":one": 1,
+                ":retired": "retired",
             },
         )
 
@@ -78,6 +88,27 @@ class Inventory:
     ) -> Page:
         return dynamo.query(
             partition=("pk", self.keys.models),
+            limit=limit,
+            start_key=start,
+            filter_expression=filter_expression,
+            names=names,
+            values=values,
+        )
+
+    def list_models_by_status_page(
+        self,
+        status: str,
+        limit: int,
+        start: dict[str, Any] | None,
+        filter_expression: str | None = None,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> Page:
+        """A page of the tenant's models in `status`, in the order of the whole list (by
+        id): one Query of that status's partition of gsi1, however many models are in others."""
+        return dynamo.query(
+            partition=("gsi1pk", self.keys.models_by_status(status)),
+            index="gsi1",
             limit=limit,
             start_key=start,
             filter_expression=filter_expression,
@@ -131,6 +162,20 @@ class Inventory:
             condition,
             names={"#rev": "revision", "#status": "status", "#changes": "artifact_changes"},
             values=values,
+        )
+
+    def check_version_status(
+        self, model_id: str, number: int, statuses: tuple[str, ...], *, negate: bool = False
+    ) -> dict[str, Any]:
+        """A condition that the version exists and is in one of `statuses` (with `negate`:
+        in none of them)."""
+        placeholders = {f":s{i}": status for i, status in enumerate(statuses)}
+        within = f"#status IN ({', '.join(placeholders)})"
+        return dynamo.check_op(
+            self.keys.version(model_id, number),
+            f"attribute_exists(pk) AND {'NOT ' if negate else ''}{within}",
+            names={"#status": "status"},
+            values=placeholders,
         )
 
     def list_versions_page(self, model_id: str, limit: int, start: dict[str, Any] | None) -> Page:

@@ -8,9 +8,11 @@ outbox) does not share a partition with its inventory:
 |---|---|---|
 | `T#<t>` | `TENANT`, `ADMINS` | the tenant, its count of active admins |
 | `T#<t>#PRINCIPAL` | principal id | principals |
-| `T#<t>#MODEL` | model id | models |
+| `T#<t>#MODEL` | model id | models (gsi1 `T#<t>#MODELS#<status>`: the inventory by status) |
 | `T#<t>#MODEL#<model>` | `VERSION#000001` | a model's versions |
 | `T#<t>#MODEL#<model>` | `ARTIFACT#000001#<name>` | a version's artifacts |
+| `T#<t>#MODEL#<model>` | `DEPLOYMENT#000001#<id>` | a version's deployments, oldest first |
+| `T#<t>#MODEL#<model>` | `DEPLOYED#000001#<env>#<digest>` | which deployment holds a target open |
 | `T#<t>#AUDIT` | `EVENT#<seq:012>`, `HEAD`, `CHECKPOINT` | the audit chain |
 | `T#<t>#OUTBOX` | `OUTBOX#<event id>` | domain events on their way out (TTL) |
 | `T#<t>#IDEMPOTENCY` | `<principal>#<digest>` | stored first answers (TTL) |
@@ -28,7 +30,10 @@ object versions walks in the order of its version and artifact items.
 The only items outside a tenant's partitions are the API-key lookup items (authentication
 must find the tenant from the key id) and the platform's; they carry the tenant id as an
 attribute and stores check it against the caller's. Tenants are listed for the platform
-through gsi1 (`TENANTS`), and task tokens whose callback is still owed through gsi1
+through gsi1 (`TENANTS`); deployments sit in gsi1 too, one partition per tenant and
+environment (`T#<t>#DEPLOYED#<environment>`) sorted by valid-until (`OPEN#<id>` while open,
+after every time), so "what ran at time X" reads only what was still running after X; and
+task tokens whose callback is still owed through gsi1
 (`CALLBACKS#PENDING`, a sparse index the reconciler reads).
 """
 
@@ -44,6 +49,9 @@ PENDING_CALLBACKS_GSI_PK = "CALLBACKS#PENDING"
 OUTBOX_PREFIX = "OUTBOX#"
 VERSION_PREFIX = "VERSION#"
 ARTIFACT_PREFIX = "ARTIFACT#"
+DEPLOYMENT_PREFIX = "DEPLOYMENT#"
+# gsi1's sort key of an open deployment: after every valid-until time (digits sort first).
+OPEN_DEPLOYMENT = "OPEN#"
 POLICY_VERSION_PREFIX = "VERSION#"
 AUDIT_EVENT_PREFIX = "EVENT#"
 MAX_SEQ = 10**12 - 1
@@ -96,6 +104,14 @@ class TenantKeys:
     def versions(self, model_id: str) -> str:
         return f"{self.root}#MODEL#{model_id}"
 
+    def models_by_status(self, status: str) -> str:
+        """gsi1's partition of the tenant's models in `status`."""
+        return f"{self.root}#MODELS#{status}"
+
+    def deployed(self, environment: str) -> str:
+        """gsi1's partition of the tenant's deployments to `environment`, by valid-until."""
+        return f"{self.root}#DEPLOYED#{environment}"
+
     @property
     def audit(self) -> str:
         return f"{self.root}#AUDIT"
@@ -140,6 +156,18 @@ class TenantKeys:
 
     def artifact(self, model_id: str, number: int, name: str) -> Key:
         return {"pk": self.versions(model_id), "sk": f"{self.artifacts(number)}{name}"}
+
+    def deployments(self, number: int) -> str:
+        """The sort-key prefix of a version's deployments (in its model's partition)."""
+        return f"{DEPLOYMENT_PREFIX}{number:06d}#"
+
+    def deployment(self, model_id: str, number: int, deployment_id: str) -> Key:
+        return {"pk": self.versions(model_id), "sk": f"{self.deployments(number)}{deployment_id}"}
+
+    def deployed_target(self, model_id: str, number: int, environment: str, target: str) -> Key:
+        """The item naming the open deployment of a version to `target` in `environment`."""
+        sk = f"DEPLOYED#{number:06d}#{environment}#{_digest(target)}"
+        return {"pk": self.versions(model_id), "sk": sk}
 
     @property
     def objects(self) -> str:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chalicelib.store.approvals import Approvals
     from chalicelib.store.artifacts import Artifacts
     from chalicelib.store.audit import AuditLog
+    from chalicelib.store.deployments import Deployments
     from chalicelib.store.objects import ArtifactObjects
     from chalicelib.store.operational import Operational
     from chalicelib.store.policy import Policies
@@ -75,6 +76,12 @@ class TenantStore:
         from chalicelib.store.objects import ArtifactObjects
 
         return ArtifactObjects(self.keys)
+
+    @cached_property
+    def deployments(self) -> Deployments:
+        from chalicelib.store.deployments import Deployments
+
+        return Deployments(self.keys)
 
     def commit(self, actor: Actor, unit: UnitOfWork) -> int:
         """Commit `unit` as `actor` into this tenant's chain; returns its last sequence."""

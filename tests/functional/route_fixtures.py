@@ -37,6 +37,8 @@ _ADMIN = frozenset({"admin"})
 _DEVELOPER = frozenset({"developer"})
 _AUDIT_READERS = frozenset({"auditor", "admin"})
 _DECIDERS = frozenset({"validator", "approver"})
+_DEPLOYERS = frozenset({"developer", "monitor", "admin"})
+_RETIRERS = frozenset({"developer", "admin"})
 
 # The README's "Who may do what", as the route-level role gate. Finer rules (the
 # model's team, separation of duties) narrow these further and are tested elsewhere.
@@ -96,6 +98,21 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     ("POST", "/v1/approval-requests/{request_id}/evidence/{name}/complete"): _DECIDERS,
     ("POST", "/v1/approval-requests/{request_id}/comments"): _DECIDERS,
     ("POST", "/v1/models/{model_id}/versions/{number}/reopen"): _DEVELOPER,
+    # record and end deployments: the model's team (developers), monitors (the pipelines
+    # that report them) and admins, production included (its gate is the approval and the
+    # artifact check, whoever records it); every role reads the history
+    ("POST", "/v1/models/{model_id}/versions/{number}/deployments"): _DEPLOYERS,
+    ("GET", "/v1/models/{model_id}/versions/{number}/deployments"): _EVERY_TENANT_ROLE,
+    (
+        "GET",
+        "/v1/models/{model_id}/versions/{number}/deployments/{deployment_id}",
+    ): _EVERY_TENANT_ROLE,
+    (
+        "DELETE",
+        "/v1/models/{model_id}/versions/{number}/deployments/{deployment_id}",
+    ): _DEPLOYERS,
+    # retire: the model's team (developers), or an admin
+    ("POST", "/v1/models/{model_id}/versions/{number}/retire"): _RETIRERS,
     # read audit events: auditor, admin
     ("GET", "/v1/audit-events"): _AUDIT_READERS,
     ("GET", "/v1/audit/verify"): _AUDIT_READERS,

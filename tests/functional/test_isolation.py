@@ -49,6 +49,7 @@ PARAM_IDS: dict[str, tuple[str, ...]] = {
     "number": ("model_id", "number"),
     "name": ("model_id", "number", "name"),
     "request_id": ("request_id",),
+    "deployment_id": ("model_id", "number", "deployment_id"),
 }
 
 # A valid body for every route that takes one, so a foreign id is the only reason to fail.
@@ -91,6 +92,12 @@ BODIES: dict[Route, dict[str, Any] | None] = {
     ("POST", "/v1/approval-requests/{request_id}/evidence/{name}/complete"): None,
     ("POST", "/v1/approval-requests/{request_id}/comments"): {"text": "probe"},
     ("POST", "/v1/models/{model_id}/versions/{number}/reopen"): None,
+    ("POST", "/v1/models/{model_id}/versions/{number}/deployments"): {
+        "environment": "staging",
+        "target": "planted-by-a",
+    },
+    ("DELETE", "/v1/models/{model_id}/versions/{number}/deployments/{deployment_id}"): None,
+    ("POST", "/v1/models/{model_id}/versions/{number}/retire"): None,
 }
 
 # The role A calls with: the first one PERMISSIONS allows, so a 403 never masks the check.
@@ -161,6 +168,13 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
     # The auditor holds two keys, so a limit=1 page of its own keys has a next cursor.
     second = {"principal_id": tenant.ids["auditor"], "name": "second"}
     assert api.post("/v1/api-keys", admin, second).status == 201
+    # Staging deployments of the last version, one per version (B two, A one).
+    deployments = []
+    for n in range(versions):
+        body = {"environment": "staging", "target": f"{name.lower()}-staging-{n}"}
+        deployed = api.post(f"{version_path}/deployments", developer, body)
+        assert deployed.status == 201, deployed.json
+        deployments.append(deployed.json["id"])
     target = api.post("/v1/principals", admin, {"name": f"{name} target", "roles": ["monitor"]})
     assert target.status == 201, target.json
     key = api.post("/v1/api-keys", admin, {"principal_id": target.json["id"], "name": "target"})
@@ -178,9 +192,10 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
         "name": artifact_names[-1],
         "developer_id": tenant.ids["developer"],
         "request_id": requests_made[-1],
+        "deployment_id": deployments[-1],
     }
     marks = {name, tenant.id, *tenant.ids.values(), *ids.values(), *version_ids}
-    marks |= set(artifact_names) | set(requests_made)
+    marks |= set(artifact_names) | set(requests_made) | set(deployments)
     marks |= {m["id"] for m in made} | {k["id"] for k in items_of(api, "/v1/api-keys", admin)}
     marks.discard(str(versions))
     return Side(tenant, ids, key.json["secret"], marks)
@@ -251,6 +266,13 @@ def b_state(world: World) -> dict[str, Any]:
         "artifacts": {
             f"{m}/{v['number']}": items_of(
                 api, f"/v1/models/{m}/versions/{v['number']}/artifacts", developer
+            )
+            for m, listed in versions.items()
+            for v in listed
+        },
+        "deployments": {
+            f"{m}/{v['number']}": items_of(
+                api, f"/v1/models/{m}/versions/{v['number']}/deployments", developer
             )
             for m, listed in versions.items()
             for v in listed
@@ -333,6 +355,7 @@ LISTS: dict[Route, ListCase] = {
     ("GET", "/v1/models/{model_id}/versions/{number}/artifacts"): ListCase("auditor"),
     ("GET", "/v1/policy/versions"): ListCase("auditor"),
     ("GET", "/v1/approval-requests"): ListCase("auditor", ("model_id={model_id}",)),
+    ("GET", "/v1/models/{model_id}/versions/{number}/deployments"): ListCase("auditor"),
 }
 
 

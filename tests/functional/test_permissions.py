@@ -29,6 +29,7 @@ from tests.functional.route_fixtures import (
     running_api,
 )
 
+STAGING = {"environment": "staging", "target": "k8s://staging/probe"}
 ARTIFACT = {
     "name": "model.onnx",
     "kind": "model",
@@ -77,6 +78,12 @@ def world() -> Iterator[World]:
             ARTIFACT,
         )
         assert artifact.status == 201, artifact.json
+        deployment = api.post(
+            f"/v1/models/{model['id']}/versions/{version.json['number']}/deployments",
+            tenant.keys["developer"],
+            STAGING,
+        )
+        assert deployment.status == 201, deployment.json
         yield World(
             api,
             tenant,
@@ -88,6 +95,7 @@ def world() -> Iterator[World]:
                 "number": str(version.json["number"]),
                 "name": artifact.json["name"],
                 "request_id": request.json["id"],
+                "deployment_id": deployment.json["id"],
             },
         )
 
@@ -119,6 +127,7 @@ def body_for(route: Route, role: str, world: World) -> dict[str, Any] | None:
         ("POST", "/v1/approval-requests/{request_id}/decisions"): {"outcome": "approve"},
         ("POST", "/v1/approval-requests/{request_id}/evidence"): ARTIFACT,
         ("POST", "/v1/approval-requests/{request_id}/comments"): {"text": f"By {role}"},
+        ("POST", "/v1/models/{model_id}/versions/{number}/deployments"): STAGING,
     }
     return probe.get(route)
 
