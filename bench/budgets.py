@@ -217,6 +217,13 @@ EXPLICIT: dict[str, Budget] = {
             }
         ),
     ),
+    "GET /v1/approval-requests": Budget(
+        "1 Query (+1 BatchGetItem with actionable=true)",
+        "a page of the tenant's requests is one Query (the inbox's, of gsi1's open stages); "
+        "the inbox then reads the page's models in one BatchGetItem, to leave out requests "
+        "whose model's team the caller has joined since submission",
+        _fixed({"DynamoDB.Query": 1, "DynamoDB.BatchGetItem": 1}),
+    ),
     f"POST {REQUEST}/decisions": Budget(
         "1 TransactWriteItems + <=5 GetItem (+ SendTaskSuccess + UpdateItem when it closes)",
         "the request, then its model (the team as it is now); a decision that closes the "

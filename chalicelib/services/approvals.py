@@ -247,6 +247,8 @@ def list_requests(
             me=me,
             roles=",".join(roles),
         )
+        inbox = [to_model(ApprovalRequest, i) for i in items]
+        return _off_the_team_now(store, me, inbox), next_cursor
     else:
         filters: dict[str, str] = {k: str(query[k]) for k in FILTERED if k in query}
         items, next_cursor = store.page(
@@ -259,3 +261,18 @@ def list_requests(
             model_id=filters.get("model_id"),
         )
     return [to_model(ApprovalRequest, i) for i in items], next_cursor
+
+
+def _off_the_team_now(
+    store: TenantStore, me: str, requests: list[ApprovalRequest]
+) -> list[ApprovalRequest]:
+    """The requests whose model's team, as it is now, `me` has never been on: the inbox
+    index knows the team as it was at submission (one BatchGetItem of the page's models)."""
+    model_ids = sorted({r.model_id for r in requests})
+    if not model_ids:
+        return requests
+    models = [
+        to_model(Model, i) for i in store.get_many([store.keys.model(m) for m in model_ids]) if i
+    ]
+    never = {m.id for m in models if me not in {*team(m), *m.past_team_ids}}
+    return [r for r in requests if r.model_id in never]

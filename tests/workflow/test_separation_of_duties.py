@@ -69,8 +69,8 @@ def test_self_approval_is_refused_in_every_form(
     for who in ("owner", "dev_judge", "leaver", "joiner"):
         refused = decide(api, tenant, request_id, who)
         assert refused.status == 403, (who, refused.json)
-    # (the inbox knows the team as it was at submission; the decision checks it as it is)
-    for who in ("owner", "dev_judge", "leaver"):
+    # AND their inboxes do not list it, the joiner's included
+    for who in ("owner", "dev_judge", "leaver", "joiner"):
         assert request_id not in inbox(api, tenant, who), who
     assert decide(api, tenant, request_id, "developer").status == 403  # not a decider at all
     # AND the wrong role may not decide the validation stage
