@@ -15,8 +15,9 @@ answer carried):
   `outcome-unknown` may have landed, once;
 - a group of requests sharing an Idempotency-Key committed once and answered alike;
 - what a write created (its `Location`) reads back 200, or, with no GET route of its
-  own, is in its collection's listing; what a DELETE removed reads 404, or is listed
-  as revoked, and a deleted key's secret no longer authenticates.
+  own, is in its collection's listing; what a DELETE removed reads 404, or reads or is
+  listed as ended (a key revoked, a deployment with its valid-until set), and a deleted
+  key's secret no longer authenticates.
 """
 
 from __future__ import annotations
@@ -162,8 +163,8 @@ class Checker:
         return self.api.get(path, self.key(tenant_id, role_for(reader))).status
 
     def read_deleted(self, tenant_id: str | None, path: str) -> int | None:
-        """Like `read`, but a 200 showing the object revoked (a key kept for the record)
-        reads as gone (404)."""
+        """Like `read`, but a 200 showing the object ended (a key kept revoked for the
+        record, a deployment kept in the history) reads as gone (404)."""
         reader = self.routes.match("GET", path)
         if reader is None:
             return None
@@ -350,7 +351,10 @@ def _deleted_gone(checker: Checker, calls: list[Call]) -> None:
 
 
 def _revoked(item: dict[str, Any]) -> bool:
-    return bool(item.get("revoked_at") or item.get("status") in ("revoked", "deleted"))
+    """Whether a DELETE's object, still readable, shows itself ended: a key kept revoked
+    for the record, or a deployment the history keeps with its valid-until set."""
+    ended = bool(item.get("until")) and "since" in item
+    return ended or bool(item.get("revoked_at") or item.get("status") in ("revoked", "deleted"))
 
 
 def _secrets(calls: list[Call]) -> dict[str, str]:
