@@ -131,12 +131,4 @@ def new_model(api: Api, tenant: Tenant, **fields: Any) -> dict[str, Any]:
     return dict(answer.json)
 
 
-def confirm_tier(api: Api, tenant: Tenant, model: dict[str, Any], by: str = "validator") -> None:
-    """`by` (a validator or approver outside the team; its key made its own here) confirms
-    the tier and scope `model` was registered with, so the policy applies that tier."""
-    own_keys(api, tenant, by)
-    path = f"/v1/models/{model['id']}"
-    etag = api.get(path, tenant.keys[by]).headers["etag"]
-    body = {"risk_tier": model["risk_tier"], "regulatory_scope": model["regulatory_scope"]}
-    answer = api.call("POST", f"{path}/classification", tenant.keys[by], body, {"If-Match": etag})
-    assert answer.status == 200, answer.json
+confirm_tier = world.confirm_tier  # confirm_tier(api, tenant, model): the tier in force

@@ -25,9 +25,14 @@ from typing import Any
 import boto3
 
 from tests.harness.clients import ApiClient
-from tests.harness.world import Tenant, make_tenant
+from tests.harness.world import Tenant, confirm_tier, make_tenant
 
-PEOPLE = {"developer": ["developer"], "approver": ["approver"], "auditor": ["auditor"]}
+PEOPLE = {
+    "developer": ["developer"],
+    "validator": ["validator"],  # confirms the models' tiers
+    "approver": ["approver"],
+    "auditor": ["auditor"],
+}
 LOST_CALLBACK_AGE = timedelta(minutes=10)  # older than the reconciler's grace
 SYNC_VERIFY = "CUSTOS_ARTIFACT_SYNC_VERIFY_BYTES"
 
@@ -52,7 +57,9 @@ class Scenario:
         from infra.dispatch import Dispatcher
 
         self.api = api
-        self.tenant: Tenant = make_tenant(api, "Acme", platform_key, PEOPLE)
+        self.tenant: Tenant = make_tenant(
+            api, "Acme", platform_key, PEOPLE, own_keys_for=("validator", "approver")
+        )
         self.now = datetime.now(UTC)
         self.dispatcher = Dispatcher(app, boto3.session.Session(), env, clock=lambda: self.now)
 
@@ -85,6 +92,7 @@ class Scenario:
         body = {"name": name, "purpose": "scenario", "risk_tier": 3}
         model = self.api.post("/v1/models", key, body)
         assert model.status == 201, model.json
+        confirm_tier(self.api, self.tenant, model.json)  # else the policy applies tier 1's
         path = f"/v1/models/{model.json['id']}/versions"
         version = self.api.post(path, key, {"model_card": {"intended_use": "scenario"}})
         assert version.status == 201, version.json

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tests.harness.clients import ApiClient
 
@@ -109,3 +110,16 @@ def own_keys(api: ApiClient, tenant: Tenant, *people: str) -> Tenant:
 def secret_part(token: str) -> str:
     """The secret of a bearer token `cus_<key id>_<secret>` (the secret itself may hold `_`)."""
     return token.split("_", 3)[3]
+
+
+def confirm_tier(
+    api: ApiClient, tenant: Tenant, model: dict[str, Any], by: str = "validator"
+) -> None:
+    """`by` (a validator or approver outside the team; its key made its own here) confirms
+    the tier and scope `model` was registered with, so the policy applies that tier."""
+    own_keys(api, tenant, by)
+    path = f"/v1/models/{model['id']}"
+    etag = api.get(path, tenant.keys[by]).headers["etag"]
+    body = {"risk_tier": model["risk_tier"], "regulatory_scope": model["regulatory_scope"]}
+    answer = api.call("POST", f"{path}/classification", tenant.keys[by], body, {"If-Match": etag})
+    assert answer.status == 200, answer.json
