@@ -55,7 +55,7 @@ from tests.harness.exercise import (
     UnsupportedOperation,
     operations,
 )
-from tests.harness.fake_workflow import open_first_stage
+from tests.harness.fake_workflow import play_workflow
 from tests.harness.world import make_tenant
 
 COUNTER = CallCounter()
@@ -226,7 +226,7 @@ def run() -> dict[str, Any]:
         os.environ.update(provision(boto3.session.Session(), "bench", PLATFORM_KEY))
         setup = fresh_app()  # a copy of its own: setup calls never warm the measured copy
         tenant = make_tenant(setup, "Bench", PLATFORM_KEY)
-        found = measure_all(ops, Exerciser(setup, tenant, PLATFORM_KEY, open_first_stage))
+        found = measure_all(ops, Exerciser(setup, tenant, PLATFORM_KEY, play_workflow))
     from bench import consumer_calls
 
     found.update(consumer_calls.measure_all(COUNTER, PARTS))

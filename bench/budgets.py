@@ -145,6 +145,7 @@ DEPLOYMENT_BUDGETS = {
         ),
     ),
 }
+REQUEST = "/v1/approval-requests/{request_id}"
 
 
 def _parts_pages(answer: Any) -> int:
@@ -202,6 +203,83 @@ EXPLICIT: dict[str, Budget] = {
         _complete_limits,
     ),
     **DEPLOYMENT_BUDGETS,
+    f"POST {VERSION}/approval-requests": Budget(
+        "1 BatchGetItem + 1 Query + 1 TransactWriteItems + <=2 GetItem",
+        "the model (its team and tier), the version and the policy in force in one "
+        "BatchGetItem; the version's artifacts (a Query page of 100) to check and freeze; "
+        "the stored answer with an Idempotency-Key, the chain head when cold. The execution "
+        "starts from the outbox, not here",
+        _fixed(
+            {
+                "DynamoDB.BatchGetItem": 1,
+                "DynamoDB.Query": 1,
+                "DynamoDB.TransactWriteItems": 1,
+                "DynamoDB.GetItem": 2,
+            }
+        ),
+    ),
+    f"POST {REQUEST}/decisions": Budget(
+        "1 TransactWriteItems + <=5 GetItem (+ SendTaskSuccess + UpdateItem when it closes)",
+        "the request, then its model (the team as it is now); a decision that closes the "
+        "stage reads the stage's task token and answers it (DESIGN: the callback leaves on "
+        "the request path, owed in the same transaction, so a lost one is the reconciler's), "
+        "then marks it answered; the stored answer with an Idempotency-Key, the chain head "
+        "when cold",
+        _fixed(
+            {
+                "DynamoDB.TransactWriteItems": 1,
+                "DynamoDB.GetItem": 5,
+                "SFN.SendTaskSuccess": 1,
+                "DynamoDB.UpdateItem": 1,
+            }
+        ),
+    ),
+    f"POST {REQUEST}/cancel": Budget(
+        "1 TransactWriteItems + <=4 GetItem (+ SendTaskSuccess + UpdateItem with a stage open)",
+        "the request and its version; with a stage open, its task token is answered 'cancel' "
+        "so the execution ends now, and marked answered; the chain head when cold",
+        _fixed(
+            {
+                "DynamoDB.TransactWriteItems": 1,
+                "DynamoDB.GetItem": 4,
+                "SFN.SendTaskSuccess": 1,
+                "DynamoDB.UpdateItem": 1,
+            }
+        ),
+    ),
+    f"POST {VERSION}/reopen": Budget(
+        "1 BatchGetItem + 1 TransactWriteItems + <=1 GetItem",
+        "the model (its team) and the version in one BatchGetItem; the chain head when cold",
+        _fixed(
+            {"DynamoDB.BatchGetItem": 1, "DynamoDB.TransactWriteItems": 1, "DynamoDB.GetItem": 1}
+        ),
+    ),
+    f"POST {REQUEST}/evidence": Budget(
+        "1 TransactWriteItems + <=3 GetItem",
+        "the request, then its model (the team as it is now); the chain head when cold. "
+        "Presigning makes no call",
+        _fixed({"DynamoDB.TransactWriteItems": 1, "DynamoDB.GetItem": 3}),
+    ),
+    f"POST {REQUEST}/evidence/{{name}}/complete": Budget(
+        "1 TransactWriteItems + <=3 GetItem + S3: HeadObject + GetObject",
+        "the request and its model; Custos reads the bytes itself: the object's current "
+        "version, then the object streamed (evidence is verified in the call); the chain "
+        "head when cold",
+        _fixed(
+            {
+                "DynamoDB.TransactWriteItems": 1,
+                "DynamoDB.GetItem": 3,
+                "S3.HeadObject": 1,
+                "S3.GetObject": 1,
+            }
+        ),
+    ),
+    f"POST {REQUEST}/comments": Budget(
+        "1 TransactWriteItems + <=4 GetItem",
+        "the request, then its model (the team as it is now); the stored answer with an "
+        "Idempotency-Key, the chain head when cold",
+        _fixed({"DynamoDB.TransactWriteItems": 1, "DynamoDB.GetItem": 4}),
+    ),
     "GET /v1/health": Budget(
         NO_CALLS.text,
         "a liveness probe answers from the process alone; it must not fail with DynamoDB",

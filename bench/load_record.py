@@ -50,6 +50,7 @@ class Call:
     body: Any = None  # the JSON answer of an acknowledged write
     retry_after: str | None = None
     problem: str | None = None  # an error answer's problem type
+    unchanged: bool = False  # a conditional write answered with the ETag it was sent with
 
     @property
     def is_write(self) -> bool:
@@ -162,11 +163,20 @@ class RecordingApi(ApiClient):
                 body=_json(answer) if answer is not None and acknowledged_write else None,
                 retry_after=answer.headers.get("retry-after") if answer else None,
                 problem=_problem_type(answer) if answer is not None and failed else None,
+                unchanged=_unchanged(headers, answer) if acknowledged_write else False,
             )
         )
 
     def close(self) -> None:
         self.http.close()
+
+
+def _unchanged(headers: dict[str, str] | None, answer: Answer | None) -> bool:
+    """Whether an acknowledged conditional write changed nothing: it answered the very
+    revision its If-Match named (a patch or a policy equal to what is there writes nothing,
+    so it is audited nowhere)."""
+    sent = (headers or {}).get("If-Match")
+    return bool(sent and answer is not None and answer.headers.get("etag") == sent)
 
 
 def _json(answer: Answer) -> Any:

@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 
+from chalicelib.domain.evidence import Comment, Evidence
 from chalicelib.domain.models import FrozenArtifact, Inbound, ListPage, Outbound, ShortText
 from chalicelib.domain.roles import Role
 
@@ -84,6 +85,7 @@ class ApprovalStage(Outbound):
     outcome: Outcome | None = None
     closed_at: datetime | None = None
     decisions: list[Decision] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list, description="Files its deciders added")
 
     @property
     def approvals(self) -> int:
@@ -112,6 +114,7 @@ class ApprovalRequest(Outbound):
                     "status": "in_review",
                     "policy_version": 2,
                     "risk_tier": 2,
+                    "revalidation_interval_days": 730,
                     "stages": [
                         {
                             "index": 0,
@@ -154,6 +157,10 @@ class ApprovalRequest(Outbound):
     policy_version: int = Field(description="The policy version pinned at submission")
     risk_tier: int = Field(description="The tier whose stages the request runs")
     stages: list[ApprovalStage]
+    revalidation_interval_days: int = Field(
+        description="The pinned policy's interval for the tier: approving sets the version's"
+        " next revalidation this many days ahead"
+    )
     artifacts: list[FrozenArtifact] = Field(
         description="The version's artifacts as submission froze them: what is approved"
     )
@@ -165,6 +172,7 @@ class ApprovalRequest(Outbound):
     )
     submitted_by: str
     submitted_with_key: str
+    comments: list[Comment] = Field(default_factory=list)
     history: list[HistoryEntry] = Field(default_factory=list)
     closed_at: datetime | None = None
     created_at: datetime
@@ -199,8 +207,10 @@ class ApprovalRequestList(ListPage):
 class SubmissionCreate(Inbound):
     model_config = ConfigDict(json_schema_extra={"examples": [{"kind": "approval"}]})
 
-    kind: Literal["approval"] = Field(
-        default="approval", description="approval: a draft version, through its tier's stages"
+    kind: Literal["approval", "revalidation"] = Field(
+        default="approval",
+        description="approval: a draft version, through its tier's stages; revalidation: an"
+        " approved version, through its tier's revalidation stages (it stays approved)",
     )
 
 

@@ -3,6 +3,8 @@ and when it closes its stage (a reject at once; approvals once they reach the qu
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from chalicelib.domain.approvals import (
     ApprovalStage,
     Decision,
@@ -13,10 +15,13 @@ from chalicelib.domain.approvals import (
 from chalicelib.errors import DomainRuleError, FieldError
 
 
-def check(body: DecisionCreate, stage: ApprovalStage, last: bool) -> None:
+def check(body: DecisionCreate, stage: ApprovalStage, last: bool, now: datetime) -> None:
     """422 for a decision that breaks a rule of its stage: a reject says why; conditions of
-    use and an expiry belong to the approval, so to an approving decision on the last stage."""
+    use and an expiry belong to the approval, so to an approving decision on the last stage;
+    an approval cannot lapse before it is made."""
     errors = []
+    if body.approval_expires_at is not None and body.approval_expires_at <= now:
+        errors.append(FieldError("body.approval_expires_at", "must be in the future"))
     if body.outcome is Outcome.REJECT and not (body.comment or "").strip():
         errors.append(FieldError("body.comment", "a reject needs a comment"))
     for field in ("conditions", "approval_expires_at"):

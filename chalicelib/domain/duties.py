@@ -89,3 +89,21 @@ def require_stage_decider(
     for other, deciders in deciders_by_stage.items():
         if other != stage and me in deciders:
             raise ForbiddenError("nobody decides two stages of one request")
+
+
+def require_commenter(
+    actor: Actor,
+    *,
+    roles: Collection[Role],
+    submitter_id: str,
+    members: Collection[str],
+    past_team: Collection[str],
+) -> None:
+    """Whether the actor may comment on an approval request: it holds a role that decides
+    one of its stages and could decide one (never the submitter or the team, past or
+    present)."""
+    if not actor.is_principal or not actor.has_any(*roles):
+        raise ForbiddenError("comments are by the roles that decide the request's stages")
+    me = actor.principal_id
+    if me == submitter_id or me in set(members) | set(past_team):
+        raise ForbiddenError("the submitter and the model's team may not comment on its review")

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from chalicelib.domain import approvals as a
 from chalicelib.domain import artifacts as art
 from chalicelib.domain import deployments as dep
+from chalicelib.domain import evidence as ev
 from chalicelib.domain import models as m
 from chalicelib.domain import policy as pol
 
@@ -119,6 +120,38 @@ APPROVAL_EXPIRED = declare(
     a.ApprovalRequest,
     "A stage passed its escalated deadline undecided: the request expired, the version is a"
     " draft again",
+)
+APPROVAL_EVIDENCE_ADDED = declare(
+    "approval.evidence_added",
+    ev.EvidenceView,
+    "A decider added an evidence file to a stage; it counts once verified",
+)
+APPROVAL_EVIDENCE_VERIFIED = declare(
+    "approval.evidence_verified",
+    ev.EvidenceView,
+    "Custos read an evidence file's bytes and found what was registered",
+)
+APPROVAL_EVIDENCE_VERIFICATION_REQUESTED = declare(
+    "approval.evidence_verification_requested",
+    ev.EvidenceView,
+    "An evidence file above the size verified in the call is uploaded: the verifier reads it",
+)
+APPROVAL_EVIDENCE_MISMATCHED = declare(
+    "approval.evidence_mismatched",
+    ev.EvidenceView,
+    "The verifier read an evidence file and found other bytes than were registered",
+)
+APPROVAL_COMMENTED = declare(
+    "approval.commented", ev.CommentAdded, "Someone deciding a request commented on it"
+)
+APPROVAL_CANCELLED = declare(
+    "approval.cancelled",
+    a.ApprovalRequest,
+    "The submitter withdrew a request before it was decided; an approval's version is a draft"
+    " again",
+)
+VERSION_REOPENED = declare(
+    "version.reopened", m.Version, "A rejected version is a draft again, for its team to fix"
 )
 ARTIFACT_REGISTERED = declare(
     "artifact.registered", art.Artifact, "An artifact was registered on a draft version"

@@ -481,6 +481,15 @@ class Version(Outbound):
     approval: VersionApproval | None = Field(default=None, description="Once approved")
     retired_at: datetime | None = None
     retired_by: str | None = None
+    revalidation_request_id: str | None = Field(
+        default=None, description="The revalidation under way, while one is"
+    )
+    revalidated_at: datetime | None = Field(default=None, description="Its last revalidation")
+    revalidation_due_at: datetime | None = Field(
+        default=None,
+        description="When it is due for revalidation: its policy's interval for the tier after"
+        " its approval, or after its last revalidation",
+    )
     created_by: str
     created_at: datetime
     updated_at: datetime

@@ -1,4 +1,5 @@
-"""The artifact verifier: reads an uploaded object and records what Custos computed."""
+"""The artifact verifier: reads an uploaded object (an artifact, or an approval request's
+evidence file) and records what Custos computed."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ bp = Blueprint(__name__)
 # The longest verification: a 5 GiB artifact read at the slowest rate we would accept
 # (about 6 MB/s) still ends inside Lambda's 15 minutes (the README has the measured rate).
 VERIFY_TIMEOUT = 900
-# Takes `artifact.verification_requested` from the fan-out topic. The visibility timeout is
+# Takes `artifact.verification_requested` and `approval.evidence_verification_requested`
+# from the fan-out topic. The visibility timeout is
 # six times the function's, as AWS advises for SQS event sources: a message is never handed
 # to a second verifier while the first may still be reading it.
 ARTIFACT_VERIFICATIONS = Queue(
     logical_id="ArtifactVerifications",
     env_var="CUSTOS_ARTIFACT_VERIFICATIONS_QUEUE_URL",
     visibility_timeout_seconds=6 * VERIFY_TIMEOUT,
-    subscribes_to=("artifact.verification_requested",),
+    subscribes_to=("artifact.verification_requested", "approval.evidence_verification_requested"),
 )
 
 
@@ -48,7 +50,14 @@ def _requested_example() -> dict[str, Any]:
     example=_requested_example,
 )
 def verify_artifact(actor: Actor, message: Message) -> None:
-    """Stream the object version and record `verified` or `mismatch`, once."""
+    """Stream the object version and record `verified` or `mismatch`, once: an artifact's,
+    or an approval request's evidence file."""
+    body = message.body if isinstance(message.body, dict) else {}
+    if body.get("type") == "approval.evidence_verification_requested":
+        from chalicelib.services import evidence
+
+        evidence.verify_later(actor, message)
+        return
     from chalicelib.services import artifact_verification
 
     artifact_verification.verify(actor, message)

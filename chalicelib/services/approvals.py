@@ -1,10 +1,13 @@
-"""Approval requests: a version submitted for approval, read one, list them, the inbox.
+"""Approval requests: a version submitted for approval (or revalidation), read one, list
+them, the inbox.
 
 A submission checks what the policy in force asks of the version (every artifact verified,
 the required model-card fields filled, per tier and regulatory scope), then, in one unit
 of work, moves the version to `submitted` (which freezes its artifacts) and creates the
 request with the policy's stages for the model's tier, announced as `approval.submitted`:
 the workflow starts from that event (`services.workflow.start`), never from the request.
+A revalidation takes an approved version through its tier's revalidation stages; the
+version stays approved (and deployable) meanwhile, linked to the request.
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ from chalicelib.domain.ids import is_id, new_id
 from chalicelib.domain.models import Model, Version
 from chalicelib.domain.policy import Policy, default_policy
 from chalicelib.domain.roles import Role
-from chalicelib.errors import DomainRuleError, FieldError, NotFoundError, TransientConflictError
+from chalicelib.errors import (
+    ConflictError,
+    DomainRuleError,
+    FieldError,
+    NotFoundError,
+    TransientConflictError,
+)
 from chalicelib.services.inventory import team, version_number
 from chalicelib.services.records import public, timestamp, to_model
 from chalicelib.store.idempotency import Claim
@@ -41,8 +50,9 @@ FILTERED = ("status", "model_id")  # what a list of requests is filtered by
 def submit(
     actor: Actor, model_id: str, number: str, body: SubmissionCreate, claim: Claim | None = None
 ) -> ApprovalRequest:
-    """Submit a draft version for approval (see the module docstring). 404 for a version
-    that is not the tenant's, 403 off the model's team, 409 unless it is a draft, 422
+    """Submit a draft version for approval, or an approved one for revalidation (see the
+    module docstring). 404 for a version that is not the tenant's, 403 off the model's team,
+    409 unless it is a draft (approval) or approved with no revalidation under way, 422
     listing every artifact not verified and every required model-card field missing."""
     store = for_actor(actor)
     n = version_number(number) if is_id(model_id, "model") else None
@@ -57,31 +67,35 @@ def submit(
             raise NotFoundError(f"no version {number} of model {model_id}")
         model, version = to_model(Model, model_item), to_model(Version, version_item)
         duties.require_team_developer(actor, team(model), "submit its versions for approval")
-        status = lifecycle.transition(
-            version.status, lifecycle.VersionStatus.SUBMITTED, {lifecycle.Mover.TEAM}
-        )
+        revalidation = body.kind == RequestKind.REVALIDATION
+        status = _submitted_status(version, revalidation)
         policy = to_model(Policy, policy_item) if policy_item else default_policy()
         artifacts = _artifacts(store, model_id, n)
-        _check_ready(version, artifacts, policy, model)
+        if not revalidation:  # an approved version's documentation is what was approved
+            _check_ready(version, artifacts, policy, model)
         at = timestamp()
-        request = _request(actor, model, version, policy, artifacts, at)
+        request = _request(actor, model, version, policy, artifacts, at, RequestKind(body.kind))
+        link = "revalidation_request_id" if revalidation else "approval_request_id"
         submitted = Version.model_validate(
             {
                 **public(version),
                 "status": status,
-                "approval_request_id": request.id,
+                link: request.id,
                 "updated_at": at,
                 "revision": version.revision + 1,
             }
         )
         unit = UnitOfWork()
-        unit.add(
-            "version",
-            store.inventory.put_submitted_version(
+        if revalidation:
+            moved = store.inventory.put_moved_version(
+                public(submitted), version.revision, version.status
+            )
+        else:
+            moved = store.inventory.put_submitted_version(
                 public(submitted), version.revision, version_item.get("artifact_changes")
-            ),
-            RetryError,  # changed (or its artifacts did) since it was read: look again
-        )
+            )
+        # Changed (or its artifacts did) since it was read: look again.
+        unit.add("version", moved, RetryError)
         unit.add("request", store.approvals.put_new(public(request)))
         unit.record(
             "approval.submitted",
@@ -98,6 +112,25 @@ def submit(
             continue
         return request
     raise TransientConflictError("the version is changing concurrently; retry")
+
+
+def _submitted_status(version: Version, revalidation: bool) -> lifecycle.VersionStatus:
+    """The version's status once submitted: `submitted` for an approval (409 unless it is
+    a draft); for a revalidation it stays approved (409 unless it is, with none under way)."""
+    if not revalidation:
+        return lifecycle.transition(
+            version.status, lifecycle.VersionStatus.SUBMITTED, {lifecycle.Mover.TEAM}
+        )
+    if version.status is not lifecycle.VersionStatus.APPROVED:
+        raise ConflictError(
+            f"version {version.number} is {version.status}; only approved versions are revalidated"
+        )
+    if version.revalidation_request_id:
+        raise ConflictError(
+            f"version {version.number} is being revalidated already"
+            f" ({version.revalidation_request_id})"
+        )
+    return version.status
 
 
 def policy_tier(model: Model) -> int:
@@ -154,23 +187,27 @@ def _request(
     policy: Policy,
     artifacts: list[dict[str, Any]],
     at: str,
+    kind: RequestKind,
 ) -> ApprovalRequest:
     tier = policy_tier(model)
+    pinned = policy.tier(tier)
+    runs = pinned.revalidation_stages if kind is RequestKind.REVALIDATION else pinned.stages
     stages = [
         {**s.model_dump(mode="json"), "index": i, "status": StageStatus.WAITING, "decisions": []}
-        for i, s in enumerate(policy.tier(tier).stages)
+        for i, s in enumerate(runs)
     ]
     submitter = str(actor.principal_id)
     ineligible = sorted({submitter, *team(model), *model.past_team_ids})
     return ApprovalRequest.model_validate(
         {
             "id": new_id("approval_request"),
-            "kind": RequestKind.APPROVAL,
+            "kind": kind,
             "model_id": model.id,
             "version_number": version.number,
             "status": RequestStatus.PENDING,
             "policy_version": policy.version,
             "risk_tier": tier,
+            "revalidation_interval_days": pinned.revalidation_interval_days,
             "stages": stages,
             "artifacts": [
                 {k: a.get(k) for k in ("name", "kind", "size", "sha256", "s3_version_id")}

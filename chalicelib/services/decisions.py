@@ -11,7 +11,8 @@ decision on a stage that has closed is a 409, audited as `approval.decision_refu
 
 from __future__ import annotations
 
-from chalicelib import observability
+from datetime import UTC, datetime
+
 from chalicelib.domain import decisions, duties, events
 from chalicelib.domain.actors import Actor
 from chalicelib.domain.approvals import (
@@ -51,6 +52,9 @@ def decide(
         stage = request.current_stage()
         if stage is None:
             raise ConflictError("no stage of this request is open yet: its workflow is starting")
+        if stage.status is not StageStatus.OPEN and not _over(request):
+            # Between stages: the last one closed, the workflow is opening the next.
+            raise ConflictError("the next stage is opening; decide it once it is open")
         duties.require_stage_decider(
             actor,
             stage=stage.index,
@@ -62,7 +66,8 @@ def decide(
         )
         if stage.status is not StageStatus.OPEN or request.status is not RequestStatus.IN_REVIEW:
             raise _refused(store, actor, request, stage, body)
-        decisions.check(body, stage, last=stage.index == len(request.stages) - 1)
+        last = stage.index == len(request.stages) - 1
+        decisions.check(body, stage, last, datetime.now(UTC))
         at = timestamp()
         decision = Decision.model_validate(
             {
@@ -112,9 +117,14 @@ def decide(
         except RetryError:
             continue
         if closes:
-            _call_back(store, request_id, stage.index, decision.outcome.value)
+            workflow.call_back(store, request_id, stage.index, decision.outcome.value)
         return updated
     raise TransientConflictError("too many decisions at once on this request; retry")
+
+
+def _over(request: ApprovalRequest) -> bool:
+    """Whether decisions on the request are over: it is closed, or its outcome settled."""
+    return request.status is not RequestStatus.IN_REVIEW or request.decided()
 
 
 def _read(store: TenantStore, request_id: str) -> tuple[ApprovalRequest, Model]:
@@ -165,13 +175,3 @@ def _refused(
     )
     store.commit(actor, unit)
     return ConflictError(f"{reason}: decisions on it are over")
-
-
-def _call_back(store: TenantStore, request_id: str, index: int, outcome: str) -> None:
-    """Send the closed stage's outcome to the workflow now. The callback is owed durably
-    (committed with the decision), so when this fails the reconciler sends it; the
-    decision stands either way."""
-    try:
-        workflow.complete_stage(store, request_id, index, outcome)
-    except Exception as exc:
-        observability.log_deferred("stage callback", f"{request_id}#{index}", exc)

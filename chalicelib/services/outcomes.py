@@ -6,13 +6,20 @@ and the conditions of use and expiry the last stage's approvers set) or rejects 
 was rejected); `request.expired` expires the request and makes the version a draft again.
 Each moves the version through `domain.lifecycle` as the workflow, once, in one unit of
 work with the request and the model's derived status (`services.standing`: an approval
-makes an in-development model approved). A model changed meanwhile (a PATCH, a deployment)
-makes the unit retry on fresh reads.
+makes an in-development model approved, a rejected revalidation may make an approved one
+in development again). A model changed meanwhile (a PATCH, a deployment) makes the unit
+retry on fresh reads. An approval sets the version's next revalidation, its pinned
+policy's interval ahead.
+
+A revalidation's version stays approved while it runs: approving it sets the next due
+date (its approval is left as it was), rejecting it rejects the version, and expiry leaves
+the version approved (and still due).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from chalicelib.domain import events, lifecycle
 from chalicelib.domain.actors import Actor
@@ -20,6 +27,7 @@ from chalicelib.domain.approvals import (
     OPEN_REQUEST,
     ApprovalRequest,
     Outcome,
+    RequestKind,
     RequestStatus,
     StageStatus,
 )
@@ -50,16 +58,22 @@ def _decided(store: TenantStore, actor: Actor, request_id: str, outcome: Outcome
     if request.status not in OPEN_REQUEST:
         return  # closed already (a redelivery, or withdrawn as it was decided)
     at = timestamp()
-    approval = None
+    revalidation = request.kind is RequestKind.REVALIDATION
+    fields: dict[str, Any] = {}
     if outcome is Outcome.APPROVE:
         status, kind = RequestStatus.APPROVED, events.APPROVAL_APPROVED
-        target = V.APPROVED
-        approval = _approval(request, at)
+        # A revalidation leaves the version approved and its approval as it was.
+        moved = version.status if revalidation else _moved(version, V.APPROVED)
+        due = datetime.fromisoformat(at) + timedelta(days=request.revalidation_interval_days)
+        fields["revalidation_due_at"] = due
+        if revalidation:
+            fields["revalidated_at"] = at
+        else:
+            fields["approval"] = public(_approval(request, at))
     else:
         status, kind = RequestStatus.REJECTED, events.APPROVAL_REJECTED
-        target = V.REJECTED
-    moved = lifecycle.transition(version.status, target, {lifecycle.Mover.WORKFLOW})
-    _close(store, actor, request, (version, model), status, moved, at, approval, kind)
+        moved = _moved(version, V.REJECTED)
+    _close(store, actor, request, (version, model), status, moved, at, fields, kind)
 
 
 def expired(store: TenantStore, actor: Actor, request_id: str) -> None:
@@ -78,7 +92,9 @@ def _expired(store: TenantStore, actor: Actor, request_id: str) -> None:
     if request.status not in OPEN_REQUEST:
         return
     at = timestamp()
-    moved = lifecycle.transition(version.status, V.DRAFT, {lifecycle.Mover.WORKFLOW})
+    # An expired revalidation leaves the version approved: it is simply still due.
+    revalidation = request.kind is RequestKind.REVALIDATION
+    moved = version.status if revalidation else _moved(version, V.DRAFT)
     _close(
         store,
         actor,
@@ -87,9 +103,13 @@ def _expired(store: TenantStore, actor: Actor, request_id: str) -> None:
         RequestStatus.EXPIRED,
         moved,
         at,
-        None,
+        {},
         events.APPROVAL_EXPIRED,
     )
+
+
+def _moved(version: Version, target: lifecycle.VersionStatus) -> lifecycle.VersionStatus:
+    return lifecycle.transition(version.status, target, {lifecycle.Mover.WORKFLOW})
 
 
 def _read(store: TenantStore, request_id: str) -> tuple[ApprovalRequest, Version, Model]:
@@ -132,9 +152,12 @@ def _close(
     status: RequestStatus,
     version_status: lifecycle.VersionStatus,
     at: str,
-    approval: VersionApproval | None,
+    fields: dict[str, Any],
     kind: events.EventType,
 ) -> None:
+    """Close the request with `status` and move its version to `version_status` (with
+    `fields` set on it), once, in one unit of work with the model's counts and status; a
+    revalidation's link is cleared."""
     version, model = subject
     data = public(request)
     stages = [
@@ -158,8 +181,9 @@ def _close(
     moved = Version.model_validate(
         {
             **public(version),
+            **fields,
             "status": version_status,
-            "approval": public(approval) if approval else public(version).get("approval"),
+            "revalidation_request_id": None,
             "updated_at": at,
             "revision": version.revision + 1,
         }
@@ -185,7 +209,7 @@ def _close(
                 {
                     "status": status,
                     "version_status": version_status,
-                    **({"approval": public(approval)} if approval else {}),
+                    **{k: public(moved)[k] for k in fields},
                 },
             ),
         ),

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
+from chalicelib import observability
 from chalicelib.bootstrap import client
 from chalicelib.config import settings
 from chalicelib.domain import events
@@ -243,6 +244,15 @@ def complete_stage(store: TenantStore, request_id: str, index: int, outcome: str
     if record is None:
         return False
     return _send(store, request_id, index, str(record["task_token"]), outcome)
+
+
+def call_back(store: TenantStore, request_id: str, index: int, outcome: str) -> None:
+    """Send a closed stage's `outcome` now, whose callback the closing change owed in its
+    own transaction: when this fails the reconciler sends it, and the change stands."""
+    try:
+        complete_stage(store, request_id, index, outcome)
+    except Exception as exc:
+        observability.log_deferred("stage callback", f"{request_id}#{index}", exc)
 
 
 def _send(store: TenantStore, request_id: str, index: int, token: str, outcome: str) -> bool:

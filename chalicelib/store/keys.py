@@ -178,6 +178,10 @@ class TenantKeys:
         """The S3 key of an artifact's bytes."""
         return f"{self.objects}models/{model_id}/versions/{number:06d}/artifacts/{name}"
 
+    def evidence_object_key(self, request_id: str, name: str) -> str:
+        """The S3 key of an evidence file of an approval request."""
+        return f"{self.objects}approvals/{request_id}/evidence/{name}"
+
     def audit_head(self) -> Key:
         return {"pk": self.audit, "sk": "HEAD"}
 

@@ -80,6 +80,12 @@ class ArtifactObjects:
         self._inside(key)
         return key
 
+    def evidence_key(self, request_id: str, name: str) -> str:
+        """The S3 key of an evidence file of this tenant's approval request `request_id`."""
+        key = self.keys.evidence_object_key(request_id, name)
+        self._inside(key)
+        return key
+
     def _inside(self, key: str) -> None:
         # Names and ids are validated before they get here; this is the last line, so a
         # presigned URL can never reach another tenant's objects whatever a caller passes.

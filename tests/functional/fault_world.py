@@ -34,7 +34,7 @@ from tests.conftest import PLATFORM_KEY
 from tests.harness import moto_table
 from tests.harness.clients import Answer, ApiClient
 from tests.harness.exercise import Exerciser, Prepared, fresh_idempotency_key
-from tests.harness.fake_workflow import open_first_stage
+from tests.harness.fake_workflow import play_workflow
 from tests.harness.faults import Faults, Kind, PerRequest, Site
 from tests.harness.moto_table import Snapshot
 from tests.harness.tap import EventTap
@@ -145,7 +145,7 @@ class FaultWorld:
         self.api = TenantKeys(PerRequest(api, faults))
         self.tenant: Tenant = make_tenant(self.api, "Acme", PLATFORM_KEY, PEOPLE)
         self.api.audit_keys[self.tenant.id] = self.tenant.keys["auditor"]
-        self.exerciser = Exerciser(self.api, self.tenant, PLATFORM_KEY, open_first_stage)
+        self.exerciser = Exerciser(self.api, self.tenant, PLATFORM_KEY, play_workflow)
         self.base = moto_table.capture(table)
         self._prepared: dict[str, PreparedOp] = {}
 

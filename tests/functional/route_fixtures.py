@@ -103,6 +103,11 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     ): _DEPLOYERS,
     # retire: the model's team (developers), or an admin
     ("POST", "/v1/models/{model_id}/versions/{number}/retire"): _RETIRERS,
+    ("POST", "/v1/approval-requests/{request_id}/cancel"): _DEVELOPER,  # its submitter
+    ("POST", "/v1/approval-requests/{request_id}/evidence"): _DECIDERS,
+    ("POST", "/v1/approval-requests/{request_id}/evidence/{name}/complete"): _DECIDERS,
+    ("POST", "/v1/approval-requests/{request_id}/comments"): _DECIDERS,
+    ("POST", "/v1/models/{model_id}/versions/{number}/reopen"): _DEVELOPER,
     # read audit events: auditor, admin
     ("GET", "/v1/audit-events"): _AUDIT_READERS,
     ("GET", "/v1/audit/verify"): _AUDIT_READERS,

@@ -26,7 +26,7 @@ from tests.functional.route_fixtures import running_api
 from tests.harness import executions
 from tests.harness.consumers import Capture, declared
 from tests.harness.exercise import Exerciser
-from tests.harness.fake_workflow import open_first_stage
+from tests.harness.fake_workflow import play_workflow
 from tests.harness.scenario import Scenario
 
 
@@ -85,7 +85,7 @@ def test_verifying_the_audit_chain_may_read_a_page_per_500_new_events() -> None:
 
 
 def test_every_route_the_app_serves_has_cases_to_measure(api: Api, tenant: Tenant) -> None:
-    ex = Exerciser(api, tenant, PLATFORM_KEY, open_first_stage)
+    ex = Exerciser(api, tenant, PLATFORM_KEY, play_workflow)
     measured = {label(case.op) for op in routes() for case in cases(op, ex)}
     assert measured == served_routes()
     assert stale_explicit(routes()) == []
@@ -101,7 +101,7 @@ def test_each_kind_of_case_is_measured_with_accepted_requests(counted: Api, tena
     ]
     # WHEN the calls part measures them
     found = measure_all(
-        sample, Exerciser(counted, tenant, PLATFORM_KEY, open_first_stage), lambda: counted
+        sample, Exerciser(counted, tenant, PLATFORM_KEY, play_workflow), lambda: counted
     )
     entries = {row: entry for row, entry in found.items() if not row.startswith("_")}
     # THEN every case was answered as its route declares
@@ -118,7 +118,7 @@ def test_each_kind_of_case_is_measured_with_accepted_requests(counted: Api, tena
 def test_a_route_above_its_budget_is_flagged(counted: Api, tenant: Tenant) -> None:
     # GIVEN a write judged against the budget of a read
     post = next(op for op in routes() if label(op) == "POST /v1/models")
-    ex = Exerciser(counted, tenant, PLATFORM_KEY, open_first_stage)
+    ex = Exerciser(counted, tenant, PLATFORM_KEY, play_workflow)
     case = Case("a write as a read", post, READ, lambda: (ex.prepare(post), ex.prepare(post)))
     # WHEN it is measured
     entry = measure(case, lambda: counted)
@@ -162,7 +162,7 @@ def test_every_declared_consumer_and_schedule_is_measured_on_an_input_the_system
 
 def test_latency_prepares_a_consuming_request_anew_for_every_call(api: Api, tenant: Tenant) -> None:
     revoke = next(op for op in routes() if label(op) == "DELETE /v1/api-keys/{key_id}")
-    figures = time_route(Exerciser(api, tenant, PLATFORM_KEY, open_first_stage), revoke, calls=3)
+    figures = time_route(Exerciser(api, tenant, PLATFORM_KEY, play_workflow), revoke, calls=3)
     assert figures["n"] == 3 and figures["prepared"] == "per call"
     assert figures["unexpected"] == {}
 

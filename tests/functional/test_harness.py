@@ -8,14 +8,14 @@ import pytest
 from chalicelib.api.http import Operation
 from tests.conftest import PLATFORM_KEY, Api, Tenant
 from tests.harness.exercise import Exerciser, creator_of, operations
-from tests.harness.fake_workflow import open_first_stage
+from tests.harness.fake_workflow import play_workflow
 
 
 @pytest.mark.parametrize("op", operations(), ids=lambda op: f"{op.method} {op.path}")
 def test_the_harness_builds_an_accepted_request_for_every_declared_operation(
     api: Api, tenant: Tenant, op: Operation
 ) -> None:
-    answer = Exerciser(api, tenant, PLATFORM_KEY, open_first_stage).run(op)
+    answer = Exerciser(api, tenant, PLATFORM_KEY, play_workflow).run(op)
     assert answer.status == op.status
 
 

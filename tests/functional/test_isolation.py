@@ -85,6 +85,17 @@ BODIES: dict[Route, dict[str, Any] | None] = {
     },
     ("DELETE", "/v1/models/{model_id}/versions/{number}/deployments/{deployment_id}"): None,
     ("POST", "/v1/models/{model_id}/versions/{number}/retire"): None,
+    ("POST", "/v1/approval-requests/{request_id}/cancel"): None,
+    ("POST", "/v1/approval-requests/{request_id}/evidence"): {
+        "name": "report.pdf",
+        "kind": "documentation",
+        "media_type": "application/pdf",
+        "size": 5,
+        "sha256": "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+    },
+    ("POST", "/v1/approval-requests/{request_id}/evidence/{name}/complete"): None,
+    ("POST", "/v1/approval-requests/{request_id}/comments"): {"text": "probe"},
+    ("POST", "/v1/models/{model_id}/versions/{number}/reopen"): None,
 }
 
 # The role A calls with: the first one PERMISSIONS allows, so a 403 never masks the check.

@@ -122,6 +122,8 @@ def body_for(route: Route, role: str, world: World) -> dict[str, Any] | None:
         ("POST", "/v1/models/{model_id}/versions/{number}/approval-requests"): {},
         ("POST", "/v1/approval-requests/{request_id}/decisions"): {"outcome": "approve"},
         ("POST", "/v1/models/{model_id}/versions/{number}/deployments"): STAGING,
+        ("POST", "/v1/approval-requests/{request_id}/evidence"): ARTIFACT,
+        ("POST", "/v1/approval-requests/{request_id}/comments"): {"text": f"By {role}"},
     }
     if route == ("PATCH", "/v1/models/{model_id}") and role in ("validator", "approver"):
         # Risk tier is the validator's and approver's to change; 2 -> 1 or 3 always changes it.

@@ -12,10 +12,12 @@ operations come from `chalicelib.api.http.REGISTRY`, and for each one
   made by `POST /v1/models/{model_id}/versions/{number}/approval-requests`) takes the POST
   whose path ends in the collection's name, its own parameters made the same way;
 - an object the system moves on by itself once created (an approval request, whose
-  workflow opens its first stage) is awaited by `settle` before it is used: by default it
-  reads the object until it is no longer pending (a live stack runs the workflow); in
-  process, where moto does not execute state machines, a fake of the workflow plays its
-  part (`tests.harness.fake_workflow`);
+  workflow opens its first stage, or applies a reject) is awaited by `settle` before it is
+  used: by default it reads the object until it has moved on (a live stack runs the
+  workflow); in process, where moto does not execute state machines, a fake of the
+  workflow plays its part (`tests.harness.fake_workflow`);
+- an operation that needs its objects in a state of their own (reopening takes a rejected
+  version) gets them there first (`PRECONDITIONS`);
 - the body is the request model's first OpenAPI example, with every id in it
   (`prn_…`) replaced by a fresh object of that kind, made the same way;
 - `If-Match` is the ETag a reader of the same path sees just before;
@@ -128,21 +130,65 @@ def pointer(document: Any, path: str) -> Any:
 Settle = Callable[["Exerciser", Operation, Answer], None]
 
 
-def wait_for_workflow(ex: Exerciser, post: Operation, answer: Answer, seconds: float = 30) -> None:
-    """A new approval request is usable once its workflow has opened its first stage: read
-    it (bounded) until it is no longer pending."""
-    from chalicelib.domain.approvals import ApprovalRequest
+def rejected_stage(request: dict[str, Any]) -> bool:
+    """Whether an approval request (as answered) has a stage a reject closed."""
+    return any(stage.get("outcome") == "reject" for stage in request.get("stages", []))
 
-    if post.response is not ApprovalRequest or answer.json.get("status") != "pending":
+
+def wait_for_workflow(ex: Exerciser, post: Operation, answer: Answer, seconds: float = 30) -> None:
+    """An approval request moves on by itself: a new one is usable once its workflow has
+    opened its first stage, a rejected one once the workflow applied the reject. Read it
+    (bounded) until then."""
+    # By name: the benchmark measures fresh copies of the app, each with its own classes.
+    if post.response is None or post.response.__name__ != "ApprovalRequest":
         return
-    location = answer.headers["location"]
+    if answer.status >= 300:
+        return
+    if answer.json.get("status") == "pending":
+        awaited = {"in_review"}
+    elif rejected_stage(answer.json):
+        awaited = {"rejected"}
+    else:
+        return
+    location = f"/v1/approval-requests/{answer.json['id']}"
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         read = ex.api.get(location, ex.key("auditor"))
-        if read.status == 200 and read.json["status"] != "pending":
+        if read.status == 200 and read.json["status"] in awaited:
             return
         time.sleep(0.1)
-    raise ExerciseFailed(f"{location} stayed pending for {seconds} s: is the workflow running?")
+    raise ExerciseFailed(f"{location} did not move on in {seconds} s: is the workflow running?")
+
+
+def _rejected(ex: Exerciser, values: dict[str, str]) -> None:
+    """Reopening takes a rejected version: submit it, and reject its first stage."""
+    version = f"/v1/models/{values['model_id']}/versions/{values['number']}"
+    submit = _operation("POST", "/v1/models/{model_id}/versions/{number}/approval-requests")
+    decide = _operation("POST", "/v1/approval-requests/{request_id}/decisions")
+    submitted = ex.api.post(f"{version}/approval-requests", ex.key("developer"), {})
+    if submitted.status != 201:
+        raise ExerciseFailed(f"submitting {version}: {submitted.status} {submitted.json}")
+    ex.settle(ex, submit, submitted)
+    role = submitted.json["stages"][0]["role"]
+    rejected = ex.api.post(
+        f"/v1/approval-requests/{submitted.json['id']}/decisions",
+        ex.key(role),
+        {"outcome": "reject", "comment": "rejected by the harness"},
+    )
+    if rejected.status != 201:
+        raise ExerciseFailed(f"rejecting {version}: {rejected.status} {rejected.json}")
+    ex.settle(ex, decide, rejected)
+
+
+def _operation(method: str, path: str) -> Operation:
+    return next(op for op in operations() if (op.method, op.path) == (method, path))
+
+
+# Operations that take their objects in a state a fresh one is not in, and how to get
+# them there (after the path's objects are made).
+PRECONDITIONS: dict[tuple[str, str], Callable[[Exerciser, dict[str, str]], None]] = {
+    ("POST", "/v1/models/{model_id}/versions/{number}/reopen"): _rejected,
+}
 
 
 class Exerciser:
@@ -172,6 +218,9 @@ class Exerciser:
         values: dict[str, str] = {}
         for param in op.path_params:
             values[param] = self.make(op.path, param, values)
+        precondition = PRECONDITIONS.get((op.method, op.path))
+        if precondition is not None:
+            precondition(self, values)
         path = re.sub(r"{(\w+)}", lambda m: values[m.group(1)], op.path)
         body = self.fill_ids(example_of(op)) if op.request is not None else None
         headers: dict[str, str] = {}

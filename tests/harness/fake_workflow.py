@@ -1,11 +1,12 @@
 """The approval workflow's part, played in process where moto does not execute state
 machines (fault injection and the AWS-call benchmark run on plain `mock_aws()`).
 
-A state machine's first task hands the app the first stage's task token through the
-WorkflowMessages queue; `open_first_stage` hands the same message to the app's own
-consumer, as Lambda would, with a token of its own making (moto, not executing, accepts
-any token in SendTaskSuccess). Nothing else of the workflow is faked: what the app does
-with the message is its own code.
+A state machine hands the app a stage's task token, and later the request's outcome,
+through the WorkflowMessages queue. `play_workflow` hands the same messages to the app's
+own consumer, as Lambda would: for a new request, its first stage opened with a token of
+its own making (moto, not executing, accepts any token in SendTaskSuccess); for a decision
+that rejected a stage, the request's outcome. Nothing else of the workflow is faked: what
+the app does with the messages is its own code.
 """
 
 from __future__ import annotations
@@ -13,29 +14,33 @@ from __future__ import annotations
 import importlib
 import json
 import uuid
+from typing import Any
 
 from chalicelib.api.http import Operation
 from infra.dispatch import function_handler
 from infra.lambda_context import LambdaContext, function_arn
 from tests.harness.clients import Answer
-from tests.harness.exercise import ExerciseFailed, Exerciser
+from tests.harness.exercise import ExerciseFailed, Exerciser, rejected_stage
 
 CONSUMER = "apply_workflow_message"
 
 
-def open_first_stage(ex: Exerciser, post: Operation, answer: Answer) -> None:
-    """For a new approval request: its first stage opened, as the workflow would open it."""
-    from chalicelib.domain.approvals import ApprovalRequest
-
-    if post.response is not ApprovalRequest or answer.json.get("status") != "pending":
+def play_workflow(ex: Exerciser, post: Operation, answer: Answer) -> None:
+    """What the workflow would send after `post` answered `answer`, applied by the app."""
+    # By name: the benchmark measures fresh copies of the app, each with its own classes.
+    if post.response is None or post.response.__name__ != "ApprovalRequest":
         return
-    body = {
-        "kind": "stage.opened",
-        "tenant_id": ex.tenant.id,
-        "request_id": answer.json["id"],
-        "stage": 0,
-        "task_token": f"fake-token-{uuid.uuid4()}",
-    }
+    if answer.status >= 300:
+        return
+    request = {"tenant_id": ex.tenant.id, "request_id": answer.json["id"]}
+    if answer.json.get("status") == "pending":
+        task_token = f"fake-token-{uuid.uuid4()}"
+        _apply({**request, "kind": "stage.opened", "stage": 0, "task_token": task_token})
+    elif rejected_stage(answer.json):
+        _apply({**request, "kind": "request.decided", "outcome": "reject"})
+
+
+def _apply(body: dict[str, Any]) -> None:
     message_id = str(uuid.uuid4())
     record = {
         "messageId": message_id,
@@ -48,4 +53,4 @@ def open_first_stage(ex: Exerciser, post: Operation, answer: Answer) -> None:
     )
     result = function_handler(app, CONSUMER)({"Records": [record]}, context)
     if result.get("batchItemFailures"):
-        raise ExerciseFailed(f"the workflow consumer failed to open {answer.json['id']}")
+        raise ExerciseFailed(f"the workflow consumer failed to apply {body['kind']}")

@@ -39,8 +39,11 @@ def test_a_tier_2_version_is_approved_once_validation_and_approval_reach_their_q
     opened = stage_open(api, tenant, request["id"], 0, pump)
     assert opened["status"] == "in_review" and opened["stages"][0]["deadline"]
     assert execution(request["id"], executing_aws)["status"] == "RUNNING"
-    # WHEN the validator approves, THEN the approval stage opens next
+    # WHEN the validator approves, THEN the approval stage opens next (an approver who
+    # comes before it has opened is told to wait)
     assert decide(api, tenant, request["id"], "validator").status == 201
+    early = decide(api, tenant, request["id"], "approver")
+    assert early.status == 409 and "next stage is opening" in early.json["detail"], early.json
     stage_open(api, tenant, request["id"], 1, pump)
     # WHEN the approver approves, THEN the workflow approves the request and the version
     assert decide(api, tenant, request["id"], "approver").status == 201
@@ -92,8 +95,24 @@ def test_a_tier_1_risk_approval_needs_two_approvers(
     # AND the same approver cannot count twice
     again = decide(api, tenant, request["id"], "approver")
     assert again.status == 409, again.json
-    assert decide(api, tenant, request["id"], "approver2").status == 201
+    # AND the last stage's approvals carry the conditions of use and an expiry, which
+    # cannot be in the past
+    path = f"/v1/approval-requests/{request['id']}/decisions"
+    past = {"outcome": "approve", "approval_expires_at": "2020-01-01T00:00:00Z"}
+    stale = api.post(path, tenant.keys["approver2"], past)
+    assert stale.status == 422, stale.json
+    assert [e["field"] for e in stale.json["errors"]] == ["body.approval_expires_at"]
+    terms = {
+        "outcome": "approve",
+        "conditions": ["Retail book only"],
+        "approval_expires_at": "2030-01-01T00:00:00Z",
+    }
+    assert api.post(path, tenant.keys["approver2"], terms).status == 201
     settled(api, tenant, request["id"], "approved", pump)
+    version = api.get(f"/v1/models/{request['model_id']}/versions/1", tenant.keys["auditor"])
+    approval = version.json["approval"]
+    assert approval["conditions"] == ["Retail book only"]
+    assert approval["expires_at"].startswith("2030-01-01T00:00:00")
 
 
 def test_a_reject_ends_the_request_and_rejects_the_version(
