@@ -5,10 +5,11 @@ records what approved it, the artifact digests and S3 object versions the reques
 and the conditions of use and expiry the last stage's approvers set) or rejects it (a stage
 was rejected); `request.expired` expires the request and makes the version a draft again.
 Each moves the version through `domain.lifecycle` as the workflow, once, in one unit of
-work with the request. An approval sets the version's next revalidation, its pinned
-policy's interval ahead. The model's derived status moves with it (`services.standing`:
-an approval makes an in-development model approved); a model changed meanwhile (a PATCH,
-a deployment) makes the unit retry on fresh reads.
+work with the request and the model's derived status (`services.standing`: an approval
+makes an in-development model approved, a rejected revalidation may make an approved one
+in development again). A model changed meanwhile (a PATCH, a deployment) makes the unit
+retry on fresh reads. An approval sets the version's next revalidation, its pinned
+policy's interval ahead.
 
 A revalidation's version stays approved while it runs: approving it sets the next due
 date (its approval is left as it was), rejecting it rejects the version, and expiry leaves

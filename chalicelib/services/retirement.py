@@ -1,8 +1,9 @@
 """Retiring a version: it leaves use for good, once nothing runs it in production.
 
 A version may be retired from the states `domain.lifecycle` allows (draft, rejected,
-approved; a submitted one is cancelled first), by its model's team (developers) or an
-admin, once it has no open production deployment (409 naming each). Its open deployments
+approved; a submitted one is cancelled first, and so is a revalidation under way), by its
+model's team (developers) or an admin, once it has no open production deployment (409
+naming each). Its open deployments
 elsewhere are left as they are: they record what runs, and their team ends them. The
 model's derived status moves in the same unit of work (`services.standing`): retiring its
 last unretired version retires the model.
@@ -34,6 +35,11 @@ def retire(actor: Actor, model_id: str, number: str) -> Version:
         model, version, _ = read_version(store, model_id, number)
         movers = _movers(actor, duties.team(model.owner_id, model.developer_ids))
         target = lifecycle.transition(version.status, lifecycle.VersionStatus.RETIRED, movers)
+        if version.revalidation_request_id is not None:
+            raise ConflictError(
+                f"version {version.number} is under revalidation"
+                f" ({version.revalidation_request_id}); cancel it first"
+            )
         # Read after the model: a production deployment committed since would have moved
         # the model's revision, and this unit, conditioned on it, would retry.
         running = open_production(store, model_id, version.number)

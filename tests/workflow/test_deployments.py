@@ -30,7 +30,9 @@ def approved(api: Api, tenant: Tenant, pump: Callable[[], int], **last: Any) -> 
     stages = request["stages"]
     for index, stage in enumerate(stages):
         stage_open(api, tenant, request["id"], index, pump)
-        extra = last if index == len(stages) - 1 else {}
+        # a callable value is made at the decision (an expiry a moment ahead of it)
+        extra = {k: v() if callable(v) else v for k, v in last.items()}
+        extra = extra if index == len(stages) - 1 else {}
         for who in DECIDERS[stage["role"]][: stage["quorum"]]:
             assert decide(api, tenant, request["id"], who, **extra).status == 201
     settled(api, tenant, request["id"], "approved", pump)
@@ -134,11 +136,16 @@ def test_production_refuses_a_version_whose_approval_lapsed(
     wf_api: Api, wf_tenant: Tenant, pump: Callable[[], int]
 ) -> None:
     api, tenant = wf_api, wf_tenant
-    # GIVEN a version approved until two seconds from the decision
-    expiry = datetime.now(UTC) + timedelta(seconds=2)
-    request = approved(api, tenant, pump, approval_expires_at=expiry.isoformat())
+
+    # GIVEN a version approved until two seconds after the decision
+    def two_seconds_ahead() -> str:
+        return (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+
+    request = approved(api, tenant, pump, approval_expires_at=two_seconds_ahead)
     version = f"{model_path(request)}/versions/1"
-    time.sleep(max(0.0, (expiry - datetime.now(UTC)).total_seconds()) + 0.1)
+    expiry = api.get(version, tenant.keys["auditor"]).json["approval"]["expires_at"]
+    lapse = datetime.fromisoformat(expiry.replace("Z", "+00:00")) - datetime.now(UTC)
+    time.sleep(max(0.0, lapse.total_seconds()) + 0.1)
     # WHEN it is deployed to production after that, THEN 409 says the approval lapsed
     answer = api.post(f"{version}/deployments", tenant.keys["developer"], PRODUCTION)
     assert answer.status == 409, answer.json
@@ -188,3 +195,37 @@ def test_concurrent_production_deployments_and_a_retirement_leave_the_counts_tru
     else:
         assert stored and read["status"] == "in_production", answers
     assert api.get("/v1/audit/verify?full=true", tenant.keys["auditor"]).json["valid"]
+
+
+def test_a_version_under_revalidation_deploys_and_is_not_retired_until_it_is_settled(
+    wf_api: Api, wf_tenant: Tenant, pump: Callable[[], int]
+) -> None:
+    api, tenant = wf_api, wf_tenant
+    request = approved(api, tenant, pump)
+    model, version = model_path(request), f"{model_path(request)}/versions/1"
+    # GIVEN the approved version submitted for revalidation
+    path = f"{version}/approval-requests"
+    revalidation = api.post(path, tenant.keys["developer"], {"kind": "revalidation"})
+    assert revalidation.status == 201, revalidation.json
+    # THEN it still goes to production, and cannot be retired meanwhile
+    deployed = api.post(f"{version}/deployments", tenant.keys["monitor"], PRODUCTION)
+    assert deployed.status == 201, deployed.json
+    assert api.call("DELETE", deployed.headers["location"], tenant.keys["monitor"]).status == 204
+    refused = api.post(f"{version}/retire", tenant.keys["developer"])
+    assert refused.status == 409, refused.json
+    assert "revalidation" in refused.json["detail"]
+    # WHEN it runs in production again and its revalidation is rejected
+    again = {**PRODUCTION, "target": "sagemaker:endpoint/retail-pd-2"}
+    assert api.post(f"{version}/deployments", tenant.keys["monitor"], again).status == 201
+    stage_open(api, tenant, revalidation.json["id"], 0, pump)
+    rejected = decide(api, tenant, revalidation.json["id"], "validator", "reject")
+    assert rejected.status == 201, rejected.json
+    settled(api, tenant, revalidation.json["id"], "rejected", pump)
+    # THEN the version is rejected and no longer counts as approved, but the model stays in
+    # production while the deployment is open (ending it is its team's call)
+    read = api.get(model, tenant.keys["auditor"]).json
+    assert api.get(version, tenant.keys["auditor"]).json["status"] == "rejected"
+    assert (read["status"], read["approved_versions"]) == ("in_production", 0)
+    # AND a rejected version takes no new production deployment
+    third = {**PRODUCTION, "target": "sagemaker:endpoint/retail-pd-3"}
+    assert api.post(f"{version}/deployments", tenant.keys["monitor"], third).status == 409
