@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from chalicelib.domain.models import Inbound, ListPage, Outbound, PrincipalId, Scope
+from chalicelib.domain.models import Inbound, ListPage, Outbound, PrincipalId, Scope, WholeNumber
 from chalicelib.errors import DomainRuleError, FieldError
 
 DAY = 86_400
@@ -28,7 +28,7 @@ StageName = Annotated[
         min_length=1, max_length=64, pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9 _.-]{0,62}[A-Za-z0-9])?$"
     ),
 ]
-Seconds = Annotated[int, Field(ge=1, le=MAX_WAIT_SECONDS)]
+Seconds = Annotated[WholeNumber, Field(ge=1, le=MAX_WAIT_SECONDS)]
 WEEK = 7 * DAY
 ESCALATION = 3 * DAY
 
@@ -50,7 +50,7 @@ class CardField(StrEnum):
 class PolicyStage(Inbound):
     name: StageName
     role: Literal["validator", "approver"] = Field(description="Who decides the stage")
-    quorum: int = Field(ge=1, le=20, description="Approvals that close the stage")
+    quorum: WholeNumber = Field(ge=1, le=20, description="Approvals that close the stage")
     deadline_seconds: Seconds = Field(
         default=WEEK, description="How long the stage waits before it escalates"
     )
@@ -65,7 +65,7 @@ Stages = Annotated[list[PolicyStage], Field(min_length=1, max_length=10)]
 class TierPolicy(Inbound):
     stages: Stages = Field(description="In order; each must reach its quorum")
     revalidation_stages: Stages
-    revalidation_interval_days: int = Field(ge=1, le=3650)
+    revalidation_interval_days: WholeNumber = Field(ge=1, le=3650)
     required_model_card_fields: list[CardField] = Field(default_factory=list, max_length=9)
 
 
