@@ -57,7 +57,7 @@ def _whole_number(value: Any) -> Any:
 RiskTier = Annotated[
     int, Field(ge=1, le=3, description="1 high, 2 medium, 3 low"), BeforeValidator(_whole_number)
 ]
-WholeNumber = Annotated[int, BeforeValidator(_whole_number)]  # an int a JSON 2.0 may also be
+WholeNumber = BeforeValidator(_whole_number)  # in an Annotated int: a JSON 2.0 counts as 2
 
 
 # Fields a merge-patch may not null: the object cannot exist without them.

@@ -28,7 +28,7 @@ StageName = Annotated[
         min_length=1, max_length=64, pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9 _.-]{0,62}[A-Za-z0-9])?$"
     ),
 ]
-Seconds = Annotated[WholeNumber, Field(ge=1, le=MAX_WAIT_SECONDS)]
+Seconds = Annotated[int, Field(ge=1, le=MAX_WAIT_SECONDS), WholeNumber]
 WEEK = 7 * DAY
 ESCALATION = 3 * DAY
 
@@ -50,7 +50,9 @@ class CardField(StrEnum):
 class PolicyStage(Inbound):
     name: StageName
     role: Literal["validator", "approver"] = Field(description="Who decides the stage")
-    quorum: WholeNumber = Field(ge=1, le=20, description="Approvals that close the stage")
+    quorum: Annotated[int, Field(ge=1, le=20), WholeNumber] = Field(
+        description="Approvals that close the stage"
+    )
     deadline_seconds: Seconds = Field(
         default=WEEK, description="How long the stage waits before it escalates"
     )
@@ -65,7 +67,7 @@ Stages = Annotated[list[PolicyStage], Field(min_length=1, max_length=10)]
 class TierPolicy(Inbound):
     stages: Stages = Field(description="In order; each must reach its quorum")
     revalidation_stages: Stages
-    revalidation_interval_days: WholeNumber = Field(ge=1, le=3650)
+    revalidation_interval_days: Annotated[int, Field(ge=1, le=3650), WholeNumber]
     required_model_card_fields: list[CardField] = Field(default_factory=list, max_length=9)
 
 
