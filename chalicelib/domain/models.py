@@ -39,10 +39,8 @@ Email = Annotated[
 Tag = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/=+-]+$")
 ]
-Scope = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9.-]*(:[a-z0-9.-]+)?$"),
-]
+SCOPE_PATTERN = r"^[a-z0-9][a-z0-9.-]*(:[a-z0-9.-]+)?$"  # a regulatory scope
+Scope = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=SCOPE_PATTERN)]
 PrincipalId = Annotated[str, StringConstraints(pattern=r"^prn_[0-9A-HJKMNP-TV-Z]{26}$")]
 ModelId = Annotated[str, StringConstraints(pattern=r"^mdl_[0-9A-HJKMNP-TV-Z]{26}$")]
 

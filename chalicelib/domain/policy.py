@@ -14,7 +14,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from chalicelib.domain.models import Inbound, ListPage, Outbound, PrincipalId, Scope, WholeNumber
+from chalicelib.domain.models import (
+    SCOPE_PATTERN,
+    Inbound,
+    ListPage,
+    Outbound,
+    PrincipalId,
+    Scope,
+    WholeNumber,
+)
 from chalicelib.errors import DomainRuleError, FieldError
 
 DAY = 86_400
@@ -141,6 +149,11 @@ class PolicyBody(Inbound):
         default_factory=dict,
         max_length=50,
         description="Model-card fields a model in a regulatory scope needs, beside its tier's",
+        # The document says what a key must be (pydantic puts the pattern only in
+        # patternProperties, which lets any other key through).
+        json_schema_extra={
+            "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": SCOPE_PATTERN}
+        },
     )
 
 
