@@ -46,7 +46,7 @@ def until(condition: Callable[[], Any], pump: Callable[[], int], seconds: float 
         if found:
             return found
         time.sleep(0.05)
-    raise AssertionError(f"the scenario did not get there within {seconds} s")
+    raise AssertionError(f"not reached within {seconds} s")
 
 
 class Scenario:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import boto3
 import pytest
 from chalice.test import Client
 
 from tests.conftest import JUDGES, Api, Tenant, make_tenant, provisioned
+from tests.harness.scenario import until  # noqa: F401  (the workflow tests wait with it)
 
 
 @pytest.fixture
@@ -40,17 +40,3 @@ def pump(executing_aws: dict[str, str]) -> Callable[[], int]:
 
     dispatcher = Dispatcher(app, boto3.session.Session(), executing_aws)
     return dispatcher.pump_all
-
-
-def until(condition: Callable[[], Any], pump: Callable[[], int], seconds: float = 30) -> Any:
-    """Pump the dispatcher until `condition()` is truthy (bounded); returns its value."""
-    import time
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        pump()
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"not reached within {seconds} s")
