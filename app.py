@@ -18,11 +18,13 @@ from chalicelib.api import (
     policy,
     principals,
     tenants,
+    webhooks,
 )
 from chalicelib.api.http import edge_problem
 from chalicelib.handlers import artifacts as artifact_handlers
 from chalicelib.handlers import audit as audit_schedules
 from chalicelib.handlers import relay, workflow
+from chalicelib.handlers import webhooks as webhook_handlers
 
 app = Chalice(app_name="custos")
 app.api.binary_types = []  # every body is JSON; never base64 a request
@@ -35,11 +37,18 @@ for blueprint in (
     policy.bp,
     approvals.bp,
     deployments.bp,
+    webhooks.bp,
     audit.bp,
 ):
     app.register_blueprint(blueprint)
 # Entry points no HTTP request starts (chalicelib.entrypoints declares them).
-for blueprint in (relay.bp, workflow.bp, artifact_handlers.bp, audit_schedules.bp):
+for blueprint in (
+    relay.bp,
+    workflow.bp,
+    artifact_handlers.bp,
+    webhook_handlers.bp,
+    audit_schedules.bp,
+):
     app.register_blueprint(blueprint)
 
 

@@ -21,6 +21,21 @@ class ArtifactSettings(NamedTuple):
     download_seconds: int  # how long a download URL stays valid
 
 
+class WebhookSettings(NamedTuple):
+    """How webhooks are delivered (the README's "Webhooks")."""
+
+    key_arn: str  # the KMS key that encrypts signing secrets
+    deliveries_queue_url: str  # one message per delivery attempt
+    timeout_seconds: float  # a receiver has this long to answer an attempt
+    # Local development only: receivers on loopback addresses (127.0.0.0/8, ::1,
+    # localhost) are allowed. Off unless CUSTOS_WEBHOOKS_ALLOW_LOOPBACK=true.
+    allow_loopback: bool
+    # A retry due within this many seconds is sent with an SQS delay; later ones (and any
+    # message lost on the way) the sweeper sends when due. SQS delays stop at 15 minutes.
+    queue_delay_max_seconds: int
+    lease_seconds: int  # an attempt in flight holds its delivery this long
+
+
 class Settings(NamedTuple):
     table: str
     bucket: str
@@ -32,6 +47,7 @@ class Settings(NamedTuple):
     auth_cache_seconds: float
     max_body_bytes: int
     artifact: ArtifactSettings
+    webhooks: WebhookSettings
 
 
 @cache
@@ -55,5 +71,13 @@ def settings() -> Settings:
             part_bytes=int(env.get("CUSTOS_ARTIFACT_PART_BYTES", str(64 * MIB))),
             upload_seconds=int(env.get("CUSTOS_ARTIFACT_UPLOAD_SECONDS", "900")),
             download_seconds=int(env.get("CUSTOS_ARTIFACT_DOWNLOAD_SECONDS", "300")),
+        ),
+        webhooks=WebhookSettings(
+            key_arn=env.get("CUSTOS_WEBHOOKS_KEY_ARN", ""),
+            deliveries_queue_url=env.get("CUSTOS_WEBHOOK_DELIVERIES_QUEUE_URL", ""),
+            timeout_seconds=float(env.get("CUSTOS_WEBHOOKS_TIMEOUT_SECONDS", "5")),
+            allow_loopback=env.get("CUSTOS_WEBHOOKS_ALLOW_LOOPBACK", "").lower() == "true",
+            queue_delay_max_seconds=int(env.get("CUSTOS_WEBHOOKS_QUEUE_DELAY_MAX_SECONDS", "900")),
+            lease_seconds=int(env.get("CUSTOS_WEBHOOKS_LEASE_SECONDS", "30")),
         ),
     )

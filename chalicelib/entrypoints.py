@@ -101,6 +101,9 @@ class QueueConsumer(NamedTuple):
     handle: MessageHandler | None = None
     # A message this consumer accepts, for the harness (fault injection, benchmarks).
     example: Callable[[], dict[str, Any]] | None = None
+    # At most this many invocations at once (the event source's maximum concurrency, at
+    # least 2 on AWS); None leaves it to Lambda. The local dispatcher runs as many workers.
+    concurrency: int | None = None
 
 
 class StreamConsumer(NamedTuple):
@@ -203,8 +206,11 @@ def consumer(
     batch_size: int = 10,
     timeout_seconds: int = 60,
     example: Callable[[], dict[str, Any]] | None = None,
+    concurrency: int | None = None,
 ) -> Callable[[MessageHandler], MessageHandler]:
     """Declare a queue consumer: `handle(actor, message)` runs once per message."""
+    if concurrency is not None and not 2 <= concurrency <= 1000:
+        raise ValueError(f"{function}'s concurrency must be 2-1000 (Lambda's)")
     if not 1 <= timeout_seconds <= LAMBDA_MAX_TIMEOUT:
         raise ValueError(f"{function}'s timeout must be 1-{LAMBDA_MAX_TIMEOUT} s (Lambda's)")
     queue(queue_decl)
@@ -213,7 +219,14 @@ def consumer(
 
     def register(handle: MessageHandler) -> MessageHandler:
         spec = QueueConsumer(
-            function, queue_decl.logical_id, part, batch_size, timeout_seconds, handle, example
+            function,
+            queue_decl.logical_id,
+            part,
+            batch_size,
+            timeout_seconds,
+            handle,
+            example,
+            concurrency,
         )
         CONSUMERS.append(spec)
         app.lambda_function(name=function)(_sqs_entry(spec, handle))

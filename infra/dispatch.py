@@ -92,6 +92,7 @@ class Dispatcher:
         self.queues = [
             self._queue_pump(app, sqs, env, resources, c) for c in resources.queue_consumers
         ]
+        self._workers = [c.concurrency or 1 for c in resources.queue_consumers]
         streams, ddb = session.client("dynamodbstreams"), session.client("dynamodb")
         self.streams = [
             self._stream_pump(app, (streams, ddb, sqs), env, resources, c)
@@ -199,9 +200,11 @@ class Dispatcher:
         if self._threads:
             raise RuntimeError("the dispatcher is already running")
         self._stop.clear()
+        # As many workers per queue as the consumer may run at once on Lambda.
         loops: list[tuple[str, Callable[[], None]]] = [
-            (f"dispatch-{pump.function}", functools.partial(self._queue_loop, pump))
-            for pump in self.queues
+            (f"dispatch-{pump.function}-{n}", functools.partial(self._queue_loop, pump))
+            for pump, workers in zip(self.queues, self._workers, strict=True)
+            for n in range(workers)
         ]
         if self.streams:
             loops.append(("dispatch-streams", self._stream_loop))

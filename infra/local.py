@@ -131,6 +131,9 @@ def main() -> None:
     platform_key = os.environ.get("CUSTOS_PLATFORM_KEY") or "cusp_" + secrets.token_urlsafe(32)
     session = boto3.session.Session()
     env = provision(session, "custos-local", platform_key)
+    # Local development: webhook receivers on this machine (127.0.0.1, localhost) are
+    # allowed. Deployed, the setting is off and only public addresses are.
+    env["CUSTOS_WEBHOOKS_ALLOW_LOOPBACK"] = os.environ.get("CUSTOS_WEBHOOKS_ALLOW_LOOPBACK", "true")
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
 
@@ -162,6 +165,11 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    if env["CUSTOS_WEBHOOKS_ALLOW_LOOPBACK"] == "true":
+        print(
+            "\nWebhooks: local development setting on: receivers on loopback addresses"
+            " (127.0.0.1, localhost) are allowed (CUSTOS_WEBHOOKS_ALLOW_LOOPBACK=false to refuse)"
+        )
     print(
         f"\nCustos API on http://127.0.0.1:{port}/v1 (moto on :{moto_port}). Ctrl-C stops.",
         flush=True,

@@ -147,6 +147,9 @@ CURSOR_KEY_SECRET = Secret(
 )
 
 EVENTS_TOPIC = Topic(logical_id="DomainEvents", env_var="CUSTOS_EVENTS_TOPIC_ARN", kms_key="Events")
+# Seals webhook signing secrets (`chalicelib/store/sealed.py`): the API encrypts, the
+# delivery worker decrypts, under an encryption context naming the tenant and subscription.
+WEBHOOKS_KEY = "Webhooks"
 
 
 def _declared() -> Resources:
@@ -162,7 +165,7 @@ def _declared() -> Resources:
         stream_consumers=tuple(entrypoints.STREAM_CONSUMERS),
         queue_consumers=tuple(entrypoints.CONSUMERS),
         state_machines=tuple(entrypoints.STATE_MACHINES),
-        kms_keys=(EVENTS_TOPIC.kms_key,),
+        kms_keys=(EVENTS_TOPIC.kms_key, WEBHOOKS_KEY),
         topics=(EVENTS_TOPIC,),
         schedules=tuple(entrypoints.SCHEDULES),
     )

@@ -248,11 +248,43 @@ EVENT_ACTOR_SCHEMA: dict[str, Any] = {
 }
 
 
+SIGNATURE_HEADERS = [
+    {
+        "name": "webhook-id",
+        "in": "header",
+        "required": True,
+        "description": "The event's id, the same on every attempt: de-duplicate on it",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "webhook-timestamp",
+        "in": "header",
+        "required": True,
+        "description": "Seconds since the epoch when this attempt was signed",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    {
+        "name": "webhook-signature",
+        "in": "header",
+        "required": True,
+        "description": (
+            "Space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>` signatures, one"
+            " per secret in force (two during a rotation's overlap): the Standard Webhooks"
+            " scheme, which its reference libraries verify"
+        ),
+        "schema": {"type": "string"},
+    },
+]
+
+
 def webhooks(refs: dict[Any, Any]) -> dict[str, Any]:
-    """One entry per event type of the catalog: the envelope a receiver gets, its `data`
-    the event's declared payload."""
+    """One entry per deliverable event type of the catalog: the envelope a receiver gets,
+    its `data` the event's declared payload, and the Standard Webhooks headers it is
+    signed with."""
     found: dict[str, Any] = {}
     for name, kind in sorted(CATALOG.items()):
+        if kind.internal:
+            continue
         payload = refs[(kind.payload, "serialization")]
         envelope: dict[str, Any] = {
             "type": "object",
@@ -262,8 +294,6 @@ def webhooks(refs: dict[Any, Any]) -> dict[str, Any]:
                 "type": {"const": name},
                 "tenant_id": {"type": "string"},
                 "created_at": {"type": "string", "format": "date-time"},
-                "actor": {"$ref": REF.format(model="EventActor")},
-                "request_id": {"type": "string", "description": "The change's request"},
                 "data": payload,
             },
         }
@@ -283,6 +313,7 @@ def webhooks(refs: dict[Any, Any]) -> dict[str, Any]:
                 "operationId": f"event_{name.replace('.', '_')}",
                 "summary": kind.description,
                 "tags": ["Events"],
+                "parameters": SIGNATURE_HEADERS,
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": envelope}},

@@ -17,13 +17,16 @@ from chalicelib.domain import deployments as dep
 from chalicelib.domain import evidence as ev
 from chalicelib.domain import models as m
 from chalicelib.domain import policy as pol
+from chalicelib.domain import webhooks as wh
 
 
 class DomainEvent(NamedTuple):
-    """An event of a declared type, its payload already in JSON form."""
+    """An event of a declared type, its payload already in JSON form; `id` is given when
+    the change must answer it (else the outbox names it)."""
 
     type: str
     data: dict[str, Any]
+    id: str | None = None
 
 
 class EventType(NamedTuple):
@@ -32,25 +35,35 @@ class EventType(NamedTuple):
     name: str
     payload: type[BaseModel]
     description: str
+    # Internal events drive Custos's own consumers: no webhook subscription takes them,
+    # and the OpenAPI document's catalog leaves them out.
+    internal: bool = False
 
-    def of(self, payload: BaseModel) -> DomainEvent:
+    def of(self, payload: BaseModel, event_id: str | None = None) -> DomainEvent:
         """An event of this type carrying `payload`, which must be of the declared model."""
         if not isinstance(payload, self.payload):
             raise TypeError(
                 f"{self.name} carries a {self.payload.__name__}, not {type(payload).__name__}"
             )
-        return DomainEvent(self.name, payload.model_dump(mode="json"))
+        return DomainEvent(self.name, payload.model_dump(mode="json"), event_id)
 
 
 CATALOG: dict[str, EventType] = {}
 
 
-def declare(name: str, payload: type[BaseModel], description: str) -> EventType:
+def declare(
+    name: str, payload: type[BaseModel], description: str, *, internal: bool = False
+) -> EventType:
     """Add an event type to the catalog (once per name)."""
     if name in CATALOG:
         raise ValueError(f"event type {name} is declared twice")
-    CATALOG[name] = EventType(name, payload, description)
+    CATALOG[name] = EventType(name, payload, description, internal)
     return CATALOG[name]
+
+
+def deliverable() -> list[EventType]:
+    """The event types webhook subscriptions may take (every one but the internal)."""
+    return [kind for kind in CATALOG.values() if not kind.internal]
 
 
 TENANT_CREATED = declare("tenant.created", m.Tenant, "The platform created a tenant")
@@ -183,4 +196,32 @@ ARTIFACT_REJECTED = declare(
     "artifact.rejected",
     art.Artifact,
     "Custos read the artifact and its SHA-256 or size differs from the registration",
+)
+WEBHOOK_CREATED = declare("webhook.created", wh.Webhook, "An admin added a webhook subscription")
+WEBHOOK_UPDATED = declare(
+    "webhook.updated", wh.Webhook, "A webhook subscription's URL, events or state changed"
+)
+WEBHOOK_DELETED = declare("webhook.deleted", wh.Webhook, "A webhook subscription was deleted")
+WEBHOOK_SECRET_ROTATED = declare(
+    "webhook.secret_rotated",
+    wh.Webhook,
+    "A subscription's signing secret was replaced; the old one signs too until"
+    " `previous_secret_expires_at`",
+)
+WEBHOOK_DISABLED = declare(
+    "webhook.disabled",
+    wh.Webhook,
+    "Custos disabled a subscription: its receiver answered 410 Gone, or every delivery failed"
+    " for three days (`disabled_reason`). Sent to the tenant's other subscriptions",
+)
+WEBHOOK_TEST = declare(
+    "webhook.test",
+    wh.WebhookTest,
+    "Sent on request (`POST /v1/webhooks/{webhook_id}/test`), to that subscription only",
+)
+WEBHOOK_REDELIVERY_REQUESTED = declare(
+    "webhook.redelivery_requested",
+    wh.Redelivery,
+    "An admin asked for a delivery to be attempted again now",
+    internal=True,
 )

@@ -14,6 +14,8 @@ PREFIXES = {
     "deployment": "dep",
     "audit_event": "aud",
     "event": "evt",
+    "webhook": "whk",
+    "delivery": "dlv",
     "request": "req",
 }
 

@@ -42,8 +42,19 @@ class TransactionCancelledError(Exception):
 
 
 def serialize(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Python values to DynamoDB attribute values; None values are left out."""
-    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+    """Python values to DynamoDB attribute values; None values are left out, and floats
+    are stored as the decimal numbers they print as (`_plain` reads them back)."""
+    return {k: _serializer.serialize(_storable(v)) for k, v in values.items() if v is not None}
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _storable(v) for k, v in value.items()}
+    return value
 
 
 def _plain(value: Any) -> Any:
@@ -164,6 +175,79 @@ def query(
         _raise_translated(exc)
         raise
     return [deserialize(i) for i in answer.get("Items", [])], answer.get("LastEvaluatedKey")
+
+
+def put_if(
+    item: Mapping[str, Any],
+    condition: str,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> bool:
+    """One conditional PutItem outside any transaction (operational records); False when
+    the condition failed."""
+    params: dict[str, Any] = {
+        "TableName": table_name(),
+        "Item": serialize(item),
+        "ConditionExpression": condition,
+    }
+    if names:
+        params["ExpressionAttributeNames"] = dict(names)
+    if values:
+        params["ExpressionAttributeValues"] = serialize(values)
+    return _conditional(_ddb().put_item, params)
+
+
+def update_if(
+    key: Mapping[str, str],
+    update: str,
+    names: Mapping[str, str],
+    values: Mapping[str, Any] | None = None,
+    condition: str | None = None,
+) -> bool:
+    """One UpdateItem outside any transaction (operational records); False when its
+    `condition` failed."""
+    params: dict[str, Any] = {
+        "TableName": table_name(),
+        "Key": serialize(key),
+        "UpdateExpression": update,
+        "ExpressionAttributeNames": dict(names),
+    }
+    if values:
+        params["ExpressionAttributeValues"] = serialize(values)
+    if condition:
+        params["ConditionExpression"] = condition
+    return _conditional(_ddb().update_item, params)
+
+
+def update_returning(
+    key: Mapping[str, str], update: str, names: Mapping[str, str], values: Mapping[str, Any]
+) -> Item:
+    """One unconditional UpdateItem; returns the item as it is after it."""
+    try:
+        answer = _ddb().update_item(
+            TableName=table_name(),
+            Key=serialize(key),
+            UpdateExpression=update,
+            ExpressionAttributeNames=dict(names),
+            ExpressionAttributeValues=serialize(values),
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        _raise_translated(exc)
+        raise
+    return deserialize(answer["Attributes"])
+
+
+def _conditional(call: Any, params: dict[str, Any]) -> bool:
+    try:
+        call(**params)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        if is_transient(exc):
+            raise unavailable(exc) from exc
+        raise
+    return True
 
 
 def transact(items: Iterable[dict[str, Any]]) -> None:

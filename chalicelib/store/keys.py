@@ -20,6 +20,8 @@ outbox) does not share a partition with its inventory:
 | `T#<t>#APPROVAL` | request id | approval requests (gsi1 `T#<t>#INBOX` while a stage is open) |
 | `T#<t>#WORKFLOW#<request>` | `STAGE#<nn>#TOKEN` | task tokens (operational) |
 | `T#<t>#PROCESSED` | `<consumer>#<message>` | messages a consumer has applied (TTL) |
+| `T#<t>#WEBHOOK` | webhook id | webhook subscriptions (the secret only encrypted) |
+| `T#<t>#WEBHOOK#<webhook>` | `HEALTH`, `DELIVERY#<id>` | its failing-since; its deliveries (TTL) |
 | `APIKEY#<key>` | `APIKEY` | API-key lookup; index gsi1 `T#<t>#APIKEYS` |
 | `PLATFORM#IDEMPOTENCY` | `<digest>` | the platform operator's stored answers |
 
@@ -34,7 +36,9 @@ through gsi1 (`TENANTS`); deployments sit in gsi1 too, one partition per tenant 
 environment (`T#<t>#DEPLOYED#<environment>`) sorted by valid-until (`OPEN#<id>` while open,
 after every time), so "what ran at time X" reads only what was still running after X; and
 task tokens whose callback is still owed through gsi1
-(`CALLBACKS#PENDING`, a sparse index the reconciler reads).
+(`CALLBACKS#PENDING`, a sparse index the reconciler reads); and webhook deliveries with an
+attempt to come (`WEBHOOKS#DUE#<shard>`, sorted by the attempt's time, a sparse index the
+delivery sweeper reads).
 """
 
 from __future__ import annotations
@@ -55,6 +59,18 @@ OPEN_DEPLOYMENT = "OPEN#"
 POLICY_VERSION_PREFIX = "VERSION#"
 AUDIT_EVENT_PREFIX = "EVENT#"
 MAX_SEQ = 10**12 - 1
+DELIVERY_PREFIX = "DELIVERY#"
+# Deliveries due an attempt, spread over a few gsi1 partitions so a busy hour of retries
+# does not all land on one; the sweeper reads each.
+DUE_DELIVERY_SHARDS = 4
+
+
+def due_deliveries_pk(shard: int) -> str:
+    return f"WEBHOOKS#DUE#{shard}"
+
+
+def due_shard(delivery_id: str) -> int:
+    return int(hashlib.sha256(delivery_id.encode()).hexdigest(), 16) % DUE_DELIVERY_SHARDS
 
 
 def tenant_pk(tenant_id: str) -> str:
@@ -213,6 +229,23 @@ class TenantKeys:
 
     def task_token(self, request_id: str, stage: int) -> Key:
         return {"pk": self.workflow(request_id), "sk": f"STAGE#{stage:02d}#TOKEN"}
+
+    @property
+    def webhooks(self) -> str:
+        return f"{self.root}#WEBHOOK"
+
+    def webhook(self, webhook_id: str) -> Key:
+        return {"pk": self.webhooks, "sk": webhook_id}
+
+    def webhook_log(self, webhook_id: str) -> str:
+        """The partition of a subscription's health and deliveries."""
+        return f"{self.root}#WEBHOOK#{webhook_id}"
+
+    def webhook_health(self, webhook_id: str) -> Key:
+        return {"pk": self.webhook_log(webhook_id), "sk": "HEALTH"}
+
+    def delivery(self, webhook_id: str, delivery_id: str) -> Key:
+        return {"pk": self.webhook_log(webhook_id), "sk": DELIVERY_PREFIX + delivery_id}
 
     def processed(self, consumer: str, message_key: str) -> Key:
         """The marker that `consumer` has applied the message `message_key` names."""

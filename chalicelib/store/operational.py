@@ -13,10 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chalicelib.store import dynamo
-from chalicelib.store.aws_errors import is_transient, unavailable
 from chalicelib.store.keys import PENDING_CALLBACKS_GSI_PK, TenantKeys
 
 Item = dict[str, Any]
@@ -121,21 +118,7 @@ class Operational:
     def _put_new(
         self, item: Item, condition: str, names: dict[str, str], values: dict[str, Any]
     ) -> bool:
-        try:
-            dynamo.client("dynamodb").put_item(
-                TableName=dynamo.table_name(),
-                Item=dynamo.serialize(item),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=dynamo.serialize(values),
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            if is_transient(exc):
-                raise unavailable(exc) from exc
-            raise
-        return True
+        return dynamo.put_if(item, condition, names, values)
 
     def _update(
         self,
@@ -146,24 +129,7 @@ class Operational:
         condition: str | None = None,
     ) -> bool:
         """One UpdateItem; False when its `condition` failed."""
-        params: dict[str, Any] = {
-            "TableName": dynamo.table_name(),
-            "Key": dynamo.serialize(key),
-            "UpdateExpression": update,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": dynamo.serialize(values),
-        }
-        if condition:
-            params["ConditionExpression"] = condition
-        try:
-            dynamo.client("dynamodb").update_item(**params)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            if is_transient(exc):
-                raise unavailable(exc) from exc
-            raise
-        return True
+        return dynamo.update_if(key, update, names, values, condition)
 
 
 def owed_callbacks(older_than: str, pages: int = 10) -> list[Item]:

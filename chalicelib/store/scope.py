@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from chalicelib.store.operational import Operational
     from chalicelib.store.policy import Policies
     from chalicelib.store.unit import UnitOfWork
+    from chalicelib.store.webhooks import Webhooks
 
 Fetch = Callable[[int, dict[str, Any] | None], tuple[list[dict[str, Any]], dict[str, Any] | None]]
 
@@ -82,6 +83,12 @@ class TenantStore:
         from chalicelib.store.deployments import Deployments
 
         return Deployments(self.keys)
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        from chalicelib.store.webhooks import Webhooks
+
+        return Webhooks(self.keys)
 
     def commit(self, actor: Actor, unit: UnitOfWork) -> int:
         """Commit `unit` as `actor` into this tenant's chain; returns its last sequence."""

@@ -179,7 +179,7 @@ def _outbox_ops(
 ) -> list[dict[str, Any]]:
     ops = []
     for event in unit.events:
-        event_id = new_id("event")
+        event_id = event.id or new_id("event")
         envelope = {
             "id": event_id,
             "type": event.type,

@@ -54,6 +54,10 @@ SECRET_READ = ("secretsmanager:GetSecretValue",)
 TOPIC_PUBLISH = ("sns:Publish",)
 KEY_FOR_PUBLISH = ("kms:GenerateDataKey", "kms:Decrypt")
 STREAM_REPLAY = ("dynamodb:GetShardIterator", "dynamodb:GetRecords")
+# Webhook signing secrets: sealed by the API (Encrypt), opened by the delivery worker.
+SEAL = ("kms:Encrypt",)
+OPEN_SEALED = ("kms:Decrypt",)
+SEND = ("sqs:SendMessage",)  # SendMessageBatch is authorized as SendMessage
 
 # Artifact objects live under tenants/<tenant>/ (the store scopes every key to the caller's
 # tenant); nothing else of the bucket is granted.
@@ -80,6 +84,7 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant("secret", "CursorSigningKey", SECRET_READ),
         Grant("objects", "Artifacts", ARTIFACT_OBJECTS, TENANT_OBJECTS),
         Grant("bucket", "Artifacts", ARTIFACT_BUCKET),
+        Grant("key", "Webhooks", SEAL),
     ),
     "outbox_relay": (
         Grant("topic", "DomainEvents", TOPIC_PUBLISH),
@@ -96,6 +101,21 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
     "verify_artifact": (
         Grant("table", "Main", TABLE_READ + TABLE_WRITE),
         Grant("objects", "Artifacts", ("s3:GetObject", "s3:GetObjectVersion"), TENANT_OBJECTS),
+    ),
+    # Reads the tenant's subscriptions, stores the deliveries, queues their first attempts.
+    "fan_out_webhooks": (
+        Grant("table", "Main", TABLE_READ + TABLE_WRITE),
+        Grant("queue", "WebhookDeliveries", SEND),
+    ),
+    # One attempt: the delivery and its subscription, the secret opened, the retry queued.
+    "deliver_webhook": (
+        Grant("table", "Main", TABLE_READ + TABLE_WRITE),
+        Grant("key", "Webhooks", OPEN_SEALED),
+        Grant("queue", "WebhookDeliveries", SEND),
+    ),
+    "sweep_webhook_deliveries": (
+        Grant("table", "Main", TABLE_READ),
+        Grant("queue", "WebhookDeliveries", SEND),
     ),
 }
 

@@ -152,6 +152,13 @@ class FunctionWiring(Construct):
             batch_size=consumer.batch_size,
             # The consumer reports failed messages alone; the others are deleted.
             function_response_types=["ReportBatchItemFailures"],
+            scaling_config=(
+                lambda_.CfnEventSourceMapping.ScalingConfigProperty(
+                    maximum_concurrency=consumer.concurrency
+                )
+                if consumer.concurrency
+                else None
+            ),
         )
 
 

@@ -113,6 +113,17 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     ): _DEPLOYERS,
     # retire: the model's team (developers), or an admin
     ("POST", "/v1/models/{model_id}/versions/{number}/retire"): _RETIRERS,
+    # webhooks: admin manages them; auditors read them too (they read everything)
+    ("POST", "/v1/webhooks"): _ADMIN,
+    ("GET", "/v1/webhooks"): _AUDIT_READERS,
+    ("GET", "/v1/webhooks/{webhook_id}"): _AUDIT_READERS,
+    ("PATCH", "/v1/webhooks/{webhook_id}"): _ADMIN,
+    ("DELETE", "/v1/webhooks/{webhook_id}"): _ADMIN,
+    ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): _ADMIN,
+    ("POST", "/v1/webhooks/{webhook_id}/test"): _ADMIN,
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): _AUDIT_READERS,
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}"): _AUDIT_READERS,
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): _ADMIN,
     # read audit events: auditor, admin
     ("GET", "/v1/audit-events"): _AUDIT_READERS,
     ("GET", "/v1/audit/verify"): _AUDIT_READERS,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ PARAM_IDS: dict[str, tuple[str, ...]] = {
     "name": ("model_id", "number", "name"),
     "request_id": ("request_id",),
     "deployment_id": ("model_id", "number", "deployment_id"),
+    "webhook_id": ("webhook_id",),
+    "delivery_id": ("webhook_id", "delivery_id"),
 }
 
 # A valid body for every route that takes one, so a foreign id is the only reason to fail.
@@ -98,6 +101,11 @@ BODIES: dict[Route, dict[str, Any] | None] = {
     },
     ("DELETE", "/v1/models/{model_id}/versions/{number}/deployments/{deployment_id}"): None,
     ("POST", "/v1/models/{model_id}/versions/{number}/retire"): None,
+    ("PATCH", "/v1/webhooks/{webhook_id}"): {"url": "https://hooks.acme.example/hijacked"},
+    ("DELETE", "/v1/webhooks/{webhook_id}"): None,
+    ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): {"overlap_seconds": 0},
+    ("POST", "/v1/webhooks/{webhook_id}/test"): None,
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): None,
 }
 
 # The role A calls with: the first one PERMISSIONS allows, so a 403 never masks the check.
@@ -183,6 +191,20 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
     policy = {**DEFAULT_BODY, "escalation_contact_ids": [target.json["id"]]}
     set_policy = api.call("PUT", "/v1/policy", admin, policy, headers={"If-Match": '"1"'})
     assert set_policy.status == 200, set_policy.json
+    # Webhooks (B two, A one), and deliveries of test events to the last (B two, A one),
+    # made by the fan-out consumer; nothing is sent (no delivery worker runs here).
+    webhook_ids = []
+    for n in range(versions):
+        hook = {"url": f"https://hooks.{name.lower()}.example/{n}", "events": ["webhook.test"]}
+        made_hook = api.post("/v1/webhooks", admin, hook)
+        assert made_hook.status == 201, made_hook.json
+        webhook_ids.append(made_hook.json["id"])
+    delivery_ids = []
+    for _ in range(versions):
+        queued = api.post(f"/v1/webhooks/{webhook_ids[-1]}/test", admin)
+        assert queued.status == 202, queued.json
+        delivery_ids.append(queued.json["delivery_id"])
+    fan_out(api)
     ids = {
         "tenant_id": tenant.id,
         "principal_id": target.json["id"],
@@ -193,17 +215,42 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
         "developer_id": tenant.ids["developer"],
         "request_id": requests_made[-1],
         "deployment_id": deployments[-1],
+        "webhook_id": webhook_ids[-1],
+        "delivery_id": delivery_ids[-1],
     }
     marks = {name, tenant.id, *tenant.ids.values(), *ids.values(), *version_ids}
+    marks |= set(webhook_ids) | set(delivery_ids)
     marks |= set(artifact_names) | set(requests_made) | set(deployments)
     marks |= {m["id"] for m in made} | {k["id"] for k in items_of(api, "/v1/api-keys", admin)}
     marks.discard(str(versions))
     return Side(tenant, ids, key.json["secret"], marks)
 
 
+def fan_out(api: Api) -> None:
+    """Relay the outbox and run the webhook fan-out until both are idle (no other consumer:
+    the world stays as built)."""
+    import boto3
+
+    from app import app
+    from infra.dispatch import Dispatcher
+
+    env = {k: v for k, v in os.environ.items() if k.startswith("CUSTOS_")}
+    dispatcher = Dispatcher(app, boto3.session.Session(), env)
+    pumps = [q for q in dispatcher.queues if q.function == "fan_out_webhooks"]
+    for _ in range(50):
+        moved = sum(s.pump_once() for s in dispatcher.streams)
+        moved += sum(q.pump_once() for q in pumps)
+        if not moved:
+            return
+    raise AssertionError("the fan-out kept finding work")
+
+
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    with running_api() as api:
+    from chalicelib.store import outbound
+
+    # Receivers' names resolve to a public address (nothing is ever sent to it).
+    with running_api() as api, outbound.resolving_with(lambda host, port: ["93.184.215.14"]):
         a = build_side(api, "Acme", ["scorecard"], versions=1)
         # B has more of everything, so a limit=1 page of each list has a next cursor.
         b = build_side(api, "Globex", ["secret scorecard", "hidden pricing"], versions=2)
@@ -278,6 +325,11 @@ def b_state(world: World) -> dict[str, Any]:
             for v in listed
         },
         "policy": items_of(api, "/v1/policy/versions", key(b, "auditor")),
+        "webhooks": items_of(api, "/v1/webhooks", admin),
+        "deliveries": {
+            h["id"]: items_of(api, f"/v1/webhooks/{h['id']}/deliveries", admin)
+            for h in items_of(api, "/v1/webhooks", admin)
+        },
         "requests": items_of(api, "/v1/approval-requests", key(b, "auditor")),
         "victim_key": api.get("/v1/me", b.victim_key).status,
     }
@@ -356,6 +408,8 @@ LISTS: dict[Route, ListCase] = {
     ("GET", "/v1/policy/versions"): ListCase("auditor"),
     ("GET", "/v1/approval-requests"): ListCase("auditor", ("model_id={model_id}",)),
     ("GET", "/v1/models/{model_id}/versions/{number}/deployments"): ListCase("auditor"),
+    ("GET", "/v1/webhooks"): ListCase("auditor"),
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): ListCase("auditor"),
 }
 
 
@@ -433,6 +487,18 @@ def test_a_principal_created_by_tenant_a_lives_only_in_tenant_a(world: World) ->
     a_ids = [p["id"] for p in items_of(world.api, "/v1/principals", key(world.a, "admin"))]
     assert created.json["id"] in a_ids
     assert b_state(world) == before
+
+
+def test_a_webhook_created_by_tenant_a_lives_only_in_tenant_a(world: World) -> None:
+    body = {"url": "https://hooks.acme.example/new", "events": ["*"]}
+    made = world.api.post("/v1/webhooks", key(world.a, "admin"), body)
+    assert made.status == 201, made.json
+    assert world.api.get(f"/v1/webhooks/{made.json['id']}", key(world.b, "admin")).status == 404
+    b_hooks = items_of(world.api, "/v1/webhooks", key(world.b, "admin"))
+    assert made.json["id"] not in {h["id"] for h in b_hooks}
+    assert_no_b_data(world, made)
+    deleted = world.api.call("DELETE", f"/v1/webhooks/{made.json['id']}", key(world.a, "admin"))
+    assert deleted.status == 204
 
 
 def test_the_policy_in_force_is_the_callers_own(world: World) -> None:
@@ -552,6 +618,7 @@ PARAMLESS: dict[Route, str] = {
     ("POST", "/v1/tenants"): "test_platform_only_routes_refuse_every_tenant_role",
     ("GET", "/v1/tenants"): "test_platform_only_routes_refuse_every_tenant_role",
     ("POST", "/v1/principals"): "test_a_principal_created_by_tenant_a_lives_only_in_tenant_a",
+    ("POST", "/v1/webhooks"): "test_a_webhook_created_by_tenant_a_lives_only_in_tenant_a",
     (
         "POST",
         "/v1/api-keys",

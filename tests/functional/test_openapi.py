@@ -62,12 +62,16 @@ def test_the_document_declares_that_a_cursor_is_never_empty(api: Api) -> None:
     assert all(schema == {"type": "string", "minLength": 1} for schema in cursors)
 
 
-def test_every_declared_event_type_is_a_webhook_with_its_payload_schema(api: Api) -> None:
-    from chalicelib.domain.events import CATALOG
+def test_every_deliverable_event_type_is_a_webhook_with_its_payload_schema(api: Api) -> None:
+    from chalicelib.domain.events import CATALOG, deliverable
 
     document = api.get("/v1/openapi.json").json
     hooks = document["webhooks"]
-    assert set(hooks) == set(CATALOG)
+    assert set(hooks) == {kind.name for kind in deliverable()}
+    internal = {name for name, kind in CATALOG.items() if kind.internal}
+    assert internal == {"webhook.redelivery_requested"} and not internal & set(hooks)
+    signed = hooks["model.created"]["post"]["parameters"]
+    assert [p["name"] for p in signed] == ["webhook-id", "webhook-timestamp", "webhook-signature"]
     model = hooks["model.created"]["post"]["requestBody"]["content"]["application/json"]
     schema = model["schema"]
     assert schema["properties"]["type"] == {"const": "model.created"}

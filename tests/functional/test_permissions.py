@@ -30,6 +30,7 @@ from tests.functional.route_fixtures import (
 )
 
 STAGING = {"environment": "staging", "target": "k8s://staging/probe"}
+WEBHOOK = {"url": "https://hooks.acme.example/custos", "events": ["approval.*"]}
 ARTIFACT = {
     "name": "model.onnx",
     "kind": "model",
@@ -48,7 +49,10 @@ class World:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    with running_api() as api:
+    from chalicelib.store import outbound
+
+    # Receivers' names resolve to a public address (nothing is sent: no worker runs).
+    with running_api() as api, outbound.resolving_with(lambda host, port: ["93.184.215.14"]):
         # Validators and approvers hold keys of their own: only those may classify.
         tenant = make_tenant(api, "Acme", own_keys_for=("validator", "approver"))
         model = new_model(api, tenant)  # owned by the developer: the team's finer rules pass
@@ -84,6 +88,8 @@ def world() -> Iterator[World]:
             STAGING,
         )
         assert deployment.status == 201, deployment.json
+        hook = api.post("/v1/webhooks", tenant.keys["admin"], WEBHOOK)
+        assert hook.status == 201, hook.json
         yield World(
             api,
             tenant,
@@ -96,6 +102,9 @@ def world() -> Iterator[World]:
                 "name": artifact.json["name"],
                 "request_id": request.json["id"],
                 "deployment_id": deployment.json["id"],
+                "webhook_id": hook.json["id"],
+                # None made (no fan-out runs here): the gate is what is checked
+                "delivery_id": "dlv_" + "0" * 26,
             },
         )
 
@@ -128,6 +137,9 @@ def body_for(route: Route, role: str, world: World) -> dict[str, Any] | None:
         ("POST", "/v1/approval-requests/{request_id}/evidence"): ARTIFACT,
         ("POST", "/v1/approval-requests/{request_id}/comments"): {"text": f"By {role}"},
         ("POST", "/v1/models/{model_id}/versions/{number}/deployments"): STAGING,
+        ("POST", "/v1/webhooks"): WEBHOOK,
+        ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": f"By {role}"},
+        ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): {"overlap_seconds": 60},
     }
     return probe.get(route)
 

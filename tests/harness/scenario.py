@@ -35,6 +35,7 @@ PEOPLE = {
 }
 LOST_CALLBACK_AGE = timedelta(minutes=10)  # older than the reconciler's grace
 SYNC_VERIFY = "CUSTOS_ARTIFACT_SYNC_VERIFY_BYTES"
+LOOPBACK = "CUSTOS_WEBHOOKS_ALLOW_LOOPBACK"
 
 
 def until(condition: Callable[[], Any], pump: Callable[[], int], seconds: float = 30) -> Any:
@@ -64,6 +65,7 @@ class Scenario:
         self.dispatcher = Dispatcher(app, boto3.session.Session(), env, clock=lambda: self.now)
 
     def run(self) -> Tenant:
+        self._webhook_delivered()
         self._artifact_verified_by_the_consumer()
         first = self._submitted("Credit PD")
         until(lambda: self._status(first) == "in_review", self._pump)
@@ -99,6 +101,31 @@ class Scenario:
         request = self.api.post(f"{path}/1/approval-requests", key, {"kind": "approval"})
         assert request.status == 201, request.json
         return str(request.json["id"])
+
+    def _webhook_delivered(self) -> None:
+        """A subscription's test event, fanned out and delivered to a receiver on 127.0.0.1
+        (loopback receivers allowed for the while, as the local-development setting does)."""
+        from chalicelib.config import settings
+        from tests.harness.receiver import receiving
+
+        admin = self.tenant.keys["admin"]
+        saved = os.environ.get(LOOPBACK)
+        os.environ[LOOPBACK] = "true"
+        settings.cache_clear()
+        try:
+            with receiving() as receiver:
+                body = {"url": receiver.url(), "events": ["webhook.test"]}
+                hook = self.api.post("/v1/webhooks", admin, body)
+                assert hook.status == 201, hook.json
+                queued = self.api.post(f"/v1/webhooks/{hook.json['id']}/test", admin)
+                assert queued.status == 202, queued.json
+                until(lambda: receiver.received, self._pump)
+        finally:
+            if saved is None:
+                os.environ.pop(LOOPBACK, None)
+            else:
+                os.environ[LOOPBACK] = saved
+            settings.cache_clear()
 
     def _artifact_verified_by_the_consumer(self) -> None:
         """An artifact above the sync-verification threshold: `complete` answers 202 and

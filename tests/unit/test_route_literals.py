@@ -15,3 +15,10 @@ def test_the_inbox_status_filter_offers_every_request_status_and_nothing_else() 
 
 def test_the_deployment_environment_filter_offers_every_environment() -> None:
     assert tuple(str(e) for e in Environment) == deployments_api.ENVIRONMENTS
+
+
+def test_the_delivery_status_filter_offers_every_delivery_status() -> None:
+    from chalicelib.api import webhooks as webhooks_api
+    from chalicelib.domain.webhooks import DeliveryStatus
+
+    assert tuple(str(s) for s in DeliveryStatus) == webhooks_api.DELIVERY_STATUSES
