@@ -32,6 +32,9 @@ class Settings(NamedTuple):
     auth_cache_seconds: float
     max_body_bytes: int
     artifact: ArtifactSettings
+    # Where clients reach the API (`https://custos.example.com`), for absolute links in
+    # events; empty when the deployment does not say, and events carry paths only.
+    public_base_url: str
 
 
 @cache
@@ -56,4 +59,5 @@ def settings() -> Settings:
             upload_seconds=int(env.get("CUSTOS_ARTIFACT_UPLOAD_SECONDS", "900")),
             download_seconds=int(env.get("CUSTOS_ARTIFACT_DOWNLOAD_SECONDS", "300")),
         ),
+        public_base_url=env.get("CUSTOS_PUBLIC_BASE_URL", "").rstrip("/"),
     )
