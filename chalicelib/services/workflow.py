@@ -8,7 +8,9 @@ exists) with the request's stages and every duration in its input. The state mac
 stage's task token to the WorkflowMessages queue (`stage.opened`); `apply` keeps the token
 as an operational record and opens the stage (audited, `approval.requested`). At the
 stage's deadline the machine sends a new token (`stage.escalated`) and waits once more;
-`apply` escalates the stage (audited, `approval.escalated`). A decision that closes a
+`apply` escalates the stage (audited, `approval.escalated`). Both events name who may
+decide the stage now (and the escalation contacts), read from the tenant's principals, so
+a chat or ticketing bridge can tell them; neither carries a token. A decision that closes a
 stage answers its token (`complete_stage`, from `services.decisions`); the machine then
 opens the next stage, or ends with `request.decided` (approve, or reject at the first
 rejected stage) or `request.expired`, which `services.outcomes` applies to the request

@@ -129,13 +129,19 @@ def test_each_opened_stage_names_exactly_who_may_decide_it_by_name_and_email(
     assert secret_names(seen) == [] and secret_values(seen, known) == []
 
 
-def escalating(contacts: list[str]) -> Callable[[dict[str, Any]], None]:
-    """A policy edit: tier 3's approval stage needs two approvers and escalates after 5 s
-    (then waits a minute), telling `contacts`."""
+def escalating(
+    contacts: list[str], quorum: int = 2, deadline: int = 5
+) -> Callable[[dict[str, Any]], None]:
+    """A policy edit: tier 3's approval stage needs `quorum` approvers and escalates after
+    `deadline` s (then waits a minute), telling `contacts`."""
 
     def edit(body: dict[str, Any]) -> None:
         stage = body["tiers"]["3"]["stages"][0]
-        stage["quorum"], stage["deadline_seconds"], stage["escalation_seconds"] = 2, 5, 60
+        stage["quorum"], stage["deadline_seconds"], stage["escalation_seconds"] = (
+            quorum,
+            deadline,
+            60,
+        )
         body["escalation_contact_ids"] = contacts
 
     return edit
@@ -190,3 +196,39 @@ def test_an_escalated_stage_names_its_remaining_deciders_and_the_escalation_cont
     assert decide(api, tenant, request["id"], "approver2").status == 201
     settled(api, tenant, request["id"], "approved", pump)
     assert secret_names(seen) == [] and secret_values(seen, tenant.keys.values()) == []
+
+
+def test_a_long_list_of_deciders_is_cut_and_says_so_and_contacts_are_found_past_it(
+    wf_api: Api,
+    wf_tenant: Tenant,
+    pump: Callable[[], int],
+    executing_aws: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chalicelib.services import workflow
+
+    api, tenant = wf_api, wf_tenant
+    tap = EventTap(boto3.session.Session(), executing_aws["CUSTOS_EVENTS_TOPIC_ARN"])
+    seen: list[dict[str, Any]] = []
+    contacts = [tenant.ids["auditor"], tenant.ids["monitor"]]
+    set_policy(api, tenant, escalating(contacts, quorum=1, deadline=4))
+    # GIVEN events that name one decider at most
+    monkeypatch.setattr(workflow, "DECIDERS_LISTED", 1)
+    request = submitted(api, tenant, risk_tier=3)
+    stage_open(api, tenant, request["id"], 0, pump)
+    # THEN the opening names the first approver by name and says there are more
+    opened = told(tap, "approval.requested", pump, seen)
+    assert [p["id"] for p in opened["deciders"]] == [tenant.ids["approver"]]
+    assert opened["deciders_truncated"] is True
+    # GIVEN a roster read that stops after its first page of two principals (the admin and
+    # a developer), before the approvers and the escalation contacts
+    monkeypatch.setattr(workflow, "DECIDERS_LISTED", 100)
+    monkeypatch.setattr(workflow, "ROSTER_PAGE", 2)
+    monkeypatch.setattr(workflow, "ROSTER_PAGES", 1)
+    # WHEN the stage escalates, THEN its list says it may be short, and the contacts the
+    # read did not reach are named all the same
+    escalated = told(tap, "approval.escalated", pump, seen)
+    assert escalated["deciders"] == [] and escalated["deciders_truncated"] is True
+    assert [c["id"] for c in escalated["escalation_contacts"]] == contacts
+    assert decide(api, tenant, request["id"], "approver").status == 201
+    settled(api, tenant, request["id"], "approved", pump)
