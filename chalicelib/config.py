@@ -48,6 +48,9 @@ class Settings(NamedTuple):
     max_body_bytes: int
     artifact: ArtifactSettings
     webhooks: WebhookSettings
+    # Where clients reach the API (`https://custos.example.com`), for absolute links in
+    # events; empty when the deployment does not say, and events carry paths only.
+    public_base_url: str
 
 
 @cache
@@ -80,4 +83,5 @@ def settings() -> Settings:
             queue_delay_max_seconds=int(env.get("CUSTOS_WEBHOOKS_QUEUE_DELAY_MAX_SECONDS", "900")),
             lease_seconds=int(env.get("CUSTOS_WEBHOOKS_LEASE_SECONDS", "30")),
         ),
+        public_base_url=env.get("CUSTOS_PUBLIC_BASE_URL", "").rstrip("/"),
     )

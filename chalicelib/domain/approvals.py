@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import JsonDict
 
 from chalicelib.domain.evidence import Comment, Evidence
 from chalicelib.domain.models import FrozenArtifact, Inbound, ListPage, Outbound, ShortText
@@ -105,6 +106,18 @@ class HistoryEntry(Outbound):
 
 
 EXAMPLE_ID = "apr_01JDQ4W9V3N8Y6Z5X2K7M1P0RS"
+EXAMPLE_STAGE: JsonDict = {
+    "index": 0,
+    "name": "validation",
+    "role": "validator",
+    "quorum": 1,
+    "deadline_seconds": 604800,
+    "escalation_seconds": 259200,
+    "status": "open",
+    "opened_at": "2026-12-01T09:00:01Z",
+    "deadline": "2026-12-08T09:00:01Z",
+    "decisions": [],
+}
 
 
 class ApprovalRequest(Outbound):
@@ -120,20 +133,7 @@ class ApprovalRequest(Outbound):
                     "policy_version": 2,
                     "risk_tier": 2,
                     "revalidation_interval_days": 730,
-                    "stages": [
-                        {
-                            "index": 0,
-                            "name": "validation",
-                            "role": "validator",
-                            "quorum": 1,
-                            "deadline_seconds": 604800,
-                            "escalation_seconds": 259200,
-                            "status": "open",
-                            "opened_at": "2026-12-01T09:00:01Z",
-                            "deadline": "2026-12-08T09:00:01Z",
-                            "decisions": [],
-                        }
-                    ],
+                    "stages": [EXAMPLE_STAGE],
                     "artifacts": [],
                     "escalation_contact_ids": [],
                     "ineligible_ids": ["prn_01JDQ4W9V3N8Y6Z5X2K7M1P0RV"],
@@ -236,14 +236,64 @@ class DecisionCreate(Inbound):
     )
 
 
-class StageOpened(Outbound):
-    """`approval.requested`: a stage is open and waits for its deciders (its role)."""
+class Person(Outbound):
+    """A principal as an event names it, so a chat or ticketing bridge can notify them."""
+
+    id: str
+    name: str
+    email: str | None = None
+
+
+DECIDERS_LISTED = 100  # the most deciders an event names (by name); `deciders_truncated` says
+EXAMPLE_DECIDER: JsonDict = {
+    "id": "prn_01JDQ4W9V3N8Y6Z5X2K7M1P0RX",
+    "name": "Vera Validator",
+    "email": "vera@bank.example",
+}
+EXAMPLE_CONTACT: JsonDict = {
+    "id": "prn_01JDQ4W9V3N8Y6Z5X2K7M1P0RY",
+    "name": "Model Risk Office",
+    "email": "model-risk@bank.example",
+}
+EXAMPLE_NOTICE: JsonDict = {
+    "request_id": EXAMPLE_ID,
+    "model_id": "mdl_01JDQ4W9V3N8Y6Z5X2K7M1P0RT",
+    "version_number": 3,
+    "stage": EXAMPLE_STAGE,
+    "deciders": [EXAMPLE_DECIDER],
+    "deciders_truncated": False,
+    "link": f"/v1/approval-requests/{EXAMPLE_ID}",
+    "url": f"https://custos.bank.example/v1/approval-requests/{EXAMPLE_ID}",
+}
+
+
+class StageNotice(Outbound):
+    """A stage waiting for its deciders, named so that they can be told."""
 
     request_id: str
     model_id: str
     version_number: int
     stage: ApprovalStage
-    link: str = Field(description="The request in the API")
+    deciders: list[Person] = Field(
+        description="Who may decide the stage now, by name: the tenant's active principals"
+        " holding its role whom separation of duties lets decide it (never the submitter,"
+        " anyone who is or has been on the model's team, or who decided another stage of the"
+        f" request); at most {DECIDERS_LISTED}"
+    )
+    deciders_truncated: bool = Field(description="More may decide it than `deciders` names")
+    link: str = Field(description="The request in the API, a path under the API's base URL")
+    url: str | None = Field(
+        default=None,
+        description="`link` as an absolute URL, when the deployment has a public base URL"
+        " configured; else null",
+    )
+
+
+class StageOpened(StageNotice):
+    """`approval.requested`: a stage is open and waits for its deciders (`deciders`, who
+    hold `stage.role`)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_NOTICE]})
 
 
 class DecisionRecorded(Outbound):
@@ -258,14 +308,31 @@ class DecisionRecorded(Outbound):
     stage_closed: bool
 
 
-class StageEscalated(Outbound):
+class StageEscalated(StageNotice):
     """`approval.escalated`: a stage passed its deadline undecided; it waits once more,
-    until `stage.deadline`, then expires. For its deciders (`stage.role`) and the policy's
-    escalation contacts."""
+    until `stage.deadline`, then expires. For its deciders and the policy's escalation
+    contacts."""
 
-    request_id: str
-    model_id: str
-    version_number: int
-    stage: ApprovalStage
-    escalation_contact_ids: list[str]
-    link: str = Field(description="The request in the API")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **EXAMPLE_NOTICE,
+                    "stage": {
+                        **EXAMPLE_STAGE,
+                        "escalated_at": "2026-12-08T09:00:01Z",
+                        "deadline": "2026-12-11T09:00:01Z",
+                    },
+                    "escalation_contacts": [EXAMPLE_CONTACT],
+                    "escalation_contact_ids": [EXAMPLE_CONTACT["id"]],
+                }
+            ]
+        }
+    )
+
+    escalation_contacts: list[Person] = Field(
+        description="The policy's escalation contacts who are still active principals, by name"
+    )
+    escalation_contact_ids: list[str] = Field(
+        description="The policy's escalation contacts, by id (as pinned at submission)"
+    )

@@ -15,10 +15,11 @@ model, decide an approval stage or accept a finding's risk.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from typing import NamedTuple
 
 from chalicelib.domain.actors import Actor
 from chalicelib.domain.roles import Role
-from chalicelib.errors import ConflictError, ForbiddenError
+from chalicelib.errors import ConflictError, CustosError, ForbiddenError
 
 # The role every member of a model's team holds (the owner included).
 TEAM_ROLE = Role.DEVELOPER
@@ -60,6 +61,42 @@ def require_independent_judge(
         )
 
 
+class StageFacts(NamedTuple):
+    """What separation of duties weighs about one stage of one approval request."""
+
+    stage: int
+    stage_role: Role
+    submitter_id: str
+    members: Collection[str]  # the model's team as it is now
+    past_team: Collection[str]  # everyone who has been on it (and was at submission)
+    deciders_by_stage: Mapping[int, Collection[str]]
+
+
+def stage_refusal(
+    principal_id: str | None, roles: Collection[Role], facts: StageFacts
+) -> CustosError | None:
+    """Why the principal (None: not a principal) holding `roles` may not decide the stage
+    now, or None when it may: the one rule behind `require_stage_decider` and the deciders
+    an opened or escalated stage names (`may_decide`)."""
+    if principal_id is None or facts.stage_role not in roles:
+        return ForbiddenError(f"this stage is decided by the {facts.stage_role} role")
+    if principal_id == facts.submitter_id:
+        return ForbiddenError("the submitter may not decide their own request")
+    if principal_id in set(facts.members) | set(facts.past_team):
+        return ForbiddenError("the model's team, past or present, may not decide its approval")
+    if principal_id in facts.deciders_by_stage.get(facts.stage, ()):
+        return ConflictError("you have already decided this stage")
+    for other, deciders in facts.deciders_by_stage.items():
+        if other != facts.stage and principal_id in deciders:
+            return ForbiddenError("nobody decides two stages of one request")
+    return None
+
+
+def may_decide(principal_id: str, roles: Collection[Role], facts: StageFacts) -> bool:
+    """Whether a principal holding `roles` may decide the stage now (see `stage_refusal`)."""
+    return stage_refusal(principal_id, roles, facts) is None
+
+
 def require_stage_decider(
     actor: Actor,
     *,
@@ -74,18 +111,11 @@ def require_stage_decider(
 
     The stage's role decides; never the submitter, the model's team or anyone who has been
     on it; nobody decides two stages of one request, and each decides a stage once (409)."""
-    if not actor.is_principal or not actor.has_any(stage_role):
-        raise ForbiddenError(f"this stage is decided by the {stage_role} role")
-    me = actor.principal_id
-    if me == submitter_id:
-        raise ForbiddenError("the submitter may not decide their own request")
-    if me in set(members) | set(past_team):
-        raise ForbiddenError("the model's team, past or present, may not decide its approval")
-    if me in deciders_by_stage.get(stage, ()):
-        raise ConflictError("you have already decided this stage")
-    for other, deciders in deciders_by_stage.items():
-        if other != stage and me in deciders:
-            raise ForbiddenError("nobody decides two stages of one request")
+    facts = StageFacts(stage, stage_role, submitter_id, members, past_team, deciders_by_stage)
+    who = actor.principal_id if actor.is_principal else None
+    refusal = stage_refusal(who, actor.roles, facts)
+    if refusal is not None:
+        raise refusal
 
 
 ROTATE_ROUTE = "POST /v1/me/api-keys/{key_id}/rotate"

@@ -116,7 +116,9 @@ APPROVAL_SUBMITTED = declare(
     "approval.submitted", a.ApprovalRequest, "A version was submitted; its workflow starts"
 )
 APPROVAL_REQUESTED = declare(
-    "approval.requested", a.StageOpened, "A stage of an approval request is open for decisions"
+    "approval.requested",
+    a.StageOpened,
+    "A stage of an approval request is open for decisions; `deciders` names who may decide it",
 )
 APPROVAL_DECIDED = declare(
     "approval.decided",
@@ -126,7 +128,7 @@ APPROVAL_DECIDED = declare(
 APPROVAL_ESCALATED = declare(
     "approval.escalated",
     a.StageEscalated,
-    "A stage passed its deadline undecided: its deciders and the escalation contacts are told",
+    "A stage passed its deadline undecided: its `deciders` and `escalation_contacts` are told",
 )
 APPROVAL_APPROVED = declare(
     "approval.approved",

@@ -8,7 +8,9 @@ exists) with the request's stages and every duration in its input. The state mac
 stage's task token to the WorkflowMessages queue (`stage.opened`); `apply` keeps the token
 as an operational record and opens the stage (audited, `approval.requested`). At the
 stage's deadline the machine sends a new token (`stage.escalated`) and waits once more;
-`apply` escalates the stage (audited, `approval.escalated`). A decision that closes a
+`apply` escalates the stage (audited, `approval.escalated`). Both events name who may
+decide the stage now (and the escalation contacts), read from the tenant's principals, so
+a chat or ticketing bridge can tell them; neither carries a token. A decision that closes a
 stage answers its token (`complete_stage`, from `services.decisions`); the machine then
 opens the next stage, or ends with `request.decided` (approve, or reject at the first
 rejected stage) or `request.expired`, which `services.outcomes` applies to the request
@@ -24,24 +26,29 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple, TypeVar
 
 from botocore.exceptions import ClientError
 
 from chalicelib import observability
 from chalicelib.bootstrap import client
 from chalicelib.config import settings
-from chalicelib.domain import events
+from chalicelib.domain import duties, events
 from chalicelib.domain.actors import Actor
 from chalicelib.domain.approvals import (
     CANCEL,
+    DECIDERS_LISTED,
     ApprovalRequest,
     ApprovalStage,
     Outcome,
+    Person,
     RequestStatus,
     StageEscalated,
+    StageNotice,
     StageOpened,
     StageStatus,
 )
+from chalicelib.domain.models import Model, Principal, PrincipalStatus
 from chalicelib.entrypoints import Message
 from chalicelib.errors import NotFoundError
 from chalicelib.services import outcomes
@@ -55,6 +62,12 @@ RECONCILE_GRACE = timedelta(seconds=30)  # a callback younger than this may be i
 TOKEN_KEPT = timedelta(days=400)  # longer than any request may wait (a year at most)
 CLOSED_TOKEN = ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")
 WORKFLOW = "system:workflow"  # who the request's history names for the workflow's steps
+# An opened or escalated stage names its deciders from the tenant's principals, read a page
+# at a time: at most this many pages of this many, else the event says its list may be short.
+ROSTER_PAGE = 1_000
+ROSTER_PAGES = 10
+
+N = TypeVar("N", bound=StageNotice)
 
 
 def machine_input(tenant_id: str, request: ApprovalRequest) -> dict[str, object]:
@@ -176,13 +189,7 @@ def _open(store: TenantStore, actor: Actor, request_id: str, index: int, token: 
         before={"status": request.status, "stages": [public(stage)]},
         after={"status": updated.status, "stages": [public(opened)]},
     )
-    announced = StageOpened(
-        request_id=request_id,
-        model_id=request.model_id,
-        version_number=request.version_number,
-        stage=opened,
-        link=f"/v1/approval-requests/{request_id}",
-    )
+    announced = _notice(StageOpened, store, _roster(store), updated, opened)
     store.commit(actor, unit.emit(events.APPROVAL_REQUESTED.of(announced)))
 
 
@@ -215,15 +222,102 @@ def _escalate(store: TenantStore, actor: Actor, request_id: str, index: int, tok
         before={"stages": [public(stage)]},
         after={"stages": [public(escalated)]},
     )
-    announced = StageEscalated(
-        request_id=request_id,
-        model_id=request.model_id,
-        version_number=request.version_number,
-        stage=escalated,
+    roster = _roster(store)
+    announced = _notice(
+        StageEscalated,
+        store,
+        roster,
+        updated,
+        escalated,
+        escalation_contacts=_contacts(store, roster, request.escalation_contact_ids),
         escalation_contact_ids=request.escalation_contact_ids,
-        link=f"/v1/approval-requests/{request_id}",
     )
     store.commit(actor, unit.emit(events.APPROVAL_ESCALATED.of(announced)))
+
+
+# --- who is told: the stage's deciders, the escalation contacts ------------------------
+
+
+class Roster(NamedTuple):
+    """The tenant's active principals by id, and whether the listing read all of them."""
+
+    active: dict[str, Principal]
+    complete: bool
+
+
+def _roster(store: TenantStore) -> Roster:
+    """One bounded Query page loop over the tenant's principals (this runs in the workflow's
+    consumer, never on a request's path)."""
+    active: dict[str, Principal] = {}
+    start = None
+    for _ in range(ROSTER_PAGES):
+        items, start = store.principals.list_page(ROSTER_PAGE, start)
+        for principal in (to_model(Principal, i) for i in items):
+            if principal.status is PrincipalStatus.ACTIVE:
+                active[principal.id] = principal
+        if not start:
+            return Roster(active, True)
+    return Roster(active, False)
+
+
+def _person(principal: Principal) -> Person:
+    return Person(id=principal.id, name=principal.name, email=principal.email)
+
+
+def _notice(
+    kind: type[N],
+    store: TenantStore,
+    roster: Roster,
+    request: ApprovalRequest,
+    stage: ApprovalStage,
+    **more: object,
+) -> N:
+    """What `approval.requested` and `approval.escalated` say of a stage (and `more`): the
+    request, the stage, who may decide it now (`duties.may_decide`, against the model's
+    team as it is now, as a decision is checked) and where the request is."""
+    item = store.inventory.get_model(request.model_id)
+    if item is None:  # a request's model is never deleted; say so rather than guess
+        raise NotFoundError(f"no model {request.model_id}")
+    model = to_model(Model, item)
+    facts = duties.StageFacts(
+        stage.index,
+        stage.role,
+        request.submitted_by,
+        duties.team(model.owner_id, model.developer_ids),
+        [*model.past_team_ids, *request.ineligible_ids],
+        request.deciders(),
+    )
+    eligible = sorted(
+        (p for p in roster.active.values() if duties.may_decide(p.id, p.roles, facts)),
+        key=lambda p: (p.name.casefold(), p.id),
+    )
+    link = f"/v1/approval-requests/{request.id}"
+    base = settings().public_base_url
+    return kind.model_validate(
+        {
+            "request_id": request.id,
+            "model_id": request.model_id,
+            "version_number": request.version_number,
+            "stage": stage,
+            "deciders": [_person(p) for p in eligible[:DECIDERS_LISTED]],
+            "deciders_truncated": len(eligible) > DECIDERS_LISTED or not roster.complete,
+            "link": link,
+            "url": f"{base}{link}" if base else None,
+            **more,
+        }
+    )
+
+
+def _contacts(store: TenantStore, roster: Roster, contact_ids: list[str]) -> list[Person]:
+    """The escalation contacts who are active principals, in the policy's order; read
+    apart (one BatchGetItem) only those a cut-short roster did not reach."""
+    found = dict(roster.active)
+    missing = [c for c in contact_ids if c not in found]
+    if missing and not roster.complete:
+        for principal in (to_model(Principal, i) for i in store.principals.get_many(missing)):
+            if principal.status is PrincipalStatus.ACTIVE:
+                found[principal.id] = principal
+    return [_person(found[c]) for c in contact_ids if c in found]
 
 
 # --- answering task tokens ----------------------------------------------------------------

@@ -80,3 +80,6 @@ def test_every_deliverable_event_type_is_a_webhook_with_its_payload_schema(api: 
     requested = hooks["approval.requested"]["post"]["requestBody"]["content"]
     data = requested["application/json"]["schema"]["properties"]["data"]["$ref"]
     assert data.rsplit("/", 1)[1] in document["components"]["schemas"]
+    # AND a stage waiting for decisions shows, in its example, whom to tell
+    [example] = requested["application/json"]["schema"]["examples"]
+    assert example["data"]["deciders"][0]["email"]

@@ -126,6 +126,10 @@ def test_who_may_decide_a_stage(
     else:
         with pytest.raises(error, match=match):
             decide(actor, decided=decided)
+    # AND the deciders an opened stage names follow the same rule
+    facts = duties.StageFacts(1, Role.APPROVER, SUBMITTER, TEAM, PAST, decided)
+    if actor.is_principal:
+        assert duties.may_decide(str(actor.principal_id), actor.roles, facts) is (error is None)
 
 
 def test_one_person_with_two_keys_is_still_one_person() -> None:
