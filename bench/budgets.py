@@ -148,6 +148,35 @@ DEPLOYMENT_BUDGETS = {
 }
 
 
+WEBHOOK = "/v1/webhooks/{webhook_id}"
+WEBHOOK_BUDGETS = {
+    "POST /v1/webhooks": Budget(
+        "1 TransactWriteItems + <=2 GetItem + 1 KMS Encrypt",
+        "the new signing secret is sealed with KMS before it is stored (only its "
+        "ciphertext is); the URL's name is resolved for the SSRF check (DNS, not AWS); the "
+        "stored answer with an Idempotency-Key, the chain head when cold",
+        _fixed({"DynamoDB.TransactWriteItems": 1, "DynamoDB.GetItem": 2, "KMS.Encrypt": 1}),
+    ),
+    f"POST {WEBHOOK}/rotate-secret": Budget(
+        "1 TransactWriteItems + <=2 GetItem + 1 KMS Encrypt",
+        "the subscription, and the new secret sealed with KMS; the chain head when cold",
+        _fixed({"DynamoDB.TransactWriteItems": 1, "DynamoDB.GetItem": 2, "KMS.Encrypt": 1}),
+    ),
+    f"GET {WEBHOOK}/deliveries": Budget(
+        "1 GetItem + 1 Query",
+        "the subscription (404 when it is not the tenant's, or deleted), then a page of its "
+        "deliveries, newest first",
+        _fixed({"DynamoDB.Query": 1, "DynamoDB.GetItem": 1}),
+    ),
+    f"POST {WEBHOOK}/deliveries/{{delivery_id}}/redeliver": Budget(
+        "1 TransactWriteItems + <=3 GetItem",
+        "the subscription (is it enabled?) and the delivery; the chain head when cold. The "
+        "attempt is queued from the outbox, not here",
+        _fixed({"DynamoDB.TransactWriteItems": 1, "DynamoDB.GetItem": 3}),
+    ),
+}
+
+
 def _parts_pages(answer: Any) -> int:
     """ListParts pages of a multipart upload (1,000 parts a page); 0 for a single upload."""
     from chalicelib.config import settings
@@ -287,6 +316,7 @@ EXPLICIT: dict[str, Budget] = {
         _fixed({"DynamoDB.TransactWriteItems": 1, "DynamoDB.GetItem": 4}),
     ),
     **DEPLOYMENT_BUDGETS,
+    **WEBHOOK_BUDGETS,
     "GET /v1/health": Budget(
         NO_CALLS.text,
         "a liveness probe answers from the process alone; it must not fail with DynamoDB",

@@ -26,6 +26,7 @@ class WebhookSettings(NamedTuple):
 
     key_arn: str  # the KMS key that encrypts signing secrets
     deliveries_queue_url: str  # one message per delivery attempt
+    slow_queue_url: str  # the same, for subscriptions slow or failing lately
     timeout_seconds: float  # a receiver has this long to answer an attempt
     # Local development only: receivers on loopback addresses (127.0.0.0/8, ::1,
     # localhost) are allowed. Off unless CUSTOS_WEBHOOKS_ALLOW_LOOPBACK=true.
@@ -78,6 +79,7 @@ def settings() -> Settings:
         webhooks=WebhookSettings(
             key_arn=env.get("CUSTOS_WEBHOOKS_KEY_ARN", ""),
             deliveries_queue_url=env.get("CUSTOS_WEBHOOK_DELIVERIES_QUEUE_URL", ""),
+            slow_queue_url=env.get("CUSTOS_WEBHOOK_DELIVERIES_SLOW_QUEUE_URL", ""),
             timeout_seconds=float(env.get("CUSTOS_WEBHOOKS_TIMEOUT_SECONDS", "5")),
             allow_loopback=env.get("CUSTOS_WEBHOOKS_ALLOW_LOOPBACK", "").lower() == "true",
             queue_delay_max_seconds=int(env.get("CUSTOS_WEBHOOKS_QUEUE_DELAY_MAX_SECONDS", "900")),

@@ -39,6 +39,10 @@ DEFAULT_OVERLAP_SECONDS = 24 * 3600  # after a rotation, the old secret signs th
 MAX_OVERLAP_SECONDS = 7 * 24 * 3600
 DELIVERY_RETENTION = timedelta(days=30)  # how long the delivery log keeps a delivery
 MAX_EVENT_PATTERNS = 50
+# A subscription whose receiver answered slower than this, or failed, goes to the slow lane
+# (its own queue and workers) until it has answered fast again, or for SLOW_FOR.
+SLOW_LATENCY_MS = 1000.0
+SLOW_FOR = timedelta(minutes=10)
 ALL = "*"
 
 # An event type (`approval.requested`), a family (`approval.*`) or every type (`*`).
@@ -70,6 +74,15 @@ def retry_delay(attempts_made: int, retry_after: float | None, rng: random.Rando
     if retry_after is not None:
         jittered = max(jittered, min(retry_after, MAX_RETRY_AFTER_SECONDS))
     return jittered
+
+
+def in_slow_lane(health: dict[str, object] | None, now: str) -> bool:
+    """Whether a subscription's attempts go to the slow lane now (its health record says
+    it failed, or answered slowly, lately)."""
+    if not health:
+        return False
+    until = health.get("slow_until")
+    return bool(health.get("failing_since")) or (isinstance(until, str) and until > now)
 
 
 def delivery_id_for(event_id: str) -> str:

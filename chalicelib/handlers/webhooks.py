@@ -39,6 +39,13 @@ WEBHOOK_DELIVERIES = Queue(
     env_var="CUSTOS_WEBHOOK_DELIVERIES_QUEUE_URL",
     visibility_timeout_seconds=6 * ATTEMPT_TIMEOUT,
 )
+# The slow lane: attempts to subscriptions that answered slowly or failed lately, with
+# workers of their own, so they never take the fast lane's (services/webhook_delivery.py).
+WEBHOOK_DELIVERIES_SLOW = Queue(
+    logical_id="WebhookDeliveriesSlow",
+    env_var="CUSTOS_WEBHOOK_DELIVERIES_SLOW_QUEUE_URL",
+    visibility_timeout_seconds=6 * ATTEMPT_TIMEOUT,
+)
 
 
 def _event_example() -> dict[str, Any]:
@@ -76,10 +83,26 @@ def fan_out_webhooks(actor: Actor, message: Message) -> None:
     # One delivery a run, many runs at once: a slow receiver holds up only its own.
     batch_size=1,
     timeout_seconds=ATTEMPT_TIMEOUT,
-    concurrency=20,
+    concurrency=10,
 )
 def deliver_webhook(actor: Actor, message: Message) -> None:
     """Make one attempt of one delivery, if it is still due."""
+    from chalicelib.services import webhook_delivery
+
+    webhook_delivery.attempt(actor, message)
+
+
+@consumer(
+    bp,
+    function="deliver_webhook_slow",
+    queue_decl=WEBHOOK_DELIVERIES_SLOW,
+    part=SystemPart.WEBHOOK_DELIVERY,
+    batch_size=1,
+    timeout_seconds=ATTEMPT_TIMEOUT,
+    concurrency=5,
+)
+def deliver_webhook_slow(actor: Actor, message: Message) -> None:
+    """Make one attempt of a delivery to a subscription that is slow or failing lately."""
     from chalicelib.services import webhook_delivery
 
     webhook_delivery.attempt(actor, message)

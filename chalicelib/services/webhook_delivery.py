@@ -39,11 +39,14 @@ from chalicelib.domain.webhooks import (
     DELIVERY_RETENTION,
     FAILING_DISABLES_AFTER,
     OPEN_STATUSES,
+    SLOW_FOR,
+    SLOW_LATENCY_MS,
     DeliveryStatus,
     DisabledReason,
     Outcome,
     Webhook,
     delivery_id_for,
+    in_slow_lane,
     matches,
     retry_delay,
 )
@@ -73,6 +76,21 @@ def _message(tenant_id: str, webhook_id: str, delivery_id: str) -> dict[str, str
     return {"tenant_id": tenant_id, "webhook_id": webhook_id, "delivery_id": delivery_id}
 
 
+def _queue(slow: bool) -> str:
+    """The lane's queue: a subscription slow or failing lately has workers of its own, so
+    it never takes the others'."""
+    options = settings().webhooks
+    return options.slow_queue_url if slow else options.deliveries_queue_url
+
+
+def _send_to_lanes(messages: list[tuple[dict[str, str], int, bool]]) -> None:
+    """Send (message, delay, slow) to each lane's queue."""
+    for slow in (False, True):
+        lane = [(m, delay) for m, delay, is_slow in messages if is_slow is slow]
+        if lane:
+            queues.send(_queue(slow), lane)
+
+
 # --- fan-out -----------------------------------------------------------------------------
 
 
@@ -84,9 +102,10 @@ def fan_out(actor: Actor, message: Message) -> None:
         return  # not an event envelope: nothing to deliver
     store = for_tenant(tenant_id)
     data = event.get("data") or {}
-    if kind == events.WEBHOOK_REDELIVERY_REQUESTED.name:
-        sent = [_message(tenant_id, data["webhook_id"], data["delivery_id"])]
-        queues.send(settings().webhooks.deliveries_queue_url, [(m, 0) for m in sent])
+    if kind == events.WEBHOOK_REDELIVERY_REQUESTED.name:  # asked for by a person: now
+        queues.send(
+            _queue(False), [(_message(tenant_id, data["webhook_id"], data["delivery_id"]), 0)]
+        )
         return
     declared = events.CATALOG.get(kind)
     if declared is None or declared.internal:
@@ -104,6 +123,7 @@ def fan_out(actor: Actor, message: Message) -> None:
     at = iso(moment)
     body = _envelope(event)
     delivery_id = delivery_id_for(event["id"])
+    health = store.webhooks.health_of([sub["id"] for sub in targets])
     pending = []
     for sub in targets:
         delivery = {
@@ -124,8 +144,9 @@ def fan_out(actor: Actor, message: Message) -> None:
         store.webhooks.create_delivery(delivery)
         # Made before (a redelivered message) or just now: queue it; the claim keeps an
         # attempt from being made twice.
-        pending.append((_message(tenant_id, sub["id"], delivery_id), 0))
-    queues.send(settings().webhooks.deliveries_queue_url, pending)
+        slow = in_slow_lane(health.get(sub["id"]), at)
+        pending.append((_message(tenant_id, sub["id"], delivery_id), 0, slow))
+    _send_to_lanes(pending)
 
 
 # --- one attempt -------------------------------------------------------------------------
@@ -223,14 +244,17 @@ def _record(
     again changes nothing."""
     moment = clock.now()
     at = iso(moment)
+    slow_until = iso(moment + SLOW_FOR)
     webhook_id = delivery["webhook_id"]
-    if outcome.delivered:
-        if health and health.get("failing_since"):
+    if outcome.delivered and outcome.latency_ms > SLOW_LATENCY_MS:
+        store.webhooks.slow_at(webhook_id, at, slow_until)
+    elif outcome.delivered:
+        if in_slow_lane(health, at):
             store.webhooks.succeeded_at(webhook_id, at)
     elif outcome.gone:
         disable(store, actor, webhook_id, DisabledReason.GONE)
     else:
-        since = store.webhooks.failed_at(webhook_id, at)
+        since = store.webhooks.failed_at(webhook_id, at, slow_until)
         if moment - datetime.fromisoformat(since) >= FAILING_DISABLES_AFTER:
             disable(store, actor, webhook_id, DisabledReason.FAILING)
     after, delay = _next_state(delivery, outcome, moment)
@@ -239,9 +263,9 @@ def _record(
         after["queued_for"] = after["next_attempt_at"]
     if not store.webhooks.record(after, expected_count=int(delivery["attempt_count"])):
         return  # recorded by another worker whose lease outlived ours: keep theirs
-    if queued and delay is not None:
+    if queued and delay is not None:  # a retry: its subscription is failing, the slow lane
         message = _message(store.tenant_id, webhook_id, delivery["id"])
-        queues.send(settings().webhooks.deliveries_queue_url, [(message, math.ceil(delay))])
+        queues.send(_queue(True), [(message, math.ceil(delay))])
 
 
 def _next_state(
@@ -346,6 +370,9 @@ def sweep(actor: Actor) -> dict[str, int]:
         queued_for = item.get("queued_for")
         if queued_for and queued_for == item.get("next_attempt_at") and queued_for > late:
             continue  # its message is on the way
-        messages.append((_message(item["tenant_id"], item["webhook_id"], item["id"]), 0))
-    queues.send(settings().webhooks.deliveries_queue_url, messages)
+        # Retries go to the slow lane (their subscription failed); first attempts whose
+        # message was lost, and redeliveries, to the fast one.
+        retry = int(item.get("attempt_count") or 0) > int(item.get("series_start") or 0)
+        messages.append((_message(item["tenant_id"], item["webhook_id"], item["id"]), 0, retry))
+    _send_to_lanes(messages)
     return {"sent": len(messages)}

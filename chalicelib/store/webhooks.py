@@ -191,22 +191,41 @@ class Webhooks:
 
     # --- health ----------------------------------------------------------------------------
 
-    def failed_at(self, webhook_id: str, at: str) -> str:
-        """Note a failed attempt; returns since when the subscription has been failing."""
+    def health_of(self, webhook_ids: list[str]) -> dict[str, Item]:
+        """The health records of these subscriptions (those that have one), by id."""
+        keys: list[Mapping[str, str]] = [self.keys.webhook_health(w) for w in webhook_ids]
+        found: dict[str, Item] = {}
+        for start in range(0, len(keys), 100):
+            for item in dynamo.batch_get(keys[start : start + 100]):
+                found[str(item["pk"]).rsplit("#", 1)[1]] = item
+        return found
+
+    def failed_at(self, webhook_id: str, at: str, slow_until: str) -> str:
+        """Note a failed attempt (the subscription is in the slow lane until `slow_until`);
+        returns since when it has been failing."""
         health = dynamo.update_returning(
             self.keys.webhook_health(webhook_id),
-            "SET #since = if_not_exists(#since, :at), #last = :at",
-            {"#since": "failing_since", "#last": "last_failure_at"},
-            {":at": at},
+            "SET #since = if_not_exists(#since, :at), #last = :at, #slow = :slow",
+            {"#since": "failing_since", "#last": "last_failure_at", "#slow": "slow_until"},
+            {":at": at, ":slow": slow_until},
         )
         return str(health["failing_since"])
 
-    def succeeded_at(self, webhook_id: str, at: str) -> None:
-        """Note a delivered attempt: the subscription is not failing any more."""
+    def slow_at(self, webhook_id: str, at: str, slow_until: str) -> None:
+        """Note a delivered but slow attempt: the slow lane until `slow_until`."""
         dynamo.update_if(
             self.keys.webhook_health(webhook_id),
-            "SET #last = :at REMOVE #since",
-            {"#last": "last_success_at", "#since": "failing_since"},
+            "SET #last = :at, #slow = :slow REMOVE #since",
+            {"#last": "last_success_at", "#slow": "slow_until", "#since": "failing_since"},
+            {":at": at, ":slow": slow_until},
+        )
+
+    def succeeded_at(self, webhook_id: str, at: str) -> None:
+        """Note a delivered, quick attempt: neither failing nor slow any more."""
+        dynamo.update_if(
+            self.keys.webhook_health(webhook_id),
+            "SET #last = :at REMOVE #since, #slow",
+            {"#last": "last_success_at", "#since": "failing_since", "#slow": "slow_until"},
             {":at": at},
         )
 

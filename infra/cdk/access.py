@@ -77,6 +77,13 @@ ARTIFACT_OBJECTS = (
 # yet" would read as a permission failure.
 ARTIFACT_BUCKET = ("s3:ListBucket",)
 
+DELIVERER = (
+    Grant("table", "Main", TABLE_READ + TABLE_WRITE),
+    Grant("key", "Webhooks", OPEN_SEALED),
+    Grant("queue", "WebhookDeliveries", SEND),
+    Grant("queue", "WebhookDeliveriesSlow", SEND),
+)
+
 ACCESS: dict[str, tuple[Grant, ...]] = {
     "api_handler": (
         Grant("table", "Main", TABLE_READ + TABLE_WRITE),
@@ -106,16 +113,15 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
     "fan_out_webhooks": (
         Grant("table", "Main", TABLE_READ + TABLE_WRITE),
         Grant("queue", "WebhookDeliveries", SEND),
+        Grant("queue", "WebhookDeliveriesSlow", SEND),
     ),
     # One attempt: the delivery and its subscription, the secret opened, the retry queued.
-    "deliver_webhook": (
-        Grant("table", "Main", TABLE_READ + TABLE_WRITE),
-        Grant("key", "Webhooks", OPEN_SEALED),
-        Grant("queue", "WebhookDeliveries", SEND),
-    ),
+    "deliver_webhook": DELIVERER,
+    "deliver_webhook_slow": DELIVERER,
     "sweep_webhook_deliveries": (
         Grant("table", "Main", TABLE_READ),
         Grant("queue", "WebhookDeliveries", SEND),
+        Grant("queue", "WebhookDeliveriesSlow", SEND),
     ),
 }
 

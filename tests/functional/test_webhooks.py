@@ -6,6 +6,7 @@ Deliveries are verified with the Standard Webhooks reference library, unchanged.
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import boto3
@@ -350,3 +351,35 @@ def test_a_failing_receiver_holds_up_neither_the_api_nor_another_subscription(
     assert {d["status"] for d in hooks.deliveries(good["id"])} == {"delivered"}
     assert {d["status"] for d in hooks.deliveries(bad["id"])} == {"retrying"}
     assert [d["status"] for d in hooks.deliveries(bad["id"], status="retrying")] == ["retrying"] * 3
+
+
+def queued_for(hooks: Hooks, aws: dict[str, str], queue_env: str) -> list[str]:
+    """The webhook ids of the attempts waiting on a lane's queue (left there)."""
+    sqs = boto3.client("sqs")
+    answer = sqs.receive_message(
+        QueueUrl=aws[queue_env], MaxNumberOfMessages=10, VisibilityTimeout=0
+    )
+    return sorted(json.loads(m["Body"])["webhook_id"] for m in answer.get("Messages", []))
+
+
+def test_a_slow_receiver_moves_to_the_slow_lane_and_the_fast_keep_theirs(
+    hooks: Hooks, aws: dict[str, str]
+) -> None:
+    with receiving(default=Answer(200, delay=1.2)) as slow, receiving() as fast:
+        lagging = hooks.subscribe(slow.url(), ["model.created"])
+        quick = hooks.subscribe(fast.url(), ["model.created"])
+        new_model(hooks.api, hooks.tenant, name="First")
+        hooks.drain()
+        assert len(slow.received) == len(fast.received) == 1
+        # WHEN the next event fans out (the relay and the fan-out only)
+        new_model(hooks.api, hooks.tenant, name="Second")
+        for stream in hooks.dispatcher.streams:
+            stream.pump_once()
+        [fan_out] = [q for q in hooks.dispatcher.queues if q.function == "fan_out_webhooks"]
+        fan_out.pump_once()
+        # THEN the slow subscription's attempt waits in the slow lane, the other's in the fast
+        assert queued_for(hooks, aws, "CUSTOS_WEBHOOK_DELIVERIES_SLOW_QUEUE_URL") == [lagging["id"]]
+        assert queued_for(hooks, aws, "CUSTOS_WEBHOOK_DELIVERIES_QUEUE_URL") == [quick["id"]]
+        hooks.drain()
+        assert len(slow.wait_for(2)) == len(fast.wait_for(2)) == 2
+    assert {d["status"] for d in hooks.deliveries(lagging["id"])} == {"delivered"}

@@ -103,29 +103,34 @@ class Scenario:
         return str(request.json["id"])
 
     def _webhook_delivered(self) -> None:
-        """A subscription's test event, fanned out and delivered to a receiver on 127.0.0.1
-        (loopback receivers allowed for the while, as the local-development setting does)."""
+        """A subscription's test events, fanned out and delivered to a receiver on 127.0.0.1
+        (loopback receivers allowed for the while, as the local-development setting does):
+        the first answered slowly, so the second goes by the slow lane."""
         from chalicelib.config import settings
-        from tests.harness.receiver import receiving
+        from tests.harness.receiver import Answer, receiving
 
         admin = self.tenant.keys["admin"]
         saved = os.environ.get(LOOPBACK)
         os.environ[LOOPBACK] = "true"
         settings.cache_clear()
         try:
-            with receiving() as receiver:
+            with receiving([Answer(200, delay=1.1)]) as receiver:
                 body = {"url": receiver.url(), "events": ["webhook.test"]}
                 hook = self.api.post("/v1/webhooks", admin, body)
                 assert hook.status == 201, hook.json
-                queued = self.api.post(f"/v1/webhooks/{hook.json['id']}/test", admin)
-                assert queued.status == 202, queued.json
-                until(lambda: receiver.received, self._pump)
+                for count in (1, 2):
+                    self._test_event(hook.json["id"], receiver, count)
         finally:
             if saved is None:
                 os.environ.pop(LOOPBACK, None)
             else:
                 os.environ[LOOPBACK] = saved
             settings.cache_clear()
+
+    def _test_event(self, webhook_id: str, receiver: Any, count: int) -> None:
+        queued = self.api.post(f"/v1/webhooks/{webhook_id}/test", self.tenant.keys["admin"])
+        assert queued.status == 202, queued.json
+        until(lambda: len(receiver.received) >= count, self._pump)
 
     def _artifact_verified_by_the_consumer(self) -> None:
         """An artifact above the sync-verification threshold: `complete` answers 202 and
