@@ -183,7 +183,7 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timeout"
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"tls: {exc.verify_message or 'certificate verify failed'}"
+        return f"tls: {exc.verify_message or 'certificate verify failed'}".lower().rstrip(".")
     if isinstance(exc, ssl.SSLError):
         return f"tls: {exc.reason or type(exc).__name__}".lower()
     if isinstance(exc, ConnectionRefusedError):
