@@ -33,6 +33,7 @@ PARTS = {  # results.json key -> module; run and printed in this order
     "load": "bench.load",
     "artifacts": "bench.artifacts",
     "approvals": "bench.approvals",
+    "webhooks": "bench.webhooks",
 }
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -67,6 +67,8 @@ def _event_example() -> dict[str, Any]:
     queue_decl=WEBHOOK_EVENTS,
     part=SystemPart.WEBHOOK_DELIVERY,
     example=_event_example,
+    # Events fan out independently of each other: several at once keep up with bursts.
+    concurrency=4,
 )
 def fan_out_webhooks(actor: Actor, message: Message) -> None:
     """Make an event's deliveries, one per matching subscription, and queue them."""

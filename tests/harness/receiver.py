@@ -26,6 +26,7 @@ class Received(NamedTuple):
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float  # time.time() when the body was read
 
     @property
     def event(self) -> dict[str, Any]:
@@ -48,9 +49,8 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                answer = receiver._take(
-                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                )
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                answer = receiver._take(Received(self.path, headers, body, time.time()))
                 if answer.delay:
                     time.sleep(answer.delay)
                 self.send_response(answer.status)
