@@ -28,6 +28,9 @@ os.environ.update(
     AWS_REGION="us-east-1",
     AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
 )
+# Webhook receivers in tests are real servers on 127.0.0.1, as under make run: the
+# local-development setting is on (test_webhooks.py checks it is off by default).
+os.environ["CUSTOS_WEBHOOKS_ALLOW_LOOPBACK"] = "true"
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 

@@ -110,13 +110,15 @@ def fan_out(actor: Actor, message: Message) -> None:
     declared = events.CATALOG.get(kind)
     if declared is None or declared.internal:
         return
-    targets = [
-        sub
-        for sub in store.webhooks.all_subscriptions()
-        if sub.get("enabled") and matches(list(sub.get("events") or []), kind)
-    ]
-    if kind == events.WEBHOOK_TEST.name:  # for the subscription it names only
-        targets = [sub for sub in targets if sub["id"] == data.get("webhook_id")]
+    if kind == events.WEBHOOK_TEST.name:  # asked for: to the subscription it names only
+        named = store.webhooks.get(str(data.get("webhook_id")))
+        targets = [named] if named and named.get("enabled") else []
+    else:
+        targets = [
+            sub
+            for sub in store.webhooks.all_subscriptions()
+            if sub.get("enabled") and matches(list(sub.get("events") or []), kind)
+        ]
     if not targets:
         return
     moment = clock.now()

@@ -101,9 +101,13 @@ def test_a_subscription_to_no_real_event_or_a_forbidden_url_is_a_422_naming_the_
 
 
 def test_loopback_receivers_are_refused_unless_the_local_development_setting_is_on(
-    api: Api, tenant: Tenant
+    api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN the default settings (the `hooks` fixture is not used here)
+    from chalicelib.config import settings
+
+    # GIVEN the setting as deployed: unset (the suite turns it on)
+    monkeypatch.delenv("CUSTOS_WEBHOOKS_ALLOW_LOOPBACK")
+    settings.cache_clear()
     answer = api.post(
         "/v1/webhooks", tenant.keys["admin"], {"url": "http://127.0.0.1:9/", "events": ["*"]}
     )

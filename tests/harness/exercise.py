@@ -103,10 +103,28 @@ def role_for(op: Operation) -> str:
     return next(role for role in ROLE_PREFERENCE if role in allowed)
 
 
+# Objects no POST of their collection creates, and the operation that makes them (a
+# webhook delivery: a test event, fanned out; `settle` waits for it).
+MADE_BY = {"delivery_id": ("POST", "/v1/webhooks/{webhook_id}/test")}
+# Example bodies the harness changes: a webhook receiver on this machine's discard port
+# (loopback receivers are allowed under make run and in the tests), so nothing is sent
+# anywhere else, and every attempt fails at once.
+LOCAL_RECEIVER = "http://127.0.0.1:9/custos-exercise"
+EXAMPLE_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/v1/webhooks"): {"url": LOCAL_RECEIVER},
+}
+
+
 def creator_of(path: str, param: str) -> tuple[Operation, str]:
     """The POST that creates what `{param}` names in `path`, and the JSON pointer of its id
     in that POST's answer. The caller's own collections (`/v1/me/api-keys`) are made by
     the tenant-wide one's POST (`/v1/api-keys`)."""
+    if param in MADE_BY:
+        made = _operation(*MADE_BY[param])
+        where = id_pointer(made.response, param) if made.response else None
+        if where is None:
+            raise UnsupportedOperation(f"{made.path} answers no {param}")
+        return made, where
     marker = "{" + param + "}"
     collection = path[: path.index(marker)].rstrip("/")
     if collection.startswith(OWN):
@@ -130,7 +148,7 @@ def example_of(op: Operation) -> dict[str, Any]:
         raise UnsupportedOperation(
             f"{op.request.__name__} declares no example (json_schema_extra examples)"
         )
-    return dict(examples[0])
+    return {**examples[0], **EXAMPLE_OVERRIDES.get((op.method, op.path), {})}
 
 
 def pointer(document: Any, path: str) -> Any:
@@ -152,6 +170,9 @@ def wait_for_workflow(ex: Exerciser, post: Operation, answer: Answer, seconds: f
     opened its first stage, a rejected one once the workflow applied the reject. Read it
     (bounded) until then."""
     # By name: the benchmark measures fresh copies of the app, each with its own classes.
+    if post.response is not None and post.response.__name__ == "WebhookTestQueued":
+        _wait_for_delivery(ex, answer, seconds)
+        return
     if post.response is None or post.response.__name__ != "ApprovalRequest":
         return
     if answer.status >= 300:
@@ -170,6 +191,18 @@ def wait_for_workflow(ex: Exerciser, post: Operation, answer: Answer, seconds: f
             return
         time.sleep(0.1)
     raise ExerciseFailed(f"{location} did not move on in {seconds} s: is the workflow running?")
+
+
+def _wait_for_delivery(ex: Exerciser, answer: Answer, seconds: float) -> None:
+    """A webhook test event's delivery exists once the fan-out has made it."""
+    if answer.status != 202:
+        return
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ex.api.get(answer.json["link"], ex.key("admin")).status == 200:
+            return
+        time.sleep(0.1)
+    raise ExerciseFailed(f"{answer.json['link']} not made in {seconds} s: is the fan-out running?")
 
 
 def _rejected(ex: Exerciser, values: dict[str, str]) -> None:
@@ -307,7 +340,7 @@ class Exerciser:
             values[parent] = (
                 known[parent] if parent in known else self.make(post.path, parent, values)
             )
-        example = example_of(post)
+        example = example_of(post) if post.request is not None else {}
         own = path.startswith(OWN) and caller is not None and "principal_id" in example
         if own:
             example.pop("principal_id")  # the caller's, not a fresh principal
@@ -318,7 +351,7 @@ class Exerciser:
             "POST",
             re.sub(r"{(\w+)}", lambda m: values[m.group(1)], post.path),
             self.key(role_for(post)),
-            body,
+            body if post.request is not None else None,
         )
         if answer.status != post.status:
             raise ExerciseFailed(f"making {{{param}}} by POST {post.path}: {answer.json}")

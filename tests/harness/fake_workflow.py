@@ -23,11 +23,18 @@ from tests.harness.clients import Answer
 from tests.harness.exercise import ExerciseFailed, Exerciser, rejected_stage
 
 CONSUMER = "apply_workflow_message"
+FAN_OUT = "fan_out_webhooks"
 
 
 def play_workflow(ex: Exerciser, post: Operation, answer: Answer) -> None:
-    """What the workflow would send after `post` answered `answer`, applied by the app."""
+    """What the workflow would send after `post` answered `answer`, applied by the app;
+    and, for a webhook test event, its fan-out (the relay's part: the event handed to the
+    fan-out consumer), so its delivery exists."""
     # By name: the benchmark measures fresh copies of the app, each with its own classes.
+    if post.response is not None and post.response.__name__ == "WebhookTestQueued":
+        if answer.status == 202:
+            _fan_out(ex, answer.json)
+        return
     if post.response is None or post.response.__name__ != "ApprovalRequest":
         return
     if answer.status >= 300:
@@ -40,7 +47,18 @@ def play_workflow(ex: Exerciser, post: Operation, answer: Answer) -> None:
         _apply({**request, "kind": "request.decided", "outcome": "reject"})
 
 
-def _apply(body: dict[str, Any]) -> None:
+def _fan_out(ex: Exerciser, queued: dict[str, Any]) -> None:
+    event = {
+        "id": queued["event_id"],
+        "type": "webhook.test",
+        "tenant_id": ex.tenant.id,
+        "created_at": "2026-12-01T09:00:00.000Z",
+        "data": {"webhook_id": queued["webhook_id"], "message": "A test event from Custos"},
+    }
+    _apply(event, FAN_OUT)
+
+
+def _apply(body: dict[str, Any], consumer: str = CONSUMER) -> None:
     message_id = str(uuid.uuid4())
     record = {
         "messageId": message_id,
@@ -49,8 +67,8 @@ def _apply(body: dict[str, Any]) -> None:
     }
     app = importlib.import_module("app").app
     context = LambdaContext.for_invocation(
-        CONSUMER, function_arn("us-east-1", "123456789012", CONSUMER), 60, message_id
+        consumer, function_arn("us-east-1", "123456789012", consumer), 60, message_id
     )
-    result = function_handler(app, CONSUMER)({"Records": [record]}, context)
+    result = function_handler(app, consumer)({"Records": [record]}, context)
     if result.get("batchItemFailures"):
-        raise ExerciseFailed(f"the workflow consumer failed to apply {body['kind']}")
+        raise ExerciseFailed(f"{consumer} failed to apply {body.get('kind') or body['type']}")

@@ -93,6 +93,8 @@ _VOLATILE = [
     (re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), b"<uuid>"),
     (re.compile(rb"[a-z]{2,5}_[0-9A-HJKMNP-TV-Z]{26}"), b"<id>"),
     (re.compile(rb"[0-9a-fA-F]{32,}"), b"<hash>"),
+    # base64 blobs: a KMS plaintext or ciphertext (a fresh secret each run), a signature
+    (re.compile(rb"[A-Za-z0-9+/]{40,}={0,2}"), b"<blob>"),
     (re.compile(rb"\d+"), b"<n>"),
 ]
 
