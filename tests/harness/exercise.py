@@ -197,9 +197,14 @@ def _wait_for_delivery(ex: Exerciser, answer: Answer, seconds: float) -> None:
     """A webhook test event's delivery exists once the fan-out has made it."""
     if answer.status != 202:
         return
+    # The list, not the delivery: it answers 200 while the fan-out has not run yet.
+    deliveries = f"/v1/webhooks/{answer.json['webhook_id']}/deliveries"
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if ex.api.get(answer.json["link"], ex.key("admin")).status == 200:
+        listed = ex.api.get(deliveries, ex.key("admin"))
+        if listed.status == 200 and any(
+            d["id"] == answer.json["delivery_id"] for d in listed.json["items"]
+        ):
             return
         time.sleep(0.1)
     raise ExerciseFailed(f"{answer.json['link']} not made in {seconds} s: is the fan-out running?")
