@@ -22,8 +22,9 @@ few items:
   here the list is made once.
 
 The DynamoDB ones rely on DynamoDB requests (streams included) being applied one at a
-time, as `infra.local` serves them. `install()` patches moto in this process; tests
-under `mock_aws` do not use it.
+time, as `infra.local` serves them. `install()` patches moto in this process; the test
+suite installs it too (tests/conftest.py), its in-process moto reached by one thread at a
+time (or through the `atomic_aws` fixture, one request at a time).
 """
 
 from __future__ import annotations

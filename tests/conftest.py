@@ -37,6 +37,42 @@ os.environ.pop("AWS_PROFILE", None)
 PLATFORM_KEY = "cusp_test-platform-key-0123456789"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def botocore_models_read_once() -> Iterator[None]:
+    """Each JSON file of botocore's data (endpoints, service models) parsed once per test
+    process, not once per boto3 Session: the app makes a Session per client, and tests
+    reset the clients, so each test parsed endpoints.json and every service model again
+    (a few tenths of a second a Session). botocore already shares one parsed file between the clients
+    of a Session, so sharing it between Sessions hands out nothing it does not."""
+    from botocore.loaders import JSONFileLoader
+
+    original = JSONFileLoader.load_file
+    parsed: dict[str, Any] = {}
+
+    def load_file(self: JSONFileLoader, file_path: str) -> Any:
+        if file_path not in parsed:
+            parsed[file_path] = original(self, file_path)
+        return parsed[file_path]
+
+    JSONFileLoader.load_file = load_file
+    yield
+    JSONFileLoader.load_file = original
+
+
+@pytest.fixture(scope="session", autouse=True)
+def moto_without_table_copies() -> Iterator[None]:
+    """moto as `make run` patches it (infra/moto_patches.py): a transaction keeps an undo
+    log of the items it writes instead of deep-copying every table it touches once per
+    item, so a request costs the same on the test's hundredth item as on its first (four
+    tenants with their keys took nine times as long without). Its answers are moto's:
+    tests/infra/test_moto_patches.py compares them with moto's own."""
+    from infra import moto_patches
+
+    moto_patches.install()
+    yield
+    moto_patches.uninstall()
+
+
 @pytest.fixture
 def atomic_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make in-process moto apply one request at a time, as DynamoDB applies each operation

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -21,10 +22,19 @@ def table(aws: dict[str, str]) -> str:
 
 
 @pytest.fixture
-def patched() -> Iterator[None]:
+def patched() -> None:
+    """The patches in force (the suite installs them for every test: tests/conftest.py)."""
     moto_patches.install()
-    yield
+
+
+@contextmanager
+def unpatched() -> Iterator[None]:
+    """moto as it is released, for the length of the block."""
     moto_patches.uninstall()
+    try:
+        yield
+    finally:
+        moto_patches.install()
 
 
 def _moto_table(name: str) -> Any:
@@ -134,12 +144,9 @@ def test_queries_answer_as_moto_does_without_the_patch(table: str) -> None:
         _put(table, "T#b", f"X#{n}")
 
     # WHEN the same queries run with and without the patch
-    plain = _queries(table)
-    moto_patches.install()
-    try:
-        fast = _queries(table)
-    finally:
-        moto_patches.uninstall()
+    with unpatched():
+        plain = _queries(table)
+    fast = _queries(table)
 
     # THEN the pages are the same, in the same order
     assert fast == plain
