@@ -42,8 +42,8 @@ def botocore_models_read_once() -> Iterator[None]:
     """Each JSON file of botocore's data (endpoints, service models) parsed once per test
     process, not once per boto3 Session: the app makes a Session per client, and tests
     reset the clients, so each test parsed endpoints.json and every service model again
-    (a few tenths of a second a Session). botocore already shares one parsed file between the clients
-    of a Session, so sharing it between Sessions hands out nothing it does not."""
+    (a few tenths of a second a Session). botocore already shares one parsed file between
+    the clients of a Session, so sharing it between Sessions hands out nothing it does not."""
     from botocore.loaders import JSONFileLoader
 
     original = JSONFileLoader.load_file
