@@ -16,7 +16,7 @@ from typing import Annotated, NamedTuple
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from chalicelib.domain.models import Inbound, ListPage, Outbound, WholeNumber
+from chalicelib.domain.models import Inbound, ListPage, Outbound, WholeNumber, patch_config
 
 # The Standard Webhooks schedule: the first attempt at once, then each retry this long after
 # the attempt before it failed. Ten attempts over about three days and three hours.
@@ -105,7 +105,14 @@ class WebhookCreate(Inbound):
                     "url": "https://hooks.bank.example/custos",
                     "events": ["approval.requested", "approval.escalated", "approval.*"],
                     "description": "Model-risk approvals channel",
-                }
+                },
+                # A receiver on the developer's machine: accepted only where the local
+                # development setting allows loopback receivers (make run).
+                {
+                    "url": "http://localhost:9999/hooks",
+                    "events": ["*"],
+                    "description": "Local receiver",
+                },
             ]
         }
     )
@@ -120,9 +127,7 @@ class WebhookCreate(Inbound):
 
 
 class WebhookPatch(Inbound):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"enabled": True}, {"events": ["*"]}]}
-    )
+    model_config = patch_config({"enabled": True}, WEBHOOK_NOT_NULL)
     url: Url | None = None
     events: list[EventPattern] | None = Field(
         default=None, min_length=1, max_length=MAX_EVENT_PATTERNS
