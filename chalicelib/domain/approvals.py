@@ -222,7 +222,10 @@ class SubmissionCreate(Inbound):
 class DecisionCreate(Inbound):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"outcome": "approve", "comment": "Validation report reviewed"}]
+            "examples": [
+                {"outcome": "approve", "comment": "Validation report reviewed"},
+                {"outcome": "approve"},
+            ]
         }
     )
 
