@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -190,6 +191,10 @@ def _on_real_objects(case: schemathesis.Case, exerciser: Exerciser) -> None:
         return
     if case.meta.generation.mode is not GenerationMode.POSITIVE:
         return
+    if case.headers and "Idempotency-Key" in case.headers:
+        # A key drawn again for another body is a 409 by design; a positive case means a
+        # new request, so it gets a key of its own.
+        case.headers["Idempotency-Key"] = str(uuid.uuid4())
     turn = TURNS[op.name] = TURNS.get(op.name, 0) + 1
     if turn % 2:
         return
