@@ -17,6 +17,8 @@ PREFIXES = {
     "webhook": "whk",
     "delivery": "dlv",
     "request": "req",
+    "finding": "fnd",
+    "scan": "scn",
 }
 
 _ID = re.compile(r"^(?P<prefix>[a-z]{3})_(?P<ulid>[0-9A-HJKMNP-TV-Z]{26})$")
