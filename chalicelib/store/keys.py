@@ -22,6 +22,8 @@ outbox) does not share a partition with its inventory:
 | `T#<t>#PROCESSED` | `<consumer>#<message>` | messages a consumer has applied (TTL) |
 | `T#<t>#WEBHOOK` | webhook id | webhook subscriptions (the secret only encrypted) |
 | `T#<t>#WEBHOOK#<webhook>` | `HEALTH`, `DELIVERY#<id>` | its failing-since; its deliveries (TTL) |
+| `T#<t>#METRIC#<model>#<n:06>` | `<name>#<observed_at>#<segment or ->` | metric points (TTL) |
+| `T#<t>#METRICS` | `<model>#<n:06>` | each version's newest point per series (operational) |
 | `APIKEY#<key>` | `APIKEY` | API-key lookup; index gsi1 `T#<t>#APIKEYS` |
 | `PLATFORM#IDEMPOTENCY` | `<digest>` | the platform operator's stored answers |
 
@@ -246,6 +248,26 @@ class TenantKeys:
 
     def delivery(self, webhook_id: str, delivery_id: str) -> Key:
         return {"pk": self.webhook_log(webhook_id), "sk": DELIVERY_PREFIX + delivery_id}
+
+    def metric_points(self, model_id: str, number: int) -> str:
+        """The partition of a version's metric data points, by name, then time."""
+        return f"{self.root}#METRIC#{model_id}#{number:06d}"
+
+    def metric_point(
+        self, model_id: str, number: int, name: str, observed_at: str, segment: str | None
+    ) -> Key:
+        """A data point: the same name, time and segment is the same item (a retried batch
+        overwrites). Names and segments hold no `#`; `-` stands for no segment."""
+        sk = f"{name}#{observed_at}#{segment or '-'}"
+        return {"pk": self.metric_points(model_id, number), "sk": sk}
+
+    @property
+    def metric_summaries(self) -> str:
+        return f"{self.root}#METRICS"
+
+    def metric_summary(self, model_id: str, number: int) -> Key:
+        """A version's newest point per (name, segment) series, and its newest time."""
+        return {"pk": self.metric_summaries, "sk": f"{model_id}#{number:06d}"}
 
     def processed(self, consumer: str, message_key: str) -> Key:
         """The marker that `consumer` has applied the message `message_key` names."""

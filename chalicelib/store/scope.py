@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from chalicelib.store.artifacts import Artifacts
     from chalicelib.store.audit import AuditLog
     from chalicelib.store.deployments import Deployments
+    from chalicelib.store.metrics import Metrics
     from chalicelib.store.objects import ArtifactObjects
     from chalicelib.store.operational import Operational
     from chalicelib.store.policy import Policies
@@ -83,6 +84,12 @@ class TenantStore:
         from chalicelib.store.deployments import Deployments
 
         return Deployments(self.keys)
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        from chalicelib.store.metrics import Metrics
+
+        return Metrics(self.keys)
 
     @cached_property
     def webhooks(self) -> Webhooks:

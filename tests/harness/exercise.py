@@ -43,6 +43,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -110,8 +111,17 @@ MADE_BY = {"delivery_id": ("POST", "/v1/webhooks/{webhook_id}/test")}
 # (loopback receivers are allowed under make run and in the tests), so nothing is sent
 # anywhere else, and every attempt fails at once.
 LOCAL_RECEIVER = "http://127.0.0.1:9/custos-exercise"
+# Metric points observed a minute before the harness was imported: the example's fixed
+# times would fall out of the retention one day.
+_OBSERVED = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
 EXAMPLE_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/webhooks"): {"url": LOCAL_RECEIVER},
+    ("POST", "/v1/models/{model_id}/versions/{number}/metrics"): {
+        "points": [
+            {"name": "auc", "value": 0.81, "observed_at": _OBSERVED},
+            {"name": "psi", "value": 0.07, "observed_at": _OBSERVED, "segment": "region:emea"},
+        ]
+    },
 }
 
 
