@@ -33,13 +33,17 @@ SMALLEST = 1e-130
 
 
 def _storable(value: float) -> float:
-    if value != 0 and not SMALLEST <= abs(value) <= LARGEST:
-        raise ValueError(f"must be 0 or of a magnitude between {SMALLEST} and {LARGEST}")
-    return value
+    """Below DynamoDB's smallest magnitude, 0 (a schema cannot state that gap)."""
+    return 0.0 if abs(value) < SMALLEST else value
 
 
-# A finite number DynamoDB can store (JSON's NaN and Infinity literals are refused).
-Number = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_storable)]
+# A finite number DynamoDB can store (JSON's NaN and Infinity literals are refused), a
+# magnitude under 1e-130 kept as 0.
+Number = Annotated[
+    float,
+    Field(allow_inf_nan=False, ge=-LARGEST, le=LARGEST),
+    AfterValidator(_storable),
+]
 
 
 class MetricPoint(Inbound):

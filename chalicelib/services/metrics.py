@@ -24,11 +24,9 @@ from chalicelib.domain.policy import Policy, default_policy
 from chalicelib.domain.roles import Role
 from chalicelib.errors import (
     ConflictError,
-    FieldError,
     ForbiddenError,
     NotFoundError,
     TransientConflictError,
-    ValidationError,
 )
 from chalicelib.services.inventory import version_number
 from chalicelib.services.records import to_model
@@ -145,20 +143,20 @@ def list_points(
 ) -> tuple[list[DataPoint], str | None]:
     """A page of a version's data points, oldest first: of one name, or of every name in
     name then time order; of one segment; observed from `since` (included) to `until`
-    (excluded)."""
+    (excluded); a range that ends before it starts holds nothing."""
     store = for_actor(actor)
     n = _number(model_id, number)
-    if since is not None and until is not None and since > until:
-        raise ValidationError(
-            "the query parameters are not valid",
-            errors=[FieldError("query.to", "must not be before from")],
-        )
     low = _ceil_ms(since) if since is not None else None
     high = _ceil_ms(until) if until is not None else None
+    empty = low is not None and high is not None and low > high
     filtered = segment is not None or (name is None and (since or until) is not None)
     items, next_cursor = store.page(
-        lambda size, start: store.metrics.list_page(
-            model_id, n, size, start, name=name, segment=segment, since=low, until=high
+        lambda size, start: (
+            ([], None)
+            if empty
+            else store.metrics.list_page(
+                model_id, n, size, start, name=name, segment=segment, since=low, until=high
+            )
         ),
         query="metrics",
         limit=limit,

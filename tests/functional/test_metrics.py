@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -97,6 +98,14 @@ def test_a_monitor_reports_points_and_every_role_reads_them_back_by_name_and_tim
     assert [p["value"] for p in recent] == [0.78, 0.75, 0.1, 0.2]
     for role in ("developer", "validator", "approver", "admin", "monitor"):
         assert api.get(f"{version}/metrics", tenant.keys[role]).status == 200, role
+
+
+def test_a_value_too_small_for_dynamodb_is_kept_as_zero_and_large_ones_as_they_are(
+    api: Api, tenant: Tenant, version: str
+) -> None:
+    sent = [point("p.value", 1e-200, 3), point("p.value", -9.8e125, 2), point("p.value", 5, 1)]
+    assert report(api, tenant.keys["monitor"], version, *sent).status == 200
+    assert [p["value"] for p in stored(api, tenant, version)] == [0, -9.8e125, 5]
 
 
 def test_points_are_read_a_page_at_a_time_with_a_cursor(
@@ -199,7 +208,7 @@ BAD_POINTS = {
     "nan": ('{"name": "auc", "value": NaN, "observed_at": "%s"}', "value"),
     "infinity": ('{"name": "auc", "value": Infinity, "observed_at": "%s"}', "value"),
     "overflow": ('{"name": "auc", "value": -1e999, "observed_at": "%s"}', "value"),
-    "beyond-dynamodb": ('{"name": "auc", "value": 1e-200, "observed_at": "%s"}', "value"),
+    "beyond-dynamodb": ('{"name": "auc", "value": 1e130, "observed_at": "%s"}', "value"),
     "string-value": ('{"name": "auc", "value": "0.7", "observed_at": "%s"}', "value"),
     "name": ('{"name": "AUC", "value": 1, "observed_at": "%s"}', "name"),
     "hash-in-name": ('{"name": "auc#x", "value": 1, "observed_at": "%s"}', "name"),
@@ -320,12 +329,23 @@ def test_another_tenants_version_is_not_found_either_way(
     assert [p["value"] for p in stored(api, tenant, version)] == [0.7]
 
 
+def test_a_range_that_ends_before_it_starts_holds_nothing(
+    api: Api, tenant: Tenant, version: str
+) -> None:
+    assert report(api, tenant.keys["monitor"], version, point("auc", 0.7, 10)).status == 200
+    for query in (f"name=auc&from={at(5)}&to={at(20)}", f"from={at(5)}&to={at(20)}"):
+        answer = api.get(f"{version}/metrics?{query}", tenant.keys["auditor"])
+        assert answer.status == 200 and answer.json["items"] == [], answer.json
+    other = version.replace("/versions/1", "/versions/9")
+    answer = api.get(f"{other}/metrics?from={at(5)}&to={at(20)}", tenant.keys["auditor"])
+    assert answer.status == 404
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
         ("from=yesterday", "query.from"),
         ("to=2026-13-01T00:00:00Z", "query.to"),
-        ("from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", "query.to"),
         ("limit=0", "query.limit"),
     ],
 )
@@ -335,3 +355,77 @@ def test_a_bad_range_is_a_400_naming_the_parameter(
     answer = api.get(f"{version}/metrics?{query}", tenant.keys["auditor"])
     assert answer.status == 400, answer.json
     assert [e["field"] for e in answer.json["errors"]] == [field]
+
+
+@pytest.mark.usefixtures("atomic_aws")
+def test_reports_racing_on_one_version_all_land_and_the_summary_keeps_the_newest(
+    api: Api, tenant: Tenant, version: str
+) -> None:
+    # GIVEN eight pipelines reporting at once, each its own series and a shared one, the
+    # first thread's shared point the newest
+    statuses: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def send_one(i: int) -> None:
+        barrier.wait(timeout=30)
+        answer = report(
+            api,
+            tenant.keys["monitor"],
+            version,
+            point("auc", float(i), i + 1),
+            point(f"own.{i}", float(i), 1),
+        )
+        statuses.append(answer.status)
+
+    threads = [threading.Thread(target=send_one, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    # THEN every report landed, and the summary has every series with the newest shared point
+    assert statuses == [200] * 8
+    found = {(p.name, p.value) for p in summary(tenant, version).latest}
+    assert found == {("auc", 0.0)} | {(f"own.{i}", float(i)) for i in range(8)}
+    assert len(stored(api, tenant, version, "?name=auc")) == 8
+
+
+class Unprocessing:
+    """The table's client, with BatchWriteItem leaving its last item unprocessed the first
+    `times` calls (as DynamoDB does when a partition is busy)."""
+
+    def __init__(self, inner: Any, times: int) -> None:
+        self.inner, self.times, self.calls = inner, times, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self.calls += 1
+        if self.calls > self.times:
+            return dict(self.inner.batch_write_item(RequestItems=RequestItems))
+        ((table, requests),) = RequestItems.items()
+        if len(requests) > 1:
+            self.inner.batch_write_item(RequestItems={table: requests[:-1]})
+        return {"UnprocessedItems": {table: requests[-1:]}}
+
+
+@pytest.mark.parametrize(("times", "status"), [(3, 200), (99, 503)], ids=["busy", "too-busy"])
+def test_points_dynamodb_leaves_unprocessed_are_sent_again_a_few_times_then_a_503(
+    api: Api, tenant: Tenant, version: str, monkeypatch: pytest.MonkeyPatch, times: int, status: int
+) -> None:
+    from chalicelib.store import dynamo
+
+    client = Unprocessing(dynamo._ddb(), times)
+    monkeypatch.setattr(dynamo, "_ddb", lambda: client)
+    monkeypatch.setattr(dynamo.time, "sleep", lambda seconds: None)
+    answer = report(api, tenant.keys["monitor"], version, *[point("auc", 1, n) for n in range(30)])
+    assert answer.status == status, answer.json
+    if status == 200:
+        assert len(stored(api, tenant, version)) == 30
+    else:
+        assert answer.headers["retry-after"] == "1"
+        # what was written stays; the same batch again completes it
+        monkeypatch.setattr(dynamo, "_ddb", lambda: client.inner)
+        points = [point("auc", 1, n) for n in range(30)]
+        assert report(api, tenant.keys["monitor"], version, *points).status == 200
+        assert len(stored(api, tenant, version)) == 30
