@@ -19,7 +19,8 @@ operations come from `chalicelib.api.http.REGISTRY`, and for each one
 - an operation that needs its objects in a state of their own (reopening takes a rejected
   version) gets them there first (`PRECONDITIONS`);
 - the body is the request model's first OpenAPI example, with every id in it
-  (`prn_…`) replaced by a fresh object of that kind, made the same way;
+  (`prn_…`) replaced by a fresh object of that kind, made the same way, and every time of
+  a measurement (`observed_at`) a minute ago (`recent`);
 - a `{param}` under `/v1/me/` names one of the caller's own objects: it is made by the
   creating POST of the tenant-wide collection (`{key_id}` of `/v1/me/api-keys/{key_id}/…`
   by `POST /v1/api-keys`), for the caller's principal;
@@ -111,18 +112,26 @@ MADE_BY = {"delivery_id": ("POST", "/v1/webhooks/{webhook_id}/test")}
 # (loopback receivers are allowed under make run and in the tests), so nothing is sent
 # anywhere else, and every attempt fails at once.
 LOCAL_RECEIVER = "http://127.0.0.1:9/custos-exercise"
-# Metric points observed a minute before the harness was imported: the example's fixed
-# times would fall out of the retention one day.
-_OBSERVED = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
 EXAMPLE_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/webhooks"): {"url": LOCAL_RECEIVER},
-    ("POST", "/v1/models/{model_id}/versions/{number}/metrics"): {
-        "points": [
-            {"name": "auc", "value": 0.81, "observed_at": _OBSERVED},
-            {"name": "psi", "value": 0.07, "observed_at": _OBSERVED, "segment": "region:emea"},
-        ]
-    },
 }
+# Fields holding when something was measured (a metric point's `observed_at`) must be
+# recent, within the retention and not ahead: `recent` sets them to a minute ago, since an
+# example's fixed time falls out of the retention one day.
+OBSERVED_FIELDS = ("observed_at",)
+
+
+def recent(value: Any) -> Any:
+    """`value` with every field of OBSERVED_FIELDS, at any depth, a minute ago."""
+    if isinstance(value, dict):
+        moment = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+        return {
+            k: moment if k in OBSERVED_FIELDS and isinstance(v, str) else recent(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [recent(v) for v in value]
+    return value
 
 
 def creator_of(path: str, param: str) -> tuple[Operation, str]:
@@ -158,7 +167,7 @@ def example_of(op: Operation) -> dict[str, Any]:
         raise UnsupportedOperation(
             f"{op.request.__name__} declares no example (json_schema_extra examples)"
         )
-    return {**examples[0], **EXAMPLE_OVERRIDES.get((op.method, op.path), {})}
+    return dict(recent({**examples[0], **EXAMPLE_OVERRIDES.get((op.method, op.path), {})}))
 
 
 def pointer(document: Any, path: str) -> Any:
