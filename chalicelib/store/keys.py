@@ -19,11 +19,11 @@ outbox) does not share a partition with its inventory:
 | `T#<t>#POLICY` | `CURRENT`, `VERSION#000001` | the policy in force, and every version of it |
 | `T#<t>#APPROVAL` | request id | approval requests (gsi1 `T#<t>#INBOX` while a stage is open) |
 | `T#<t>#WORKFLOW#<request>` | `STAGE#<nn>#TOKEN` | task tokens (operational) |
+| `T#<t>#METRIC#<model>#<n:06>` | `<name>#<observed_at>#<segment or ->` | metric points (TTL) |
+| `T#<t>#METRICS` | `<model>#<n:06>` | each version's newest point per series (operational) |
 | `T#<t>#PROCESSED` | `<consumer>#<message>` | messages a consumer has applied (TTL) |
 | `T#<t>#WEBHOOK` | webhook id | webhook subscriptions (the secret only encrypted) |
 | `T#<t>#WEBHOOK#<webhook>` | `HEALTH`, `DELIVERY#<id>` | its failing-since; its deliveries (TTL) |
-| `T#<t>#METRIC#<model>#<n:06>` | `<name>#<observed_at>#<segment or ->` | metric points (TTL) |
-| `T#<t>#METRICS` | `<model>#<n:06>` | each version's newest point per series (operational) |
 | `APIKEY#<key>` | `APIKEY` | API-key lookup; index gsi1 `T#<t>#APIKEYS` |
 | `PLATFORM#IDEMPOTENCY` | `<digest>` | the platform operator's stored answers |
 
@@ -232,23 +232,6 @@ class TenantKeys:
     def task_token(self, request_id: str, stage: int) -> Key:
         return {"pk": self.workflow(request_id), "sk": f"STAGE#{stage:02d}#TOKEN"}
 
-    @property
-    def webhooks(self) -> str:
-        return f"{self.root}#WEBHOOK"
-
-    def webhook(self, webhook_id: str) -> Key:
-        return {"pk": self.webhooks, "sk": webhook_id}
-
-    def webhook_log(self, webhook_id: str) -> str:
-        """The partition of a subscription's health and deliveries."""
-        return f"{self.root}#WEBHOOK#{webhook_id}"
-
-    def webhook_health(self, webhook_id: str) -> Key:
-        return {"pk": self.webhook_log(webhook_id), "sk": "HEALTH"}
-
-    def delivery(self, webhook_id: str, delivery_id: str) -> Key:
-        return {"pk": self.webhook_log(webhook_id), "sk": DELIVERY_PREFIX + delivery_id}
-
     def metric_points(self, model_id: str, number: int) -> str:
         """The partition of a version's metric data points, by name, then time."""
         return f"{self.root}#METRIC#{model_id}#{number:06d}"
@@ -268,6 +251,23 @@ class TenantKeys:
     def metric_summary(self, model_id: str, number: int) -> Key:
         """A version's newest point per (name, segment) series, and its newest time."""
         return {"pk": self.metric_summaries, "sk": f"{model_id}#{number:06d}"}
+
+    @property
+    def webhooks(self) -> str:
+        return f"{self.root}#WEBHOOK"
+
+    def webhook(self, webhook_id: str) -> Key:
+        return {"pk": self.webhooks, "sk": webhook_id}
+
+    def webhook_log(self, webhook_id: str) -> str:
+        """The partition of a subscription's health and deliveries."""
+        return f"{self.root}#WEBHOOK#{webhook_id}"
+
+    def webhook_health(self, webhook_id: str) -> Key:
+        return {"pk": self.webhook_log(webhook_id), "sk": "HEALTH"}
+
+    def delivery(self, webhook_id: str, delivery_id: str) -> Key:
+        return {"pk": self.webhook_log(webhook_id), "sk": DELIVERY_PREFIX + delivery_id}
 
     def processed(self, consumer: str, message_key: str) -> Key:
         """The marker that `consumer` has applied the message `message_key` names."""

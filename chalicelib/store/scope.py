@@ -86,16 +86,16 @@ class TenantStore:
         return Deployments(self.keys)
 
     @cached_property
-    def metrics(self) -> Metrics:
-        from chalicelib.store.metrics import Metrics
-
-        return Metrics(self.keys)
-
-    @cached_property
     def webhooks(self) -> Webhooks:
         from chalicelib.store.webhooks import Webhooks
 
         return Webhooks(self.keys)
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        from chalicelib.store.metrics import Metrics
+
+        return Metrics(self.keys)
 
     def commit(self, actor: Actor, unit: UnitOfWork) -> int:
         """Commit `unit` as `actor` into this tenant's chain; returns its last sequence."""
