@@ -14,6 +14,7 @@ from chalicelib.api import (
     audit,
     deployments,
     meta,
+    metrics,
     models,
     policy,
     principals,
@@ -37,6 +38,7 @@ for blueprint in (
     policy.bp,
     approvals.bp,
     deployments.bp,
+    metrics.bp,
     webhooks.bp,
     audit.bp,
 ):

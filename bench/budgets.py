@@ -148,6 +148,41 @@ DEPLOYMENT_BUDGETS = {
 }
 
 
+def _report_limits(answer: Any) -> Limits:
+    """A metrics report's calls: its points go 25 a BatchWriteItem."""
+    from chalicelib.store.dynamo import BATCH_WRITE
+
+    stored = int(answer.get("stored", 0)) if isinstance(answer, dict) else 0
+    return {
+        "DynamoDB.BatchGetItem": 1,
+        "DynamoDB.BatchWriteItem": max(1, math.ceil(stored / BATCH_WRITE)),
+        "DynamoDB.PutItem": 1,
+    }
+
+
+METRIC_BUDGETS = {
+    f"POST {VERSION}/metrics": Budget(
+        "1 BatchGetItem + ceil(points/25) BatchWriteItem + <=1 PutItem",
+        "an exception to 'one TransactWriteItems': data points are operational records, "
+        "outside the audit chain (no transaction, no audit entry), and a batch of up to 500 "
+        "would not fit in one transaction (100 items) anyway. The model (its team), the "
+        "version (retired?), the policy (its retention) and the version's summary in one "
+        "BatchGetItem; the points 25 a BatchWriteItem; the summary replaced with one "
+        "conditional PutItem (none when nothing in the batch is newer, as on a retry; a "
+        "lost race re-reads it and puts again)",
+        _report_limits,
+    ),
+    f"GET {VERSION}/metrics": Budget(
+        "1 Query (+1 GetItem on an empty first page)",
+        "a page of the version's points is one Query (of one name and time range, a key "
+        "range; a segment, or a time range across names, is a filter that may read up to "
+        "five Query pages to fill the page); an empty first page reads the version to tell "
+        "404 (not the tenant's) from none yet",
+        _fixed({"DynamoDB.Query": 1, "DynamoDB.GetItem": 1}),
+    ),
+}
+
+
 WEBHOOK = "/v1/webhooks/{webhook_id}"
 WEBHOOK_BUDGETS = {
     "POST /v1/webhooks": Budget(
@@ -316,6 +351,7 @@ EXPLICIT: dict[str, Budget] = {
         _fixed({"DynamoDB.TransactWriteItems": 1, "DynamoDB.GetItem": 4}),
     ),
     **DEPLOYMENT_BUDGETS,
+    **METRIC_BUDGETS,
     **WEBHOOK_BUDGETS,
     "GET /v1/health": Budget(
         NO_CALLS.text,

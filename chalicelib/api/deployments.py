@@ -45,11 +45,11 @@ _RFC3339 = re.compile(
 )
 
 
-def moment(text: str) -> datetime:
-    """An RFC 3339 time, in UTC; 400 for anything else. Fractions past microseconds are
-    cut, a leap second counts as the last microsecond before it, and a time that falls
-    outside years 1-9999 in UTC as the first or last one representable (before or after
-    anything stored)."""
+def moment(text: str, parameter: str = "at") -> datetime:
+    """An RFC 3339 time, in UTC; 400 naming `query.<parameter>` for anything else.
+    Fractions past microseconds are cut, a leap second counts as the last microsecond
+    before it, and a time that falls outside years 1-9999 in UTC as the first or last one
+    representable (before or after anything stored)."""
     match = _RFC3339.fullmatch(text)
     try:
         if match is None:
@@ -62,7 +62,11 @@ def moment(text: str) -> datetime:
     except ValueError as exc:
         raise ValidationError(
             "the query parameters are not valid",
-            errors=[FieldError("query.at", "must be an RFC 3339 time, like 2026-01-31T12:00:00Z")],
+            errors=[
+                FieldError(
+                    f"query.{parameter}", "must be an RFC 3339 time, like 2026-01-31T12:00:00Z"
+                )
+            ],
         ) from exc
     try:
         return parsed.astimezone(UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -125,6 +125,33 @@ def batch_get(keys: list[Mapping[str, str]], *, consistent: bool = True) -> list
         time.sleep(random.uniform(0, 0.05 * 2**attempt))  # DynamoDB asks for backoff here
     # A partial answer would read as "these items do not exist".
     raise busy()
+
+
+BATCH_WRITE = 25  # items a BatchWriteItem takes
+
+
+def batch_put(items: Sequence[Mapping[str, Any]]) -> None:
+    """Put `items` (operational records, no conditions) with BatchWriteItem, 25 a call;
+    items DynamoDB leaves unprocessed are sent again with backoff, a few times, then the
+    write is a 503 (what was written stays: putting the same items again is harmless).
+    The keys of one call must be distinct."""
+    for start in range(0, len(items), BATCH_WRITE):
+        chunk = items[start : start + BATCH_WRITE]
+        request: dict[str, Any] = {
+            table_name(): [{"PutRequest": {"Item": serialize(i)}} for i in chunk]
+        }
+        for attempt in range(5):
+            try:
+                answer = _ddb().batch_write_item(RequestItems=request)
+            except ClientError as exc:
+                _raise_translated(exc)
+                raise
+            request = answer.get("UnprocessedItems") or {}
+            if not request:
+                break
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # DynamoDB asks for backoff here
+        else:
+            raise busy()
 
 
 def query(

@@ -19,6 +19,8 @@ outbox) does not share a partition with its inventory:
 | `T#<t>#POLICY` | `CURRENT`, `VERSION#000001` | the policy in force, and every version of it |
 | `T#<t>#APPROVAL` | request id | approval requests (gsi1 `T#<t>#INBOX` while a stage is open) |
 | `T#<t>#WORKFLOW#<request>` | `STAGE#<nn>#TOKEN` | task tokens (operational) |
+| `T#<t>#METRIC#<model>#<n:06>` | `<name>#<observed_at>#<segment or ->` | metric points (TTL) |
+| `T#<t>#METRICS` | `<model>#<n:06>` | each version's newest point per series (operational) |
 | `T#<t>#PROCESSED` | `<consumer>#<message>` | messages a consumer has applied (TTL) |
 | `T#<t>#WEBHOOK` | webhook id | webhook subscriptions (the secret only encrypted) |
 | `T#<t>#WEBHOOK#<webhook>` | `HEALTH`, `DELIVERY#<id>` | its failing-since; its deliveries (TTL) |
@@ -234,6 +236,26 @@ class TenantKeys:
 
     def task_token(self, request_id: str, stage: int) -> Key:
         return {"pk": self.workflow(request_id), "sk": f"STAGE#{stage:02d}#TOKEN"}
+
+    def metric_points(self, model_id: str, number: int) -> str:
+        """The partition of a version's metric data points, by name, then time."""
+        return f"{self.root}#METRIC#{model_id}#{number:06d}"
+
+    def metric_point(
+        self, model_id: str, number: int, name: str, observed_at: str, segment: str | None
+    ) -> Key:
+        """A data point: the same name, time and segment is the same item (a retried batch
+        overwrites). Names and segments hold no `#`; `-` stands for no segment."""
+        sk = f"{name}#{observed_at}#{segment or '-'}"
+        return {"pk": self.metric_points(model_id, number), "sk": sk}
+
+    @property
+    def metric_summaries(self) -> str:
+        return f"{self.root}#METRICS"
+
+    def metric_summary(self, model_id: str, number: int) -> Key:
+        """A version's newest point per (name, segment) series, and its newest time."""
+        return {"pk": self.metric_summaries, "sk": f"{model_id}#{number:06d}"}
 
     @property
     def webhooks(self) -> str:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from chalicelib.store.audit import AuditLog
     from chalicelib.store.deployments import Deployments
     from chalicelib.store.findings import Findings
+    from chalicelib.store.metrics import Metrics
     from chalicelib.store.objects import ArtifactObjects
     from chalicelib.store.operational import Operational
     from chalicelib.store.policy import Policies
@@ -96,6 +97,12 @@ class TenantStore:
         from chalicelib.store.webhooks import Webhooks
 
         return Webhooks(self.keys)
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        from chalicelib.store.metrics import Metrics
+
+        return Metrics(self.keys)
 
     def commit(self, actor: Actor, unit: UnitOfWork) -> int:
         """Commit `unit` as `actor` into this tenant's chain; returns its last sequence."""

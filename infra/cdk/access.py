@@ -48,6 +48,8 @@ TABLE_WRITE = (
     "dynamodb:DeleteItem",
     "dynamodb:ConditionCheckItem",
 )
+# Metric data points are operational records, written 25 a BatchWriteItem (its own action).
+BATCH_WRITE = ("dynamodb:BatchWriteItem",)
 SECRET_READ = ("secretsmanager:GetSecretValue",)
 
 # PublishBatch is authorized as sns:Publish; an encrypted topic needs its key's data key.
@@ -86,7 +88,7 @@ DELIVERER = (
 
 ACCESS: dict[str, tuple[Grant, ...]] = {
     "api_handler": (
-        Grant("table", "Main", TABLE_READ + TABLE_WRITE),
+        Grant("table", "Main", TABLE_READ + TABLE_WRITE + BATCH_WRITE),
         Grant("secret", "PlatformKeyHash", SECRET_READ),
         Grant("secret", "CursorSigningKey", SECRET_READ),
         Grant("objects", "Artifacts", ARTIFACT_OBJECTS, TENANT_OBJECTS),

@@ -52,6 +52,11 @@ PEOPLE = {
 # verification checkpoint is derived state (where the last good verification reached),
 # moves only forward, and records no change to anything a tenant owns.
 DERIVED = ("CHECKPOINT",)
+# Partitions of operational records a request writes outside any transaction, and so
+# without an audit event (docs/architecture.md, "Governance facts and operational
+# records"): a version's metric points and the tenant's metric summaries. A request that
+# fails part-way may leave some of them written; the same request again completes them.
+OPERATIONAL = re.compile(r"#METRICS?(#|$)")
 _VOLATILE = [
     (re.compile(r"[a-z]{2,5}_[0-9A-HJKMNP-TV-Z]{26}"), "<id>"),
     (re.compile(r"[0-9a-f]{32,}"), "<hash>"),
@@ -306,13 +311,25 @@ def clean_unavailable(answer: Answer) -> list[str]:
     return problems
 
 
+def operational(key: tuple[str, str]) -> bool:
+    return OPERATIONAL.search(key[0]) is not None
+
+
 def unchanged(before: Snapshot, after: Snapshot) -> list[str]:
-    """Items a failed request changed (other than derived ones)."""
+    """Items a failed request changed (other than derived ones and operational records)."""
     return [
         f"changed {'/'.join(key)}"
         for key in sorted(changed(before, after))
-        if not key[1].startswith(DERIVED)
+        if not key[1].startswith(DERIVED) and not operational(key)
     ]
+
+
+def partly_done(prepared: PreparedOp, after: Snapshot) -> list[str]:
+    """Operational records a failed request wrote that a clean run would not have."""
+    made = change_kinds(prepared.before, after)
+    kept = Counter({kind: n for kind, n in made.items() if OPERATIONAL.search(kind)})
+    beyond = kept - prepared.changes
+    return [f"wrote {dict(beyond)}, which a clean run does not"] if beyond else []
 
 
 def committed_once(prepared: PreparedOp, outcome: Outcome) -> list[str]:
@@ -331,9 +348,15 @@ def committed_once(prepared: PreparedOp, outcome: Outcome) -> list[str]:
         problems.append(f"an audit event does not name request {request_id}")
     if any(json.loads(attribute(o, "envelope"))["request_id"] != request_id for o in outbox):
         problems.append(f"an outbox event does not name request {request_id}")
-    tenant_changes = [k for k in changed(prepared.before, after) if not k[1].startswith(DERIVED)]
+    tenant_changes = [
+        k
+        for k in changed(prepared.before, after)
+        if not k[1].startswith(DERIVED) and not operational(k)
+    ]
     if tenant_changes and (len(events) != 1 or not outbox):
         problems.append(f"{len(events)} audit events and {len(outbox)} outbox events")
+    if not tenant_changes and (events or outbox):
+        problems.append(f"{len(events)} audit events for operational records only")
     return problems
 
 

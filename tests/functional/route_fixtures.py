@@ -39,6 +39,7 @@ _AUDIT_READERS = frozenset({"auditor", "admin"})
 _DECIDERS = frozenset({"validator", "approver"})
 _DEPLOYERS = frozenset({"developer", "monitor", "admin"})
 _RETIRERS = frozenset({"developer", "admin"})
+_REPORTERS = frozenset({"monitor", "developer", "admin"})
 
 # The README's "Who may do what", as the route-level role gate. Finer rules (the
 # model's team, separation of duties) narrow these further and are tested elsewhere.
@@ -111,6 +112,10 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
         "DELETE",
         "/v1/models/{model_id}/versions/{number}/deployments/{deployment_id}",
     ): _DEPLOYERS,
+    # report metrics: monitors, the model's team (developers) and admins, as deployments;
+    # every role reads them
+    ("POST", "/v1/models/{model_id}/versions/{number}/metrics"): _REPORTERS,
+    ("GET", "/v1/models/{model_id}/versions/{number}/metrics"): _EVERY_TENANT_ROLE,
     # retire: the model's team (developers), or an admin
     ("POST", "/v1/models/{model_id}/versions/{number}/retire"): _RETIRERS,
     # webhooks: admin manages them; auditors read them too (they read everything)

@@ -39,6 +39,7 @@ from tests.functional.fault_world import (
     clean_unavailable,
     committed_once,
     outbox_event_ids,
+    partly_done,
     tenants_of,
     unchanged,
 )
@@ -109,6 +110,7 @@ def failed(world: FaultWorld, case: Case, outcome: Outcome) -> list[str]:
             problems += succeeded(world, case, outcome)
     else:
         problems += unchanged(case.prepared.before, outcome.after)
+        problems += partly_done(case.prepared, outcome.after)
     return problems
 
 

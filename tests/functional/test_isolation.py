@@ -16,6 +16,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -38,6 +39,8 @@ from tests.functional.route_fixtures import (
 )
 
 CARD = {"intended_use": "Isolation", "metrics": "AUC 0.5"}
+# A time a reported metric point may have (recent: within the retention, not ahead).
+OBSERVED = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
 
 # How each path parameter names tenant B's object. The value is the set of path parameters
 # that take B's value in that probe (the rest keep A's own): a version number names B's
@@ -101,6 +104,9 @@ BODIES: dict[Route, dict[str, Any] | None] = {
     },
     ("DELETE", "/v1/models/{model_id}/versions/{number}/deployments/{deployment_id}"): None,
     ("POST", "/v1/models/{model_id}/versions/{number}/retire"): None,
+    ("POST", "/v1/models/{model_id}/versions/{number}/metrics"): {
+        "points": [{"name": "planted.by.a", "value": 1, "observed_at": OBSERVED}]
+    },
     ("PATCH", "/v1/webhooks/{webhook_id}"): {"url": "https://hooks.acme.example/hijacked"},
     ("DELETE", "/v1/webhooks/{webhook_id}"): None,
     ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): {"overlap_seconds": 0},
@@ -183,6 +189,14 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
         deployed = api.post(f"{version_path}/deployments", developer, body)
         assert deployed.status == 201, deployed.json
         deployments.append(deployed.json["id"])
+    # Metric points of the last version, reported by its monitor (B two, A one).
+    metric = f"{name.lower()}.auc"
+    points = [
+        {"name": metric, "value": 0.5 + n / 10, "observed_at": OBSERVED, "segment": f"s{n}"}
+        for n in range(versions)
+    ]
+    reported = api.post(f"{version_path}/metrics", tenant.keys["monitor"], {"points": points})
+    assert reported.status == 200, reported.json
     target = api.post("/v1/principals", admin, {"name": f"{name} target", "roles": ["monitor"]})
     assert target.status == 201, target.json
     key = api.post("/v1/api-keys", admin, {"principal_id": target.json["id"], "name": "target"})
@@ -220,7 +234,7 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
     }
     marks = {name, tenant.id, *tenant.ids.values(), *ids.values(), *version_ids}
     marks |= set(webhook_ids) | set(delivery_ids)
-    marks |= set(artifact_names) | set(requests_made) | set(deployments)
+    marks |= set(artifact_names) | set(requests_made) | set(deployments) | {metric}
     marks |= {m["id"] for m in made} | {k["id"] for k in items_of(api, "/v1/api-keys", admin)}
     marks.discard(str(versions))
     return Side(tenant, ids, key.json["secret"], marks)
@@ -324,6 +338,13 @@ def b_state(world: World) -> dict[str, Any]:
             for m, listed in versions.items()
             for v in listed
         },
+        "metrics": {
+            f"{m}/{v['number']}": items_of(
+                api, f"/v1/models/{m}/versions/{v['number']}/metrics", developer
+            )
+            for m, listed in versions.items()
+            for v in listed
+        },
         "policy": items_of(api, "/v1/policy/versions", key(b, "auditor")),
         "webhooks": items_of(api, "/v1/webhooks", admin),
         "deliveries": {
@@ -408,6 +429,7 @@ LISTS: dict[Route, ListCase] = {
     ("GET", "/v1/policy/versions"): ListCase("auditor"),
     ("GET", "/v1/approval-requests"): ListCase("auditor", ("model_id={model_id}",)),
     ("GET", "/v1/models/{model_id}/versions/{number}/deployments"): ListCase("auditor"),
+    ("GET", "/v1/models/{model_id}/versions/{number}/metrics"): ListCase("auditor"),
     ("GET", "/v1/webhooks"): ListCase("auditor"),
     ("GET", "/v1/webhooks/{webhook_id}/deliveries"): ListCase("auditor"),
 }

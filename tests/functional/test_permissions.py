@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ from tests.functional.route_fixtures import (
 )
 
 STAGING = {"environment": "staging", "target": "k8s://staging/probe"}
+OBSERVED = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
 WEBHOOK = {"url": "https://hooks.acme.example/custos", "events": ["approval.*"]}
 ARTIFACT = {
     "name": "model.onnx",
@@ -137,6 +139,9 @@ def body_for(route: Route, role: str, world: World) -> dict[str, Any] | None:
         ("POST", "/v1/approval-requests/{request_id}/evidence"): ARTIFACT,
         ("POST", "/v1/approval-requests/{request_id}/comments"): {"text": f"By {role}"},
         ("POST", "/v1/models/{model_id}/versions/{number}/deployments"): STAGING,
+        ("POST", "/v1/models/{model_id}/versions/{number}/metrics"): {
+            "points": [{"name": f"probe.{role}", "value": 1, "observed_at": OBSERVED}]
+        },
         ("POST", "/v1/webhooks"): WEBHOOK,
         ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": f"By {role}"},
         ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): {"overlap_seconds": 60},

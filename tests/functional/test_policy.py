@@ -186,3 +186,184 @@ def test_the_policy_read_is_a_body_to_send_back_once_its_version_fields_are_drop
     answer = put(api, tenant, sent, read.headers["etag"])
     assert answer.status == 200, answer.json
     assert answer.json["tiers"]["1"]["stages"][0]["quorum"] == 2
+
+
+# --- what compliance scans hold versions to ------------------------------------------
+
+THRESHOLDS = [
+    {"metric": "auc", "comparison": "lt", "threshold": 0.7, "severity": "high", "tiers": [2, 1]},
+    {
+        "metric": "psi",
+        "comparison": "gt",
+        "threshold": 0.25,
+        "severity": "medium",
+        "segment": "region:emea",
+    },
+    {
+        "metric": "auc",
+        "comparison": "lt",
+        "threshold": 0.6,
+        "severity": "critical",
+        "model_id": "mdl_01JDQ4ZK3W9V7Y5T2R8N6M4P2B",
+    },
+]
+
+
+def test_the_defaults_hold_no_thresholds_and_the_default_staleness_due_days_and_retention(
+    api: Api, tenant: Tenant
+) -> None:
+    policy = api.get("/v1/policy", tenant.keys["monitor"]).json
+    assert policy["metric_thresholds"] == []
+    assert policy["metrics_stale_after_days"] == 30
+    assert policy["finding_due_days"] == {"critical": 7, "high": 30, "medium": 90, "low": 180}
+    assert policy["metric_retention_days"] == 400
+
+
+def test_thresholds_staleness_due_days_and_retention_are_set_and_read_back(
+    api: Api, tenant: Tenant
+) -> None:
+    sent = body(
+        metric_thresholds=THRESHOLDS,
+        metrics_stale_after_days=7,
+        finding_due_days={"critical": 3, "high": 14, "medium": 60, "low": 120},
+        metric_retention_days=90,
+    )
+    answer = put(api, tenant, sent, '"1"')
+    assert answer.status == 200, answer.json
+    read = api.get("/v1/policy", tenant.keys["validator"]).json
+    assert read["version"] == 2
+    assert read["metric_thresholds"][0] == {
+        **THRESHOLDS[0],
+        "tiers": [1, 2],
+        "model_id": None,
+        "segment": None,
+    }
+    assert read["metric_thresholds"][1]["segment"] == "region:emea"
+    assert read["metric_thresholds"][1]["tiers"] == []
+    assert read["metric_thresholds"][2]["model_id"] == THRESHOLDS[2]["model_id"]
+    assert read["metrics_stale_after_days"] == 7
+    assert read["finding_due_days"] == {"critical": 3, "high": 14, "medium": 60, "low": 120}
+    assert read["metric_retention_days"] == 90
+    # AND a partial due-days object takes the defaults for the severities it leaves out
+    again = put(api, tenant, body(finding_due_days={"critical": 1}), '"2"')
+    assert again.status == 200, again.json
+    assert again.json["finding_due_days"] == {"critical": 1, "high": 30, "medium": 90, "low": 180}
+    assert again.json["metric_thresholds"] == []
+
+
+def test_a_policy_stored_before_the_metric_settings_reads_back_with_the_defaults(
+    api: Api, tenant: Tenant
+) -> None:
+    from chalicelib.domain.policy import default_policy
+    from chalicelib.store import dynamo
+    from chalicelib.store.keys import TenantKeys
+
+    # GIVEN a version 2 written as the policy was stored before these settings existed
+    old = default_policy().model_dump(mode="json")
+    for name in (
+        "metric_thresholds",
+        "metrics_stale_after_days",
+        "finding_due_days",
+        "metric_retention_days",
+    ):
+        old.pop(name)
+    old.update(version=2, created_by=tenant.ids["admin"], created_at="2026-01-01T00:00:00.000Z")
+    keys = TenantKeys(tenant.id)
+    for key in (keys.policy_current(), keys.policy_version(2)):
+        dynamo.transact([dynamo.put_op({**key, "tenant_id": tenant.id, **old})])
+    # THEN it reads back, in force and in the history, with the defaults
+    for read in (
+        api.get("/v1/policy", tenant.keys["auditor"]).json,
+        items_of(api, "/v1/policy/versions", tenant.keys["auditor"])[-1],
+    ):
+        assert read["version"] == 2
+        assert read["metric_thresholds"] == [] and read["metric_retention_days"] == 400
+        assert read["metrics_stale_after_days"] == 30
+        assert read["finding_due_days"]["high"] == 30
+    # AND sending the same back with the defaults spelled out changes nothing
+    same = put(api, tenant, body(), '"2"')
+    assert same.status == 200 and same.json["version"] == 2
+
+
+def _threshold(**changes: Any) -> dict[str, Any]:
+    return {**THRESHOLDS[0], **changes}
+
+
+@pytest.mark.parametrize(
+    "sent, status, field",
+    [
+        (
+            '{"metric": "auc", "comparison": "lt", "threshold": NaN, "severity": "high"}',
+            400,
+            "body.metric_thresholds.0.threshold",
+        ),
+        (
+            '{"metric": "auc", "comparison": "lt", "threshold": Infinity, "severity": "high"}',
+            400,
+            "body.metric_thresholds.0.threshold",
+        ),
+        (_threshold(comparison="below"), 400, "body.metric_thresholds.0.comparison"),
+        (_threshold(severity="urgent"), 400, "body.metric_thresholds.0.severity"),
+        (_threshold(tiers=[4]), 400, "body.metric_thresholds.0.tiers.0"),
+        (_threshold(model_id="model-7"), 400, "body.metric_thresholds.0.model_id"),
+        (_threshold(metric="AUC"), 400, "body.metric_thresholds.0.metric"),
+        (_threshold(segment="EU West"), 400, "body.metric_thresholds.0.segment"),
+        (_threshold(unit="ratio"), 400, "body.metric_thresholds.0.unit"),
+        (
+            [_threshold(), _threshold(tiers=[1, 2, 2], threshold=0.5)],
+            422,
+            "body.metric_thresholds[1]",
+        ),
+    ],
+    ids=[
+        "nan",
+        "infinity",
+        "comparison",
+        "severity",
+        "tier",
+        "model-id",
+        "metric-name",
+        "segment",
+        "unknown-field",
+        "duplicate",
+    ],
+)
+def test_a_bad_threshold_is_refused_naming_the_field_and_changes_nothing(
+    api: Api, tenant: Tenant, sent: Any, status: int, field: str
+) -> None:
+    import json
+
+    thresholds = sent if isinstance(sent, list) else [sent]
+    text = json.dumps(body(metric_thresholds=["@"]))
+    items = ", ".join(t if isinstance(t, str) else json.dumps(t) for t in thresholds)
+    raw = text.replace('["@"]', f"[{items}]")
+    answer = api.call(
+        "PUT",
+        "/v1/policy",
+        tenant.keys["admin"],
+        raw=raw,
+        headers={"If-Match": '"1"', "Content-Type": "application/json"},
+    )
+    assert answer.status == status, answer.json
+    assert field in [e["field"] for e in answer.json["errors"]], answer.json
+    assert api.get("/v1/policy", tenant.keys["admin"]).json["version"] == 1
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"metrics_stale_after_days": 0}, "body.metrics_stale_after_days"),
+        ({"metrics_stale_after_days": 366}, "body.metrics_stale_after_days"),
+        ({"metric_retention_days": 29}, "body.metric_retention_days"),
+        ({"metric_retention_days": 3651}, "body.metric_retention_days"),
+        ({"finding_due_days": {"high": 0}}, "body.finding_due_days.high"),
+        ({"finding_due_days": {"urgent": 3}}, "body.finding_due_days.urgent"),
+        ({"metric_thresholds": [_threshold()] * 101}, "body.metric_thresholds"),
+    ],
+)
+def test_out_of_range_metric_settings_are_refused_naming_the_field(
+    api: Api, tenant: Tenant, change: dict[str, Any], field: str
+) -> None:
+    answer = put(api, tenant, body(**change), '"1"')
+    assert answer.status == 400, answer.json
+    assert field in [e["field"] for e in answer.json["errors"]], answer.json

@@ -44,7 +44,7 @@ from schemathesis.config import OperationConfig
 from chalicelib.api.openapi import document
 from infra.local import free_port
 from tests.harness.clients import HttpApi
-from tests.harness.exercise import ANONYMOUS, PLATFORM, Exerciser, operations, role_for
+from tests.harness.exercise import ANONYMOUS, PLATFORM, Exerciser, operations, recent, role_for
 from tests.harness.stack import LocalStack, start
 from tests.harness.world import Tenant
 
@@ -183,9 +183,10 @@ def exerciser(stack: LocalStack) -> Exerciser:
 
 def _on_real_objects(case: schemathesis.Case, exerciser: Exerciser) -> None:
     """Every other positive case of an operation gets real objects (made for it by the
-    harness): in its path, with the current ETag, and for every id its body names. So
-    generated bodies meet real objects and not only 404s and 422s. Negative cases and the
-    other half keep their generated ids."""
+    harness): in its path, with the current ETag, and for every id its body names, and its
+    measurements' times (`observed_at`) are a minute ago. So generated bodies meet real
+    objects and not only 404s and 422s. Negative cases and the other half keep their
+    generated ids and times."""
     op = OPERATIONS.get(case.operation.definition.raw.get("operationId", ""))
     if op is None or case.meta is None or not (op.path_params or op.request):
         return
@@ -204,7 +205,7 @@ def _on_real_objects(case: schemathesis.Case, exerciser: Exerciser) -> None:
         if "If-Match" in prepared.headers:
             case.headers["If-Match"] = prepared.headers["If-Match"]
     if isinstance(case.body, dict):
-        case.body = exerciser.fill_ids(case.body)
+        case.body = recent(exerciser.fill_ids(case.body))
 
 
 @FUZZ_SETTINGS

@@ -19,7 +19,8 @@ operations come from `chalicelib.api.http.REGISTRY`, and for each one
 - an operation that needs its objects in a state of their own (reopening takes a rejected
   version) gets them there first (`PRECONDITIONS`);
 - the body is the request model's first OpenAPI example, with every id in it
-  (`prn_…`) replaced by a fresh object of that kind, made the same way;
+  (`prn_…`) replaced by a fresh object of that kind, made the same way, and every time of
+  a measurement (`observed_at`) a minute ago (`recent`);
 - a `{param}` under `/v1/me/` names one of the caller's own objects: it is made by the
   creating POST of the tenant-wide collection (`{key_id}` of `/v1/me/api-keys/{key_id}/…`
   by `POST /v1/api-keys`), for the caller's principal;
@@ -43,6 +44,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -113,6 +115,23 @@ LOCAL_RECEIVER = "http://127.0.0.1:9/custos-exercise"
 EXAMPLE_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/webhooks"): {"url": LOCAL_RECEIVER},
 }
+# Fields holding when something was measured (a metric point's `observed_at`) must be
+# recent, within the retention and not ahead: `recent` sets them to a minute ago, since an
+# example's fixed time falls out of the retention one day.
+OBSERVED_FIELDS = ("observed_at",)
+
+
+def recent(value: Any) -> Any:
+    """`value` with every field of OBSERVED_FIELDS, at any depth, a minute ago."""
+    if isinstance(value, dict):
+        moment = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+        return {
+            k: moment if k in OBSERVED_FIELDS and isinstance(v, str) else recent(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [recent(v) for v in value]
+    return value
 
 
 def creator_of(path: str, param: str) -> tuple[Operation, str]:
@@ -148,7 +167,7 @@ def example_of(op: Operation) -> dict[str, Any]:
         raise UnsupportedOperation(
             f"{op.request.__name__} declares no example (json_schema_extra examples)"
         )
-    return {**examples[0], **EXAMPLE_OVERRIDES.get((op.method, op.path), {})}
+    return dict(recent({**examples[0], **EXAMPLE_OVERRIDES.get((op.method, op.path), {})}))
 
 
 def pointer(document: Any, path: str) -> Any:
