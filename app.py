@@ -13,17 +13,20 @@ from chalicelib.api import (
     artifacts,
     audit,
     deployments,
+    findings,
     meta,
     metrics,
     models,
     policy,
     principals,
+    scans,
     tenants,
     webhooks,
 )
 from chalicelib.api.http import edge_problem
 from chalicelib.handlers import artifacts as artifact_handlers
 from chalicelib.handlers import audit as audit_schedules
+from chalicelib.handlers import compliance as compliance_handlers
 from chalicelib.handlers import relay, workflow
 from chalicelib.handlers import webhooks as webhook_handlers
 
@@ -41,6 +44,8 @@ for blueprint in (
     metrics.bp,
     webhooks.bp,
     audit.bp,
+    findings.bp,
+    scans.bp,
 ):
     app.register_blueprint(blueprint)
 # Entry points no HTTP request starts (chalicelib.entrypoints declares them).
@@ -50,6 +55,7 @@ for blueprint in (
     artifact_handlers.bp,
     webhook_handlers.bp,
     audit_schedules.bp,
+    compliance_handlers.bp,
 ):
     app.register_blueprint(blueprint)
 

@@ -52,6 +52,8 @@ class Settings(NamedTuple):
     # Where clients reach the API (`https://custos.example.com`), for absolute links in
     # events; empty when the deployment does not say, and events carry paths only.
     public_base_url: str
+    # The queue that takes one message per tenant to scan (the nightly schedule sends them).
+    scans_queue_url: str = ""
 
 
 @cache
@@ -86,4 +88,5 @@ def settings() -> Settings:
             lease_seconds=int(env.get("CUSTOS_WEBHOOKS_LEASE_SECONDS", "30")),
         ),
         public_base_url=env.get("CUSTOS_PUBLIC_BASE_URL", "").rstrip("/"),
+        scans_queue_url=env.get("CUSTOS_COMPLIANCE_SCANS_QUEUE_URL", ""),
     )

@@ -156,6 +156,9 @@ class Schedule(NamedTuple):
     expression: str
     part: SystemPart = SystemPart.SCHEDULER
     handle: ScheduleHandler | None = None
+    # How often the local dispatcher (make run) fires it instead, in seconds: a nightly
+    # job one wants to watch locally without waiting for the night. None: as on AWS.
+    local_seconds: float | None = None
 
 
 class StateMachine(NamedTuple):
@@ -249,12 +252,18 @@ def stream_consumer(app: _Registrar, **declared: Any) -> Callable[[RecordsHandle
 
 
 def schedule(
-    app: _Registrar, *, function: str, expression: str, part: SystemPart = SystemPart.SCHEDULER
+    app: _Registrar,
+    *,
+    function: str,
+    expression: str,
+    part: SystemPart = SystemPart.SCHEDULER,
+    local_seconds: float | None = None,
 ) -> Callable[[ScheduleHandler], ScheduleHandler]:
-    """Declare a scheduled function: `handle(actor)` runs at each `expression`."""
+    """Declare a scheduled function: `handle(actor)` runs at each `expression` (locally,
+    every `local_seconds` when given)."""
 
     def register(handle: ScheduleHandler) -> ScheduleHandler:
-        spec = Schedule(function, expression, part, handle)
+        spec = Schedule(function, expression, part, handle, local_seconds)
         SCHEDULES.append(spec)
         app.schedule(expression, name=function)(_schedule_entry(spec, handle))
         return handle

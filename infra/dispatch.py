@@ -101,7 +101,10 @@ class Dispatcher:
         period = local_period() if schedule_seconds is None else schedule_seconds
         now = clock()
         self.timers = [
-            Timer.start(s.function, s.expression, now, period) for s in resources.schedules
+            Timer.start(
+                s.function, s.expression, now, period if period is not None else s.local_seconds
+            )
+            for s in resources.schedules
         ]
         self._schedule_handlers = {
             s.function: function_handler(app, s.function) for s in resources.schedules

@@ -126,7 +126,6 @@ class FindingCreate(Inbound):
             "examples": [
                 {
                     "model_id": "mdl_01JDQ4W9V3N8Y6Z5X2K7M1P0RS",
-                    "version_number": 1,
                     "severity": "high",
                     "title": "Population drift not analysed",
                     "detail": "The validation report omits the 2026 applicant population.",
@@ -248,6 +247,7 @@ class ScanRequested(Outbound):
     """The payload of the internal event that starts a tenant's scan."""
 
     scan_id: str
+    trigger: str = Field(default="request", description="request or schedule")
 
 
 class ScanStarted(Outbound):

@@ -13,6 +13,7 @@ reconciler sends it. A decision on a stage that has closed is a 409, audited as
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from chalicelib.domain import decisions, duties, events
 from chalicelib.domain.actors import Actor
@@ -29,7 +30,7 @@ from chalicelib.domain.approvals import (
 from chalicelib.domain.ids import is_id
 from chalicelib.domain.models import Model
 from chalicelib.errors import ConflictError, NotFoundError, TransientConflictError
-from chalicelib.services import workflow
+from chalicelib.services import findings, workflow
 from chalicelib.services.inventory import team
 from chalicelib.services.records import public, timestamp, to_model
 from chalicelib.store.idempotency import Claim
@@ -49,7 +50,7 @@ def decide(
     if not is_id(request_id, "approval_request"):
         raise NotFoundError(f"no approval request {request_id}")
     for _ in range(ATTEMPTS):
-        request, model = _read(store, request_id)
+        request, model, counts = _read(store, request_id)
         # Only a key its principal issued or rotated itself decides: an admin who issued
         # an approver's key cannot approve in the approver's name.
         duties.require_own_key(actor, "decide an approval stage")
@@ -72,6 +73,9 @@ def decide(
             raise _refused(store, actor, request, stage, body)
         last = stage.index == len(request.stages) - 1
         decisions.check(body, stage, last, datetime.now(UTC))
+        approving = body.outcome is Outcome.APPROVE
+        if approving:  # open critical or high findings block approving, not rejecting
+            findings.require_unblocked(store, model.id, request.version_number, counts)
         at = timestamp()
         decision = Decision.model_validate(
             {
@@ -93,6 +97,12 @@ def decide(
             store.approvals.put_replace(public(updated), request.revision),
             RetryError,  # another decision (or the workflow) got there first: look again
         )
+        if approving:
+            unit.add(
+                "findings",
+                store.findings.check_unblocked(model.id, request.version_number),
+                RetryError,  # a finding opened meanwhile: read again, and refuse
+            )
         if closes:
             outcome = decision.outcome.value
             unit.add(
@@ -132,15 +142,21 @@ def _over(request: ApprovalRequest) -> bool:
     return request.status is not RequestStatus.IN_REVIEW or request.decided()
 
 
-def _read(store: TenantStore, request_id: str) -> tuple[ApprovalRequest, Model]:
+def _read(
+    store: TenantStore, request_id: str
+) -> tuple[ApprovalRequest, Model, dict[str, Any] | None]:
+    """The request, its model and the model's findings counts (those two in one
+    BatchGetItem)."""
     item = store.approvals.get(request_id)
     if item is None:
         raise NotFoundError(f"no approval request {request_id}")
     request = to_model(ApprovalRequest, item)
-    model = store.inventory.get_model(request.model_id)
+    model, counts = store.get_many(
+        [store.keys.model(request.model_id), store.findings.summary_key(request.model_id)]
+    )
     if model is None:  # a request's model is never deleted; say so rather than guess
         raise NotFoundError(f"no model {request.model_id}")
-    return request, to_model(Model, model)
+    return request, to_model(Model, model), counts
 
 
 def _with_stage(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from chalicelib.domain import duties, events, lifecycle
 from chalicelib.domain.actors import Actor
@@ -31,7 +32,7 @@ from chalicelib.errors import (
     NotFoundError,
     TransientConflictError,
 )
-from chalicelib.services import standing
+from chalicelib.services import findings, standing
 from chalicelib.services.inventory import version_number
 from chalicelib.services.records import public, timestamp, to_model
 from chalicelib.store.idempotency import Claim
@@ -45,10 +46,15 @@ ANY_MODEL = (Role.ADMIN, Role.MONITOR)
 
 
 def read_version(
-    store: TenantStore, model_id: str, number: str, deployment_id: str | None = None
+    store: TenantStore,
+    model_id: str,
+    number: str,
+    deployment_id: str | None = None,
+    counts: list[dict[str, Any] | None] | None = None,
 ) -> tuple[Model, Version, Deployment | None]:
     """The model, its version `number` and (when named) one of its deployments, in one
-    BatchGetItem; 404 unless all are the tenant's."""
+    BatchGetItem; 404 unless all are the tenant's. With `counts`, the model's findings
+    counts are read in the same call and appended to it."""
     n = version_number(number)
     if n is None or not is_id(model_id, "model"):
         raise NotFoundError(f"no version {number} of model {model_id}")
@@ -57,7 +63,11 @@ def read_version(
         if not is_id(deployment_id, "deployment"):
             raise NotFoundError(f"no deployment {deployment_id} of version {number}")
         keys.append(store.keys.deployment(model_id, n, deployment_id))
+    if counts is not None:
+        keys.append(store.findings.summary_key(model_id))
     found = store.get_many(keys)
+    if counts is not None:
+        counts.append(found.pop())
     if found[0] is None or found[1] is None:
         raise NotFoundError(f"no version {number} of model {model_id}")
     if deployment_id is not None and found[2] is None:
@@ -83,13 +93,15 @@ def deploy(
     """Record that version `number` runs in `body.environment` at `body.target`."""
     store = for_actor(actor)
     for _ in range(ATTEMPTS):
-        model, version, _ = read_version(store, model_id, number)
+        counts: list[dict[str, Any] | None] = []
+        model, version, _ = read_version(store, model_id, number, counts=counts)
         require_recorder(actor, model)
         production = body.environment is Environment.PRODUCTION
         if version.status is V.RETIRED:
             raise ConflictError(f"version {version.number} is retired; it takes no deployments")
         if production:
             require_deployable(store, version)
+            findings.require_unblocked(store, model.id, version.number, counts[0])
         at = timestamp()
         deployment = Deployment.model_validate(
             {
@@ -122,6 +134,10 @@ def deploy(
             ),
             RetryError,
         )
+        if production:  # a finding opened meanwhile blocks it too: read again, and refuse
+            unit.add(
+                "findings", store.findings.check_unblocked(model.id, version.number), RetryError
+            )
         moved = standing.standing_of(model).deployed(body.environment, +1)
         restated = standing.restate(store, unit, model, moved, at)
         unit.record(

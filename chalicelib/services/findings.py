@@ -26,6 +26,7 @@ from chalicelib.domain.findings import (
 )
 from chalicelib.domain.ids import is_id, new_id
 from chalicelib.domain.models import Model
+from chalicelib.domain.policy import Policy
 from chalicelib.domain.roles import Role
 from chalicelib.domain.severity import Severity
 from chalicelib.errors import (
@@ -52,12 +53,9 @@ def due_at(store: TenantStore, severity: Severity, opened: datetime) -> str:
     return (opened + timedelta(days=due_days(in_force(store), severity))).isoformat()
 
 
-def due_days(policy: Any, severity: Severity) -> int:
-    """The policy's days to close a finding of `severity` (the defaults where it has none)."""
-    from chalicelib.domain.severity import DEFAULT_DUE_DAYS
-
-    chosen = getattr(policy, "due_days", None)
-    return int(chosen(severity)) if callable(chosen) else DEFAULT_DUE_DAYS[severity]
+def due_days(policy: Policy, severity: Severity) -> int:
+    """The policy's days to close a finding of `severity`."""
+    return policy.due_days(severity)
 
 
 def get_finding(actor: Actor, finding_id: str) -> Finding:

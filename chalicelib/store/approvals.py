@@ -62,6 +62,13 @@ class Approvals:
             forward=False,
         )
 
+    def open_stage_page(self, limit: int, start: dict[str, Any] | None) -> Page:
+        """A page of the tenant's requests with a stage open, whoever may decide it, most
+        urgent first (the compliance scan looks for stalled ones)."""
+        return dynamo.query(
+            partition=("gsi1pk", self.keys.inbox), index="gsi1", limit=limit, start_key=start
+        )
+
     def inbox_page(
         self, limit: int, start: dict[str, Any] | None, roles: list[str], principal_id: str
     ) -> Page:

@@ -136,6 +136,19 @@ class Deployments:
             consistent=consistent,
         )
 
+    def open_page(
+        self, environment: str, limit: int = 100, start: dict[str, Any] | None = None
+    ) -> Page:
+        """A page of the tenant's deployments to `environment` still open, across its
+        models: one Query of gsi1 (open ones sort after every ended one)."""
+        return dynamo.query(
+            partition=("gsi1pk", self.keys.deployed(environment)),
+            sort_prefix=("gsi1sk", OPEN_DEPLOYMENT),
+            index="gsi1",
+            limit=limit,
+            start_key=start,
+        )
+
     def in_force_at(
         self,
         environment: str,

@@ -131,6 +131,17 @@ class Findings:
         )
         return items
 
+    def mark_seen(self, finding_id: str, at: str, scan_id: str) -> None:
+        """Note that scan `scan_id` saw a finding's condition again (bookkeeping, outside
+        the chain: nothing about the finding changed)."""
+        dynamo.update_if(
+            self.keys.finding(finding_id),
+            "SET #seen = :at, #scan = :scan",
+            {"#seen": "last_seen_at", "#scan": "last_scan_id"},
+            {":at": at, ":scan": scan_id},
+            "attribute_exists(pk)",
+        )
+
     # --- per-model counts --------------------------------------------------------------
 
     def count_op(self, model_id: str, deltas: Mapping[str, int]) -> dict[str, Any] | None:

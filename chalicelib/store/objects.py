@@ -11,6 +11,7 @@ client sent with its upload is never read.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
@@ -196,6 +197,35 @@ class ArtifactObjects:
         return str(answer["VersionId"])
 
     # --- reading -------------------------------------------------------------------------
+
+    def latest_artifact_objects(self) -> Iterator[tuple[str, int, str, str | None]]:
+        """Every artifact key of the tenant with its current version id (None when the key's
+        latest version is a delete marker), as (model id, version number, name, version id)
+        in key order: one walk of ListObjectVersions pages, memory one page at a time."""
+        prefix = f"{self.keys.objects}models/"
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": 1000}
+        while True:
+            try:
+                answer = _s3().list_object_versions(**params)
+            except ClientError as exc:
+                raise _translated(exc) from exc
+            latest = [
+                (str(v["Key"]), str(v.get("VersionId") or "null"))
+                for v in answer.get("Versions") or []
+                if v.get("IsLatest")
+            ]
+            latest += [
+                (str(m["Key"]), "") for m in answer.get("DeleteMarkers") or [] if m.get("IsLatest")
+            ]
+            for key, version_id in sorted(latest):
+                parts = key.removeprefix(prefix).split("/")
+                # models/<model>/versions/<number>/artifacts/<name>
+                if len(parts) == 5 and parts[1] == "versions" and parts[3] == "artifacts":
+                    yield parts[0], int(parts[2]), parts[4], version_id or None
+            if not answer.get("IsTruncated"):
+                return
+            params["KeyMarker"] = answer.get("NextKeyMarker")
+            params["VersionIdMarker"] = answer.get("NextVersionIdMarker")
 
     def head(self, key: str) -> Stored | None:
         """The current version of `key` and its size; None if nothing is there."""

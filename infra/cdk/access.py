@@ -120,6 +120,18 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
     # One attempt: the delivery and its subscription, the secret opened, the retry queued.
     "deliver_webhook": DELIVERER,
     "deliver_webhook_slow": DELIVERER,
+    # Pages the tenants and sends one scan message per active tenant.
+    "start_compliance_scans": (
+        Grant("table", "Main", TABLE_READ),
+        Grant("queue", "ComplianceScans", SEND),
+    ),
+    # One tenant's scan: reads it page by page, commits findings, records progress, and
+    # walks the tenant's artifact object versions once (ListObjectVersions is authorized
+    # as s3:ListBucketVersions on the bucket).
+    "scan_tenant": (
+        Grant("table", "Main", TABLE_READ + TABLE_WRITE),
+        Grant("bucket", "Artifacts", ("s3:ListBucketVersions",)),
+    ),
     "sweep_webhook_deliveries": (
         Grant("table", "Main", TABLE_READ),
         Grant("queue", "WebhookDeliveries", SEND),

@@ -129,6 +129,17 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     ("GET", "/v1/webhooks/{webhook_id}/deliveries"): _AUDIT_READERS,
     ("GET", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}"): _AUDIT_READERS,
     ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): _ADMIN,
+    # findings: a validator raises and resolves (outside the team), an approver outside the
+    # team accepts the risk; every role reads them
+    ("GET", "/v1/findings"): _EVERY_TENANT_ROLE,
+    ("GET", "/v1/findings/{finding_id}"): _EVERY_TENANT_ROLE,
+    ("POST", "/v1/findings"): frozenset({"validator"}),
+    ("POST", "/v1/findings/{finding_id}/accept"): frozenset({"approver"}),
+    ("POST", "/v1/findings/{finding_id}/resolve"): frozenset({"validator"}),
+    # scans: a validator (or an admin) starts one; every role follows them
+    ("POST", "/v1/compliance-scans"): frozenset({"validator", "admin"}),
+    ("GET", "/v1/compliance-scans"): _EVERY_TENANT_ROLE,
+    ("GET", "/v1/compliance-scans/{scan_id}"): _EVERY_TENANT_ROLE,
     # read audit events: auditor, admin
     ("GET", "/v1/audit-events"): _AUDIT_READERS,
     ("GET", "/v1/audit/verify"): _AUDIT_READERS,

@@ -56,6 +56,8 @@ PARAM_IDS: dict[str, tuple[str, ...]] = {
     "deployment_id": ("model_id", "number", "deployment_id"),
     "webhook_id": ("webhook_id",),
     "delivery_id": ("webhook_id", "delivery_id"),
+    "finding_id": ("finding_id",),
+    "scan_id": ("scan_id",),
 }
 
 # A valid body for every route that takes one, so a foreign id is the only reason to fail.
@@ -112,6 +114,11 @@ BODIES: dict[Route, dict[str, Any] | None] = {
     ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): {"overlap_seconds": 0},
     ("POST", "/v1/webhooks/{webhook_id}/test"): None,
     ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): None,
+    ("POST", "/v1/findings/{finding_id}/accept"): {
+        "reason": "A accepts B's risk",
+        "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+    },
+    ("POST", "/v1/findings/{finding_id}/resolve"): {"note": "A resolves B's finding"},
 }
 
 # The role A calls with: the first one PERMISSIONS allows, so a 403 never masks the check.
@@ -219,6 +226,16 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
         assert queued.status == 202, queued.json
         delivery_ids.append(queued.json["delivery_id"])
     fan_out(api)
+    # Findings a validator raised on the first model (B two, A one), and scans asked for.
+    finding_ids, scan_ids = [], []
+    for n in range(versions):
+        body = {"model_id": made[0]["id"], "severity": "low", "title": f"{name} finding {n}"}
+        raised = api.post("/v1/findings", tenant.keys["validator"], body)
+        assert raised.status == 201, raised.json
+        finding_ids.append(raised.json["id"])
+        scan = api.post("/v1/compliance-scans", tenant.keys["validator"], {})
+        assert scan.status == 202, scan.json
+        scan_ids.append(scan.json["id"])
     ids = {
         "tenant_id": tenant.id,
         "principal_id": target.json["id"],
@@ -231,9 +248,11 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
         "deployment_id": deployments[-1],
         "webhook_id": webhook_ids[-1],
         "delivery_id": delivery_ids[-1],
+        "finding_id": finding_ids[-1],
+        "scan_id": scan_ids[-1],
     }
     marks = {name, tenant.id, *tenant.ids.values(), *ids.values(), *version_ids}
-    marks |= set(webhook_ids) | set(delivery_ids)
+    marks |= set(webhook_ids) | set(delivery_ids) | set(finding_ids) | set(scan_ids)
     marks |= set(artifact_names) | set(requests_made) | set(deployments) | {metric}
     marks |= {m["id"] for m in made} | {k["id"] for k in items_of(api, "/v1/api-keys", admin)}
     marks.discard(str(versions))
@@ -432,6 +451,8 @@ LISTS: dict[Route, ListCase] = {
     ("GET", "/v1/models/{model_id}/versions/{number}/metrics"): ListCase("auditor"),
     ("GET", "/v1/webhooks"): ListCase("auditor"),
     ("GET", "/v1/webhooks/{webhook_id}/deliveries"): ListCase("auditor"),
+    ("GET", "/v1/findings"): ListCase("auditor", ("model_id={model_id}",)),
+    ("GET", "/v1/compliance-scans"): ListCase("auditor"),
 }
 
 
@@ -523,6 +544,14 @@ def test_a_webhook_created_by_tenant_a_lives_only_in_tenant_a(world: World) -> N
     assert deleted.status == 204
 
 
+def test_a_scan_asked_for_by_tenant_a_is_tenant_as_alone(world: World) -> None:
+    made = world.api.post("/v1/compliance-scans", key(world.a, "validator"), {})
+    assert made.status == 202, made.json
+    assert world.api.get(made.headers["location"], key(world.a, "auditor")).status == 200
+    assert world.api.get(made.headers["location"], key(world.b, "auditor")).status == 404
+    assert_no_b_data(world, made)
+
+
 def test_the_policy_in_force_is_the_callers_own(world: World) -> None:
     a_policy = world.api.get("/v1/policy", key(world.a, "approver"))
     assert a_policy.status == 200, a_policy.json
@@ -592,6 +621,12 @@ BODY_REFS: list[tuple[Route, str, str, Build]] = [
         lambda ref, a: {"upstream_model_ids": [ref]},
     ),
     (
+        ("POST", "/v1/findings"),
+        "validator",
+        "model_id",
+        lambda ref, a: {"model_id": ref, "severity": "high", "title": "A on B's model"},
+    ),
+    (
         ("PUT", "/v1/policy"),
         "admin",
         "principal_id",
@@ -651,6 +686,11 @@ PARAMLESS: dict[Route, str] = {
     ): "test_a_body_naming_tenant_bs_object_is_answered_as_if_it_did_not_exist",
     ("GET", "/v1/audit/verify"): "test_audit_verification_covers_only_the_callers_own_chain",
     ("GET", "/v1/policy"): "test_the_policy_in_force_is_the_callers_own",
+    (
+        "POST",
+        "/v1/findings",
+    ): "test_a_body_naming_tenant_bs_object_is_answered_as_if_it_did_not_exist",
+    ("POST", "/v1/compliance-scans"): "test_a_scan_asked_for_by_tenant_a_is_tenant_as_alone",
     (
         "PUT",
         "/v1/policy",

@@ -92,6 +92,10 @@ def world() -> Iterator[World]:
         assert deployment.status == 201, deployment.json
         hook = api.post("/v1/webhooks", tenant.keys["admin"], WEBHOOK)
         assert hook.status == 201, hook.json
+        finding = api.post("/v1/findings", tenant.keys["validator"], finding_body(model["id"]))
+        assert finding.status == 201, finding.json
+        scan = api.post("/v1/compliance-scans", tenant.keys["validator"], {})
+        assert scan.status == 202, scan.json
         yield World(
             api,
             tenant,
@@ -107,8 +111,14 @@ def world() -> Iterator[World]:
                 "webhook_id": hook.json["id"],
                 # None made (no fan-out runs here): the gate is what is checked
                 "delivery_id": "dlv_" + "0" * 26,
+                "finding_id": finding.json["id"],
+                "scan_id": scan.json["id"],
             },
         )
+
+
+def finding_body(model_id: str) -> dict[str, Any]:
+    return {"model_id": model_id, "severity": "low", "title": "Probe finding"}
 
 
 def body_for(route: Route, role: str, world: World) -> dict[str, Any] | None:
@@ -145,6 +155,12 @@ def body_for(route: Route, role: str, world: World) -> dict[str, Any] | None:
         ("POST", "/v1/webhooks"): WEBHOOK,
         ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": f"By {role}"},
         ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): {"overlap_seconds": 60},
+        ("POST", "/v1/findings"): finding_body(world.ids["model_id"]),
+        ("POST", "/v1/findings/{finding_id}/accept"): {
+            "reason": f"Accepted by the {role}",
+            "expires_at": (datetime.now(UTC) + timedelta(days=100)).isoformat(),
+        },
+        ("POST", "/v1/findings/{finding_id}/resolve"): {"note": f"Resolved by the {role}"},
     }
     return probe.get(route)
 

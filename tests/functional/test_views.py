@@ -55,6 +55,8 @@ def test_every_get_answering_a_viewed_model_is_held_to_it_here() -> None:
         "Policy",
         "Deployment",
         "DataPoint",
+        "Finding",
+        "ComplianceScan",
         "Webhook",
         "Delivery",
     }
