@@ -13,16 +13,19 @@ from chalicelib.api import (
     artifacts,
     audit,
     deployments,
+    exports,
     meta,
     models,
     policy,
     principals,
+    reports,
     tenants,
     webhooks,
 )
 from chalicelib.api.http import edge_problem
 from chalicelib.handlers import artifacts as artifact_handlers
 from chalicelib.handlers import audit as audit_schedules
+from chalicelib.handlers import exports as export_handlers
 from chalicelib.handlers import relay, workflow
 from chalicelib.handlers import webhooks as webhook_handlers
 
@@ -39,6 +42,8 @@ for blueprint in (
     deployments.bp,
     webhooks.bp,
     audit.bp,
+    reports.bp,
+    exports.bp,
 ):
     app.register_blueprint(blueprint)
 # Entry points no HTTP request starts (chalicelib.entrypoints declares them).
@@ -48,6 +53,7 @@ for blueprint in (
     artifact_handlers.bp,
     webhook_handlers.bp,
     audit_schedules.bp,
+    export_handlers.bp,
 ):
     app.register_blueprint(blueprint)
 

@@ -17,6 +17,7 @@ PREFIXES = {
     "webhook": "whk",
     "delivery": "dlv",
     "request": "req",
+    "export": "exp",
 }
 
 _ID = re.compile(r"^(?P<prefix>[a-z]{3})_(?P<ulid>[0-9A-HJKMNP-TV-Z]{26})$")

@@ -30,6 +30,7 @@ from tests.functional.route_fixtures import (
 )
 
 STAGING = {"environment": "staging", "target": "k8s://staging/probe"}
+EXPORT = {"kind": "inventory", "format": "csv"}
 WEBHOOK = {"url": "https://hooks.acme.example/custos", "events": ["approval.*"]}
 ARTIFACT = {
     "name": "model.onnx",
@@ -90,6 +91,8 @@ def world() -> Iterator[World]:
         assert deployment.status == 201, deployment.json
         hook = api.post("/v1/webhooks", tenant.keys["admin"], WEBHOOK)
         assert hook.status == 201, hook.json
+        export = api.post("/v1/exports", tenant.keys["auditor"], EXPORT)
+        assert export.status == 202, export.json
         yield World(
             api,
             tenant,
@@ -105,6 +108,7 @@ def world() -> Iterator[World]:
                 "webhook_id": hook.json["id"],
                 # None made (no fan-out runs here): the gate is what is checked
                 "delivery_id": "dlv_" + "0" * 26,
+                "export_id": export.json["id"],
             },
         )
 
@@ -138,6 +142,7 @@ def body_for(route: Route, role: str, world: World) -> dict[str, Any] | None:
         ("POST", "/v1/approval-requests/{request_id}/comments"): {"text": f"By {role}"},
         ("POST", "/v1/models/{model_id}/versions/{number}/deployments"): STAGING,
         ("POST", "/v1/webhooks"): WEBHOOK,
+        ("POST", "/v1/exports"): EXPORT,
         ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": f"By {role}"},
         ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): {"overlap_seconds": 60},
     }

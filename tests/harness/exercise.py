@@ -105,7 +105,11 @@ def role_for(op: Operation) -> str:
 
 # Objects no POST of their collection creates, and the operation that makes them (a
 # webhook delivery: a test event, fanned out; `settle` waits for it).
-MADE_BY = {"delivery_id": ("POST", "/v1/webhooks/{webhook_id}/test")}
+MADE_BY = {
+    "delivery_id": ("POST", "/v1/webhooks/{webhook_id}/test"),
+    # Requesting an export answers 202 (its file comes later), not 201.
+    "export_id": ("POST", "/v1/exports"),
+}
 # Example bodies the harness changes: a webhook receiver on this machine's discard port
 # (loopback receivers are allowed under make run and in the tests), so nothing is sent
 # anywhere else, and every attempt fails at once.
