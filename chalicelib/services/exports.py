@@ -144,11 +144,14 @@ def run(actor: Actor, message: Message, max_receives: int) -> str:
     run_id = str(uuid.uuid4())
     at = now()
     lease = at + timedelta(seconds=settings().exports.lease_seconds)
-    if not store.exports.claim(requested.id, run_id, iso(at), iso(lease)):
+    message_key = (message.id, message.receive_count)
+    if not store.exports.claim(requested.id, run_id, iso(at), iso(lease), message_key):
         fresh = store.exports.get(requested.id) or {}
         if fresh.get("status") in (ExportStatus.COMPLETED, ExportStatus.FAILED):
             return "skipped"
-        raise ExportBusyError(f"export {requested.id} is being written by another run")
+        # A claim whose answer was lost, retried by the client, finds itself holding it.
+        if fresh.get("run_id") != run_id:
+            raise ExportBusyError(f"export {requested.id} is being written by another run")
     export = to_model(Export, item)
     try:
         written = _write(store, export)

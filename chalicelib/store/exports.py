@@ -40,18 +40,26 @@ class Exports:
             partition=("pk", self.keys.exports), limit=limit, start_key=start, forward=False
         )
 
-    def claim(self, export_id: str, run_id: str, at: str, lease_until: str) -> bool:
-        """Start a run of a queued export, or of a running one whose lease ran out; False
-        when it is done, or another run holds it."""
+    def claim(
+        self, export_id: str, run_id: str, at: str, lease_until: str, message: tuple[str, int]
+    ) -> bool:
+        """Start a run of a queued export, of a running one whose lease ran out, or of one
+        an earlier receive of the same message (`message`: its id and receive count) was
+        running: SQS hands a message out again only once its visibility timeout (six times
+        the function's) has passed, so that run is over. False when the export is done, or
+        another run holds it."""
+        message_id, receives = message
         return dynamo.update_if(
             self.keys.export(export_id),
             "SET #status = :running, #run = :run, #lease = :lease, #started = :at,"
-            " #runs = if_not_exists(#runs, :zero) + :one",
+            " #msg = :msg, #recv = :recv, #runs = if_not_exists(#runs, :zero) + :one",
             {
                 "#status": "status",
                 "#run": "run_id",
                 "#lease": "lease_until",
                 "#started": "started_at",
+                "#msg": "run_message_id",
+                "#recv": "run_receive_count",
                 "#runs": "runs",
             },
             {
@@ -60,10 +68,13 @@ class Exports:
                 ":run": run_id,
                 ":lease": lease_until,
                 ":at": at,
+                ":msg": message_id,
+                ":recv": receives,
                 ":zero": 0,
                 ":one": 1,
             },
-            "attribute_exists(pk) AND (#status = :queued OR (#status = :running AND #lease < :at))",
+            "attribute_exists(pk) AND (#status = :queued OR (#status = :running AND"
+            " (#lease < :at OR (#msg = :msg AND #recv < :recv))))",
         )
 
     def complete(self, export_id: str, run_id: str, at: str, written: Item) -> bool:
