@@ -16,6 +16,7 @@ from chalicelib.domain import artifacts as art
 from chalicelib.domain import deployments as dep
 from chalicelib.domain import evidence as ev
 from chalicelib.domain import exports as exp
+from chalicelib.domain import findings as fnd
 from chalicelib.domain import models as m
 from chalicelib.domain import policy as pol
 from chalicelib.domain import webhooks as wh
@@ -232,5 +233,32 @@ EXPORT_REQUESTED = declare(
     "export.requested",
     exp.Export,
     "Someone asked for an export: the exporter writes its file",
+    internal=True,
+)
+FINDING_OPENED = declare(
+    "finding.opened",
+    fnd.Finding,
+    "A finding opened: a scan rule saw its condition, a validator raised it, or it reopened"
+    " (its condition held again after a resolution, or its risk acceptance expired)",
+)
+FINDING_RESOLVED = declare(
+    "finding.resolved",
+    fnd.Finding,
+    "A finding was resolved: its condition cleared at a scan, or a validator resolved it",
+)
+FINDING_ACCEPTED = declare(
+    "finding.accepted",
+    fnd.Finding,
+    "An approver outside the model's team accepted a finding's risk until an expiry",
+)
+REVALIDATION_DUE = declare(
+    "revalidation.due",
+    fnd.RevalidationDue,
+    "A version's revalidation falls due within 30 days (a scan saw it first)",
+)
+COMPLIANCE_SCAN_REQUESTED = declare(
+    "compliance_scan.requested",
+    fnd.ScanRequested,
+    "Someone asked for a compliance scan of the tenant now",
     internal=True,
 )

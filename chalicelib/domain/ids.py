@@ -18,6 +18,8 @@ PREFIXES = {
     "delivery": "dlv",
     "request": "req",
     "export": "exp",
+    "finding": "fnd",
+    "scan": "scn",
 }
 
 _ID = re.compile(r"^(?P<prefix>[a-z]{3})_(?P<ulid>[0-9A-HJKMNP-TV-Z]{26})$")

@@ -23,6 +23,8 @@ FAMILIES = (
     "approval.",
     "artifact.",
     "webhook.",
+    "finding.",
+    "revalidation.",
 )
 WEBHOOK_EVENTS = Queue(
     logical_id="WebhookEvents",

@@ -24,6 +24,10 @@ def tier_in_force_filter(tier: int, names: dict[str, str], values: dict[str, Any
     return f"({confirmed} OR attribute_not_exists(#confirmed) OR #confirmed <> :true)"
 
 
+# The version statuses gsi1 indexes across the tenant's models (see `_version_item`).
+INDEXED_VERSION_STATUSES = ("approved", "submitted")
+
+
 class Inventory:
     """The model inventory of the tenant `keys` is bound to."""
 
@@ -119,14 +123,25 @@ class Inventory:
     def get_version(self, model_id: str, number: int) -> Item | None:
         return dynamo.get(self.keys.version(model_id, number))
 
+    def _version_item(self, version: Item) -> Item:
+        # Approved and submitted versions sit in gsi1 under their status, across the
+        # tenant's models and in (model, number) order: the compliance scan pages through
+        # them without a Query per model. Every write of a version is a whole Put, so the
+        # index follows its status.
+        item = {"tenant_id": self.tenant_id, **version}
+        if version.get("status") in INDEXED_VERSION_STATUSES:
+            item["gsi1pk"] = self.keys.versions_by_status(version["status"])
+            item["gsi1sk"] = f"{version['model_id']}#{int(version['number']):06d}"
+        return item
+
     def put_new_version(self, version: Item) -> dict[str, Any]:
         key = self.keys.version(version["model_id"], version["number"])
-        return dynamo.create_op(key, {"tenant_id": self.tenant_id, **version})
+        return dynamo.create_op(key, self._version_item(version))
 
     def put_replace_version(self, version: Item, expected_revision: int) -> dict[str, Any]:
         """Replace a version if unchanged since read and still a draft."""
         key = self.keys.version(version["model_id"], version["number"])
-        item = {"tenant_id": self.tenant_id, **version}
+        item = self._version_item(version)
         return dynamo.replace_op(key, item, expected_revision, draft_only=True)
 
     def put_moved_version(
@@ -136,7 +151,7 @@ class Inventory:
         `expected_revision` and in `from_status`."""
         key = self.keys.version(version["model_id"], version["number"])
         return dynamo.put_op(
-            {**key, "tenant_id": self.tenant_id, **version},
+            {**key, **self._version_item(version)},
             "#rev = :rev AND #status = :from",
             names={"#rev": "revision", "#status": "status"},
             values={":rev": expected_revision, ":from": from_status},
@@ -158,7 +173,7 @@ class Inventory:
             condition += "#changes = :changes"
             values[":changes"] = artifact_changes
         return dynamo.put_op(
-            {**key, "tenant_id": self.tenant_id, **version},
+            {**key, **self._version_item(version)},
             condition,
             names={"#rev": "revision", "#status": "status", "#changes": "artifact_changes"},
             values=values,
@@ -176,6 +191,18 @@ class Inventory:
             f"attribute_exists(pk) AND {'NOT ' if negate else ''}{within}",
             names={"#status": "status"},
             values=placeholders,
+        )
+
+    def list_versions_by_status_page(
+        self, status: str, limit: int, start: dict[str, Any] | None
+    ) -> Page:
+        """A page of the tenant's versions in `status` (approved or submitted), across its
+        models, in (model id, number) order: one Query of gsi1."""
+        return dynamo.query(
+            partition=("gsi1pk", self.keys.versions_by_status(status)),
+            index="gsi1",
+            limit=limit,
+            start_key=start,
         )
 
     def list_versions_page(self, model_id: str, limit: int, start: dict[str, Any] | None) -> Page:

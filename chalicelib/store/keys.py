@@ -22,6 +22,9 @@ outbox) does not share a partition with its inventory:
 | `T#<t>#PROCESSED` | `<consumer>#<message>` | messages a consumer has applied (TTL) |
 | `T#<t>#WEBHOOK` | webhook id | webhook subscriptions (the secret only encrypted) |
 | `T#<t>#WEBHOOK#<webhook>` | `HEALTH`, `DELIVERY#<id>` | its failing-since; its deliveries (TTL) |
+| `T#<t>#FINDING` | finding id | findings (gsi1 `T#<t>#FINDINGS#<status>`, sorted `<model>#<id>`) |
+| `T#<t>#FINDINGSUM` | model id | a model's counts: open findings by severity, accepted, blocking |
+| `T#<t>#SCAN` | scan id | compliance scans: status, phase, counts (operational, TTL) |
 | `T#<t>#EXPORT` | export id | exports: kind, format, status, the file's digest (operational) |
 | `APIKEY#<key>` | `APIKEY` | API-key lookup; index gsi1 `T#<t>#APIKEYS` |
 | `PLATFORM#IDEMPOTENCY` | `<digest>` | the platform operator's stored answers |
@@ -42,7 +45,9 @@ after every time), so "what ran at time X" reads only what was still running aft
 task tokens whose callback is still owed through gsi1
 (`CALLBACKS#PENDING`, a sparse index the reconciler reads); and webhook deliveries with an
 attempt to come (`WEBHOOKS#DUE#<shard>`, sorted by the attempt's time, a sparse index the
-delivery sweeper reads).
+delivery sweeper reads); approved and submitted versions across the tenant's models
+(`T#<t>#VERSIONS#<status>`, sorted `<model>#<number>`, which the compliance scan pages
+through in the order of the tenant's artifact objects); and findings by status.
 """
 
 from __future__ import annotations
@@ -261,6 +266,32 @@ class TenantKeys:
 
     def delivery(self, webhook_id: str, delivery_id: str) -> Key:
         return {"pk": self.webhook_log(webhook_id), "sk": DELIVERY_PREFIX + delivery_id}
+
+    def versions_by_status(self, status: str) -> str:
+        """gsi1's partition of the tenant's versions in `status` (approved and submitted
+        only: a sparse index)."""
+        return f"{self.root}#VERSIONS#{status}"
+
+    @property
+    def findings(self) -> str:
+        return f"{self.root}#FINDING"
+
+    def finding(self, finding_id: str) -> Key:
+        return {"pk": self.findings, "sk": finding_id}
+
+    def findings_by_status(self, status: str) -> str:
+        """gsi1's partition of the tenant's findings in `status`, sorted `<model>#<id>`."""
+        return f"{self.root}#FINDINGS#{status}"
+
+    def finding_summary(self, model_id: str) -> Key:
+        return {"pk": f"{self.root}#FINDINGSUM", "sk": model_id}
+
+    @property
+    def scans(self) -> str:
+        return f"{self.root}#SCAN"
+
+    def scan(self, scan_id: str) -> Key:
+        return {"pk": self.scans, "sk": scan_id}
 
     def processed(self, consumer: str, message_key: str) -> Key:
         """The marker that `consumer` has applied the message `message_key` names."""

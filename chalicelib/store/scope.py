@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chalicelib.store.deployments import Deployments
     from chalicelib.store.export_files import ExportFiles
     from chalicelib.store.exports import Exports
+    from chalicelib.store.findings import Findings
     from chalicelib.store.objects import ArtifactObjects
     from chalicelib.store.operational import Operational
     from chalicelib.store.policy import Policies
@@ -86,6 +87,12 @@ class TenantStore:
         from chalicelib.store.deployments import Deployments
 
         return Deployments(self.keys)
+
+    @cached_property
+    def findings(self) -> Findings:
+        from chalicelib.store.findings import Findings
+
+        return Findings(self.keys)
 
     @cached_property
     def webhooks(self) -> Webhooks:

@@ -69,8 +69,11 @@ def test_every_deliverable_event_type_is_a_webhook_with_its_payload_schema(api: 
     hooks = document["webhooks"]
     assert set(hooks) == {kind.name for kind in deliverable()}
     internal = {name for name, kind in CATALOG.items() if kind.internal}
-    assert internal == {"webhook.redelivery_requested", "export.requested"}
-    assert not internal & set(hooks)
+    assert internal == {
+        "webhook.redelivery_requested",
+        "compliance_scan.requested",
+        "export.requested",
+    } and not internal & set(hooks)
     signed = hooks["model.created"]["post"]["parameters"]
     assert [p["name"] for p in signed] == ["webhook-id", "webhook-timestamp", "webhook-signature"]
     model = hooks["model.created"]["post"]["requestBody"]["content"]["application/json"]
