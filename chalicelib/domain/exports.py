@@ -32,6 +32,7 @@ Column = tuple[str, Callable[[Row], Any]]
 
 class ExportKindName(StrEnum):
     INVENTORY = "inventory"
+    FINDINGS = "findings"
 
 
 class ExportFormat(StrEnum):
@@ -74,6 +75,37 @@ INVENTORY_COLUMNS: tuple[Column, ...] = (
     ("last_validated_at", lambda r: r["last_validated_at"]),
     ("next_validation_due_at", lambda r: r["next_validation_due_at"]),
     ("production_versions", lambda r: _joined(r["production_versions"])),
+    ("open_critical", lambda r: r["open_findings"]["critical"]),
+    ("open_high", lambda r: r["open_findings"]["high"]),
+    ("open_medium", lambda r: r["open_findings"]["medium"]),
+    ("open_low", lambda r: r["open_findings"]["low"]),
+    ("accepted_exceptions", lambda r: r["accepted_exceptions"]),
+)
+
+
+def _accepted(field: str) -> Callable[[Row], Any]:
+    return lambda r: (r.get("acceptance") or {}).get(field)
+
+
+FINDING_COLUMNS: tuple[Column, ...] = (
+    ("id", lambda r: r["id"]),
+    ("kind", lambda r: r["kind"]),
+    ("rule", lambda r: r["rule"]),
+    ("severity", lambda r: r["severity"]),
+    ("status", lambda r: r["status"]),
+    ("title", lambda r: r["title"]),
+    ("detail", lambda r: r["detail"]),
+    ("model_id", lambda r: r["model_id"]),
+    ("version_number", lambda r: r["version_number"]),
+    ("due_at", lambda r: r["due_at"]),
+    ("opened_at", lambda r: r["opened_at"]),
+    ("raised_by", lambda r: r["raised_by"]),
+    ("resolved_at", lambda r: r["resolved_at"]),
+    ("resolved_by", lambda r: r["resolved_by"]),
+    ("resolution_note", lambda r: r["resolution_note"]),
+    ("accepted_by", _accepted("accepted_by")),
+    ("acceptance_reason", _accepted("reason")),
+    ("acceptance_expires_at", _accepted("expires_at")),
 )
 
 
@@ -95,6 +127,12 @@ KINDS: dict[ExportKindName, ExportKind] = {
         ALL_ROLES,
         INVENTORY_COLUMNS,
         takes_as_of=True,
+    ),
+    ExportKindName.FINDINGS: ExportKind(
+        ExportKindName.FINDINGS,
+        "Every finding of the tenant, open, resolved and accepted",
+        ALL_ROLES,
+        FINDING_COLUMNS,
     ),
 }
 
@@ -126,6 +164,7 @@ class ExportCreate(Inbound):
             "examples": [
                 {"kind": "inventory", "format": "csv"},
                 {"kind": "inventory", "format": "jsonl", "as_of": "2026-03-31"},
+                {"kind": "findings", "format": "csv"},
             ]
         }
     )

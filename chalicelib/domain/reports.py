@@ -28,6 +28,13 @@ class ProductionDeployment(Outbound):
     until: datetime | None = Field(default=None, description="Null while it still runs")
 
 
+class OpenFindings(Outbound):
+    critical: int = 0
+    high: int = 0
+    medium: int = 0
+    low: int = 0
+
+
 class InventoryRow(Outbound):
     """One model as an SR 11-7 inventory lists it."""
 
@@ -53,6 +60,8 @@ class InventoryRow(Outbound):
                     "next_validation_due_at": "2027-06-30T12:00:00Z",
                     "production_versions": [2],
                     "production_deployments": [],
+                    "open_findings": {"critical": 0, "high": 0, "medium": 1, "low": 2},
+                    "accepted_exceptions": 1,
                 }
             ]
         }
@@ -89,6 +98,10 @@ class InventoryRow(Outbound):
     production_deployments: list[ProductionDeployment] = Field(
         description="Their production deployments (open now, or in force at `as_of`)"
     )
+    open_findings: OpenFindings = Field(description="Its open findings (now), by severity")
+    accepted_exceptions: int = Field(
+        description="Its findings whose risk an approver accepted (now), until their expiry"
+    )
 
 
 class InventoryPage(ListPage):
@@ -104,11 +117,21 @@ class ModelCounts(Outbound):
     by_status: dict[str, int]
 
 
+class FindingCounts(Outbound):
+    total: int
+    by_status: dict[str, int] = Field(description="open, resolved, accepted")
+    open_by_severity: dict[str, int] = Field(description="critical, high, medium, low")
+    open_by_rule: dict[str, int] = Field(
+        description="By the scan rule that raised them; a validator's own under `manual`"
+    )
+
+
 class ComplianceReport(Outbound):
     """The tenant's inventory and findings, counted now."""
 
     generated_at: datetime
     models: ModelCounts
+    findings: FindingCounts
 
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

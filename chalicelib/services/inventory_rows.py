@@ -4,7 +4,8 @@ a few BatchGetItems for the whole page (never a request per model).
 For a page: every version of its models (to find each one's current approved version:
 its approval, revalidation and due date), the approval requests of those versions (who
 decided their validator stages), the principals the rows name (owner, developers,
-validators), and, unless the caller says what ran in production (a point in time), the
+validators), the models' finding counts (open by severity, accepted: the findings store's
+per-model summaries), and, unless the caller says what ran in production (a point in time), the
 open production deployments of the page's models (one Query of the open end of the
 tenant's production history).
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from chalicelib.domain.lifecycle import tier_in_force
 from chalicelib.domain.roles import Role
+from chalicelib.store.findings import SEVERITIES
 from chalicelib.store.scope import TenantStore
 
 Item = dict[str, Any]
@@ -43,6 +45,7 @@ def rows(
     named = {p for m in models for p in (m["owner_id"], *m.get("developer_ids", []))}
     named |= {p for ids in validators.values() for p in ids}
     people = {p["id"]: p for p in reads.principals(sorted(named))}
+    findings = store.findings.summaries([m["id"] for m in models])
     found = []
     for model in models:
         version = approved.get(model["id"])
@@ -55,6 +58,7 @@ def rows(
                 production.get(model["id"], []),
                 people,
             )
+            | _findings(findings.get(model["id"], {}))
         )
     return found
 
@@ -99,6 +103,15 @@ def _row(
             }
             for d in deployed
         ],
+    }
+
+
+def _findings(summary: Mapping[str, Any]) -> Item:
+    """A model's open findings by severity and its accepted ones, from its counts."""
+    open_ = {s: max(0, int(summary.get(f"open_{s}") or 0)) for s in SEVERITIES}
+    return {
+        "open_findings": open_,
+        "accepted_exceptions": max(0, int(summary.get("accepted") or 0)),
     }
 
 

@@ -1,8 +1,9 @@
 """Examiner reports: the compliance summary, and the SR 11-7 inventory now or at a past
 moment (`domain.reports`). Every role of the tenant reads them; they change nothing.
 
-The summary is counted live: it pages through the tenant's models (big pages, only the
-attributes counted), so its Queries grow with pages of models, not with models. An
+The summary is counted live: it pages through the tenant's models and findings (big
+pages, only the attributes counted), so its Queries grow with pages of models and of
+findings, not with models. An
 inventory page is one Query of models plus the BatchGetItems of `inventory_rows`; at a
 past moment it is what ran in production then, read from the production history.
 """
@@ -15,8 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.actors import Actor
+from chalicelib.domain.findings import FindingStatus
 from chalicelib.domain.lifecycle import tier_in_force
 from chalicelib.domain.models import ModelStatus
+from chalicelib.domain.severity import Severity
 from chalicelib.services import inventory_rows
 from chalicelib.services.records import timestamp
 from chalicelib.store.scope import TenantStore, for_actor
@@ -25,10 +28,12 @@ from chalicelib.store.writer import iso
 Item = dict[str, Any]
 Start = dict[str, Any] | None
 HISTORY_PAGE = 1000  # deployments one Query of the production history reads
+MANUAL = "manual"  # the rule a validator's own findings count under
 
 
 def compliance(actor: Actor) -> Item:
-    """The tenant's models counted by tier in force and by status, now."""
+    """The tenant's models counted by tier in force and by status, and its findings by
+    status, severity and rule, now."""
     store = for_actor(actor)
     tiers: Counter[str] = Counter({"1": 0, "2": 0, "3": 0})
     statuses: Counter[str] = Counter({str(s): 0 for s in ModelStatus})
@@ -41,6 +46,28 @@ def compliance(actor: Actor) -> Item:
     return {
         "generated_at": timestamp(),
         "models": {"total": total, "by_risk_tier": dict(tiers), "by_status": dict(statuses)},
+        "findings": _finding_counts(store),
+    }
+
+
+def _finding_counts(store: TenantStore) -> Item:
+    """The tenant's findings by status, and the open ones by severity and by rule (a
+    validator's own findings under `manual`)."""
+    statuses: Counter[str] = Counter({str(s): 0 for s in FindingStatus})
+    severities: Counter[str] = Counter({str(s): 0 for s in Severity})
+    rules: Counter[str] = Counter()
+    total = 0
+    for finding in _all(store.reports.finding_counts_page):
+        total += 1
+        statuses[str(finding["status"])] += 1
+        if finding["status"] == FindingStatus.OPEN:
+            severities[str(finding["severity"])] += 1
+            rules[str(finding.get("rule") or MANUAL)] += 1
+    return {
+        "total": total,
+        "by_status": dict(statuses),
+        "open_by_severity": dict(severities),
+        "open_by_rule": dict(sorted(rules.items())),
     }
 
 

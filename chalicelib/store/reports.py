@@ -1,7 +1,8 @@
 """The reads examiner reports make: pages of the tenant's models with only the attributes
 a report needs (ProjectionExpression keeps a page's answer small, so pages are big), the
 versions, approval requests and principals a page of models names, in BatchGetItems of
-100 keys, and the tenant's open production deployments of a page's models."""
+100 keys, and the tenant's open production deployments of a page's models; and big pages
+of the tenant's findings, only what their counts need."""
 
 from __future__ import annotations
 
@@ -56,6 +57,15 @@ class ReportReads:
             limit=COUNT_PAGE,
             start_key=start,
             projection=("risk_tier", "risk_tier_confirmed", "status"),
+        )
+
+    def finding_counts_page(self, start: dict[str, Any] | None) -> Page:
+        """A big page of the tenant's findings, only their status, severity and rule."""
+        return dynamo.query(
+            partition=("pk", self.keys.findings),
+            limit=COUNT_PAGE,
+            start_key=start,
+            projection=("status", "severity", "rule"),
         )
 
     def models_page(self, limit: int, start: dict[str, Any] | None) -> Page:

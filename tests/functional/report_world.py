@@ -8,9 +8,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from chalicelib.domain.actors import Actor, SystemPart
 from chalicelib.domain.ids import new_id
 from chalicelib.store import dynamo
+from chalicelib.store.findings import counts
 from chalicelib.store.keys import TenantKeys
+from chalicelib.store.scope import for_tenant
+from chalicelib.store.unit import UnitOfWork
 from chalicelib.store.writer import iso, now
 from tests.conftest import Api, Tenant, confirm_tier, new_model
 
@@ -91,10 +95,53 @@ def end(api: Api, tenant: Tenant, deployment: dict[str, Any]) -> dict[str, Any]:
     return dict(api.get(path, tenant.keys["auditor"]).json)
 
 
+def finding(
+    tenant: Tenant, model_id: str, severity: str, rule: str | None = None, status: str = "open"
+) -> str:
+    """A finding on the model, committed as the findings service commits one (its record,
+    the model's counts moved, an audit entry); its id."""
+    store = for_tenant(tenant.id)
+    at = iso(now())
+    item: dict[str, Any] = {
+        "id": new_id("finding"),
+        "kind": "rule" if rule else "manual",
+        "rule": rule,
+        "severity": severity,
+        "status": status,
+        "title": f"Seeded {severity}",
+        "detail": "seeded by the report tests",
+        "model_id": model_id,
+        "facts": {},
+        "due_at": at,
+        "opened_at": at,
+        "reopened_count": 0,
+        "created_at": at,
+        "updated_at": at,
+        "revision": 1,
+    }
+    if status == "accepted":
+        item["acceptance"] = {
+            "reason": "compensating controls",
+            "expires_at": "2027-12-01T00:00:00.000Z",
+            "accepted_by": tenant.ids["approver"],
+            "accepted_at": at,
+        }
+    if status == "resolved":
+        item |= {"resolved_at": at, "resolved_by": tenant.ids["validator"], "resolution_note": "x"}
+    unit = UnitOfWork().add("finding", store.findings.put_new(item))
+    moved = store.findings.count_op(model_id, counts(item))
+    if moved is not None:
+        unit.add("summary", moved)
+    unit.record("finding.opened", "finding", item["id"], after=item)
+    store.commit(Actor.of_system(SystemPart.SCAN, new_id("request"), tenant.id), unit)
+    return str(item["id"])
+
+
 def seeded(api: Api, tenant: Tenant) -> dict[str, Any]:
     """Three models: `pd` approved (v1) and in production, its tier 2 unconfirmed (so 1 in
-    force); `lgd` with a draft only, tier 3 confirmed; `ead` approved (v2, v1 a draft), not
-    deployed, tier 2 confirmed."""
+    force), with an open high rule finding, an open low manual one and an accepted medium
+    one; `lgd` with a draft only, tier 3 confirmed, a resolved critical finding; `ead`
+    approved (v2, v1 a draft), not deployed, tier 2 confirmed."""
     validators = [tenant.ids["validator"], tenant.ids["validator2"]]
     pd = new_model(api, tenant, name="PD", intended_use="Retail credit", business_unit="Retail")
     lgd = new_model(api, tenant, name="LGD", risk_tier=3)
@@ -108,4 +155,9 @@ def seeded(api: Api, tenant: Tenant) -> dict[str, Any]:
     approve(tenant, pd["id"], 1, validators, [tenant.ids["approver"]])
     approve(tenant, ead["id"], 2, validators[:1], [tenant.ids["approver"]])
     deployment = deploy(api, tenant, pd["id"], 1, "sagemaker:pd-prod")
+    # after the deployment: an open high finding would have blocked it
+    finding(tenant, pd["id"], "high", rule="revalidation.overdue")
+    finding(tenant, pd["id"], "low")
+    finding(tenant, pd["id"], "medium", status="accepted")
+    finding(tenant, lgd["id"], "critical", rule="deployment.unapproved", status="resolved")
     return {"pd": pd, "lgd": lgd, "ead": ead, "deployment": deployment}

@@ -15,7 +15,7 @@ import requests
 
 from tests.conftest import Api, Tenant, new_model
 from tests.functional.artifact_world import dispatcher, drain, verification_messages
-from tests.functional.report_world import seeded
+from tests.functional.report_world import finding, seeded
 from tests.functional.route_fixtures import TENANT_ROLES, items_of
 
 __all__ = ["dispatcher"]  # fixtures
@@ -64,6 +64,7 @@ def test_an_inventory_export_runs_end_to_end_and_its_csv_has_every_row(
     pd = next(r for r in rows if r["name"] == "PD")
     assert pd["production_versions"] == "1" and pd["status"] == "in_production"
     assert pd["validators"].count("Acme validator") == 2
+    assert (pd["open_high"], pd["open_low"], pd["accepted_exceptions"]) == ("1", "1", "1")
     # AND the file sits under the tenant's prefix of the exports bucket
     objects = boto3.client("s3").list_objects_v2(Bucket=boto3_bucket())["Contents"]
     assert [o["Key"] for o in objects] == [f"tenants/{tenant.id}/exports/{export['id']}.csv"]
@@ -91,6 +92,37 @@ def test_a_jsonl_export_as_of_a_date_holds_the_rows_the_report_answers(
     report = items_of(api, f"/v1/reports/inventory?as_of={today}", tenant.keys["auditor"])
     assert [json.loads(line) for line in lines] == report
     assert [r["name"] for r in report] == ["PD"]
+
+
+def test_a_findings_export_holds_every_finding_of_the_tenant(
+    api: Api, tenant: Tenant, other_tenant: Tenant, dispatcher: Any
+) -> None:
+    # GIVEN a seeded tenant (four findings), and another tenant's finding
+    world = seeded(api, tenant)
+    finding(other_tenant, new_model(api, other_tenant)["id"], "high")
+    # WHEN any role exports the findings as CSV and the exporter runs
+    export = requested(api, tenant, role="monitor", kind="findings", format="csv")
+    drain(dispatcher)
+    # THEN the file holds the tenant's four findings, with their acceptance and resolution
+    done = completed(api, tenant, export["id"])
+    content = downloaded(done)
+    assert done["sha256"] == hashlib.sha256(content).hexdigest()
+    rows = list(csv.DictReader(io.StringIO(content.decode())))
+    assert done["row_count"] == len(rows) == 4
+    assert content.decode().splitlines()[0].startswith("id,kind,rule,severity,status")
+    assert {r["model_id"] for r in rows} == {world["pd"]["id"], world["lgd"]["id"]}
+    accepted = next(r for r in rows if r["status"] == "accepted")
+    assert accepted["acceptance_reason"] == "compensating controls"
+    assert accepted["accepted_by"] == tenant.ids["approver"]
+    assert next(r for r in rows if r["status"] == "resolved")["rule"] == "deployment.unapproved"
+
+
+def test_only_the_inventory_takes_as_of(api: Api, tenant: Tenant) -> None:
+    body = {"kind": "findings", "format": "csv", "as_of": "2026-03-31"}
+    answer = api.post("/v1/exports", tenant.keys["auditor"], body)
+    assert answer.status == 422, answer.json
+    assert answer.json["errors"][0]["field"] == "body.as_of"
+    assert items_of(api, "/v1/exports", tenant.keys["auditor"]) == []
 
 
 def test_a_redelivered_request_writes_the_file_once(

@@ -33,6 +33,12 @@ def test_the_compliance_report_counts_the_tenants_models_by_tier_in_force_and_st
             "retired": 0,
         }
         assert answer.json["generated_at"].startswith(str(datetime.now(UTC).year))
+        # AND its findings by status, the open ones by severity and by rule
+        findings = answer.json["findings"]
+        assert findings["total"] == 4
+        assert findings["by_status"] == {"open": 2, "resolved": 1, "accepted": 1}
+        assert findings["open_by_severity"] == {"critical": 0, "high": 1, "medium": 0, "low": 1}
+        assert findings["open_by_rule"] == {"manual": 1, "revalidation.overdue": 1}
 
 
 def test_the_inventory_row_shows_the_sr_11_7_fields_of_each_model(api: Api, tenant: Tenant) -> None:
@@ -59,6 +65,8 @@ def test_the_inventory_row_shows_the_sr_11_7_fields_of_each_model(api: Api, tena
     assert pd["approved_version"] == 1 and pd["last_validated_at"]
     assert pd["next_validation_due_at"] == "2027-12-01T00:00:00Z"
     assert pd["production_versions"] == [1]
+    assert pd["open_findings"] == {"critical": 0, "high": 1, "medium": 0, "low": 1}
+    assert pd["accepted_exceptions"] == 1
     [deployment] = pd["production_deployments"]
     assert deployment["deployment_id"] == world["deployment"]["id"]
     assert deployment["target"] == "sagemaker:pd-prod" and deployment["until"] is None
@@ -68,6 +76,8 @@ def test_the_inventory_row_shows_the_sr_11_7_fields_of_each_model(api: Api, tena
     assert ead["production_versions"] == [] and ead["status"] == "approved"
     assert lgd["approved_version"] is None and lgd["validators"] == []
     assert lgd["last_validated_at"] is None and lgd["risk_tier"] == 3
+    assert lgd["open_findings"] == {"critical": 0, "high": 0, "medium": 0, "low": 0}
+    assert lgd["accepted_exceptions"] == 0  # its resolved finding counts nowhere
 
 
 def test_the_inventory_pages_with_signed_cursors_bound_to_the_tenant(
