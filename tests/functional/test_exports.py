@@ -211,3 +211,37 @@ def test_an_idempotency_key_replays_the_first_request(api: Api, tenant: Tenant) 
     assert first.status == again.status == 202
     assert again.json["id"] == first.json["id"]
     assert len(items_of(api, "/v1/exports", tenant.keys["auditor"])) == 1
+
+
+def test_a_file_larger_than_a_part_is_streamed_in_parts_with_its_digest(
+    aws: dict[str, str],
+) -> None:
+    from chalicelib.config import MIB, settings
+    from chalicelib.store.export_files import ExportFiles
+    from chalicelib.store.keys import TenantKeys
+
+    # GIVEN pages of bytes adding up to more than two parts (8 MiB each)
+    pages = [bytes([n]) * (3 * MIB) for n in range(6)]  # 18 MiB
+    files = ExportFiles(TenantKeys("ten_" + "1" * 26))
+    key = files.key("exp_" + "1" * 26, "csv")
+    # WHEN they are written as one file
+    written = files.write(key, iter(pages), "text/csv")
+    # THEN it went up in three parts, and its size and digest are the bytes'
+    content = b"".join(pages)
+    assert settings().exports.part_bytes == 8 * MIB and written.parts == 3
+    assert written.byte_size == len(content)
+    assert written.sha256 == hashlib.sha256(content).hexdigest()
+    stored = boto3.client("s3").get_object(Bucket=settings().exports.bucket, Key=key)
+    assert hashlib.sha256(stored["Body"].read()).hexdigest() == written.sha256
+
+
+def test_an_export_key_never_leaves_the_tenants_prefix() -> None:
+    from chalicelib.store.export_files import ExportFiles
+    from chalicelib.store.keys import TenantKeys
+
+    files = ExportFiles(TenantKeys("ten_" + "1" * 26))
+    assert files.key("exp_1", "csv") == f"tenants/ten_{'1' * 26}/exports/exp_1.csv"
+    with pytest.raises(ValueError, match="is not an export key of tenant"):
+        files.key("../../ten_other/exports/exp_1", "csv")
+    with pytest.raises(ValueError, match="is not an export key of tenant"):
+        files.presign_get("tenants/ten_other/exports/exp_1.csv", "x.csv", 60)
