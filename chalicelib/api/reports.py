@@ -21,6 +21,7 @@ AS_OF = QueryParam(
     "A date (2026-03-31: the end of that day, UTC) or an RFC 3339 time: the models that"
     " ran in production then, with the versions that ran",
     min_length=1,
+    format="date-time",
 )
 
 

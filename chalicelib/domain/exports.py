@@ -20,10 +20,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field
 
 from chalicelib.domain.models import Inbound, ListPage, Outbound
-from chalicelib.domain.reports import AS_OF_HINT, as_of_moment
+from chalicelib.domain.reports import AS_OF_PATTERN
 from chalicelib.domain.roles import ALL_ROLES, Role
 
 Row = dict[str, Any]
@@ -173,19 +173,10 @@ class ExportCreate(Inbound):
     format: ExportFormat
     as_of: str | None = Field(
         default=None,
-        description="For the inventory: a date (the end of that day, UTC) or an RFC 3339 time",
-        min_length=1,
+        description="For the inventory: a date (the end of that day, UTC) or an RFC 3339 time;"
+        " an impossible one (2026-02-30) is a 422",
+        pattern=AS_OF_PATTERN,
     )
-
-    @field_validator("as_of")
-    @classmethod
-    def _moment(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                as_of_moment(value)
-            except ValueError as exc:
-                raise ValueError(AS_OF_HINT) from exc
-        return value
 
 
 class Export(Outbound):

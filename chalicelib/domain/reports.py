@@ -134,23 +134,39 @@ class ComplianceReport(Outbound):
     findings: FindingCounts
 
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# RFC 3339 section 5.6 date-time: the offset is required.
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# RFC 3339 section 5.6 date-time: the offset is required; `T` or a space between.
+_TIME = re.compile(
+    r"(?P<minute>[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}):(?P<second>[0-9]{2})"
+    r"(?P<fraction>\.[0-9]+)?(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+# The shape a body's `as_of` must have (its JSON Schema pattern); the calendar is checked
+# after (`as_of_moment`).
+AS_OF_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"
+)
 AS_OF_HINT = "must be a date (2026-03-31: the end of that day, UTC) or an RFC 3339 time"
 
 
 def as_of_moment(text: str) -> datetime:
     """The moment `as_of` names, in UTC: a date `YYYY-MM-DD` is the end of that day (its
-    last millisecond, as times are stored), an RFC 3339 time is itself. ValueError for
-    anything else."""
+    last millisecond, as times are stored), an RFC 3339 time is itself (fractions past
+    microseconds cut, a leap second as the last microsecond before it, a time past years
+    1-9999 in UTC as the first or last one). ValueError for anything else."""
     if _DATE.fullmatch(text):
         day = date.fromisoformat(text)
         return datetime.combine(day, time(23, 59, 59, 999_000), tzinfo=UTC)
-    if not _TIME.fullmatch(text):
+    match = _TIME.fullmatch(text)
+    if match is None:
         raise ValueError(AS_OF_HINT)
-    fraction = re.sub(r"\.(\d{1,6})\d*", r".\1", text)  # Python reads microseconds at most
+    second, fraction = match["second"], (match["fraction"] or "")[:7]
+    if second == "60":
+        second, fraction = "59", ".999999"
+    normal = f"{match['minute']}:{second}{fraction}{match['offset']}"
+    parsed = datetime.fromisoformat(normal.upper().replace(" ", "T"))
     try:
-        return datetime.fromisoformat(fraction.upper().replace(" ", "T")).astimezone(UTC)
-    except OverflowError as exc:  # past year 1 or 9999 once in UTC
-        raise ValueError(AS_OF_HINT) from exc
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        edge = datetime.min if parsed.year == 1 else datetime.max
+        return edge.replace(tzinfo=UTC)

@@ -29,7 +29,7 @@ from chalicelib.domain.exports import (
     encoded,
 )
 from chalicelib.domain.ids import new_id
-from chalicelib.domain.reports import as_of_moment
+from chalicelib.domain.reports import AS_OF_HINT, as_of_moment
 from chalicelib.entrypoints import Message
 from chalicelib.errors import DomainRuleError, FieldError, ForbiddenError, NotFoundError
 from chalicelib.services.export_kinds import WRITERS
@@ -60,13 +60,14 @@ def request(actor: Actor, body: ExportCreate, claim: Claim | None = None) -> Exp
     if body.as_of is not None and not kind.takes_as_of:
         message = f"a {kind.name} export takes no as_of"
         raise DomainRuleError(message, errors=[FieldError("body.as_of", message)])
+    as_of = _moment(body.as_of) if body.as_of else None
     store = for_actor(actor)
     at = timestamp()
     export = Export(
         id=new_id("export"),
         kind=kind.name,
         format=body.format,
-        as_of=as_of_moment(body.as_of) if body.as_of else None,
+        as_of=as_of,
         status=ExportStatus.QUEUED,
         requested_by=str(actor.principal_id),
         created_at=datetime.fromisoformat(at),
@@ -78,6 +79,16 @@ def request(actor: Actor, body: ExportCreate, claim: Claim | None = None) -> Exp
     unit.emit(events.EXPORT_REQUESTED.of(export))
     store.commit(actor, unit.replay_answer(claim.response(export) if claim else None))
     return export
+
+
+def _moment(text: str) -> datetime:
+    """The moment a well-formed `as_of` names; 422 for one no calendar has (2026-02-30)."""
+    try:
+        return as_of_moment(text)
+    except ValueError as exc:
+        raise DomainRuleError(
+            f"as_of {AS_OF_HINT}", errors=[FieldError("body.as_of", AS_OF_HINT)]
+        ) from exc
 
 
 def _stored(record: Item) -> Item:

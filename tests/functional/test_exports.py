@@ -125,6 +125,13 @@ def test_only_the_inventory_takes_as_of(api: Api, tenant: Tenant) -> None:
     assert items_of(api, "/v1/exports", tenant.keys["auditor"]) == []
 
 
+def test_an_as_of_no_calendar_has_is_a_422_naming_it(api: Api, tenant: Tenant) -> None:
+    body = {"kind": "inventory", "format": "csv", "as_of": "2026-02-30"}
+    answer = api.post("/v1/exports", tenant.keys["auditor"], body)
+    assert answer.status == 422, answer.json
+    assert answer.json["errors"][0]["field"] == "body.as_of"
+
+
 def test_a_redelivered_request_writes_the_file_once(
     api: Api, tenant: Tenant, dispatcher: Any, aws: dict[str, str]
 ) -> None:

@@ -133,12 +133,25 @@ def test_the_inventory_as_of_a_date_answers_what_ran_in_production_then(
 
 
 @pytest.mark.parametrize(
-    "as_of", ["yesterday", "2026-13-01", "2026-03-31T10:00:00", "2026-03-31T25:00:00Z", "1"]
+    "as_of",
+    ["yesterday", "2026-13-01", "2026-02-30", "2026-03-31T10:00:00", "2026-03-31T25:00:00Z", "1"],
 )
 def test_a_bad_as_of_is_a_400_naming_the_parameter(api: Api, tenant: Tenant, as_of: str) -> None:
     answer = api.get(f"/v1/reports/inventory?as_of={as_of}", tenant.keys["auditor"])
     assert answer.status == 400, answer.json
     assert answer.json["errors"][0]["field"] == "query.as_of"
+
+
+@pytest.mark.parametrize(
+    "as_of", ["2026-03-31T23:59:60Z", "2026-03-31t10:00:00.123456789z", "0001-01-01T00:00:00+01:00"]
+)
+def test_every_rfc_3339_time_is_a_moment_of_the_inventory(
+    api: Api, tenant: Tenant, as_of: str
+) -> None:
+    moment = as_of.replace("+", "%2B")  # a + in a query string is a space
+    answer = api.get(f"/v1/reports/inventory?as_of={moment}", tenant.keys["auditor"])
+    assert answer.status == 200, answer.json
+    assert answer.json["items"] == []
 
 
 def test_an_as_of_cursor_does_not_continue_another_moment(api: Api, tenant: Tenant) -> None:
