@@ -252,3 +252,32 @@ def test_an_export_key_never_leaves_the_tenants_prefix() -> None:
         files.key("../../ten_other/exports/exp_1", "csv")
     with pytest.raises(ValueError, match="is not an export key of tenant"):
         files.presign_get("tenants/ten_other/exports/exp_1.csv", "x.csv", 60)
+
+
+def test_a_kind_open_to_auditors_only_is_refused_hidden_and_unreadable_to_others(
+    api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.domain.exports import KINDS, ExportKindName
+    from chalicelib.domain.roles import Role
+
+    # GIVEN the findings kind open only to auditors and admins, as the audit trail's will be
+    findings = KINDS[ExportKindName.FINDINGS]
+    closed = findings._replace(roles=frozenset({Role.AUDITOR, Role.ADMIN}))
+    monkeypatch.setitem(KINDS, ExportKindName.FINDINGS, closed)
+    mine = requested(api, tenant, role="auditor", kind="findings", format="csv")
+    shared = requested(api, tenant, role="auditor", format="csv")
+    # WHEN a developer requests one, reads the auditor's, lists the exports
+    refused = api.post(
+        "/v1/exports", tenant.keys["developer"], {"kind": "findings", "format": "csv"}
+    )
+    read = api.get(f"/v1/exports/{mine['id']}", tenant.keys["developer"])
+    listed = [e["id"] for e in items_of(api, "/v1/exports", tenant.keys["developer"])]
+    # THEN the request is a 403 naming the roles, the export is not theirs to read, and
+    # the list shows only the inventory export
+    assert refused.status == 403 and "admin, auditor" in refused.json["detail"]
+    assert read.status == 403
+    assert listed == [shared["id"]]
+    assert {e["id"] for e in items_of(api, "/v1/exports", tenant.keys["admin"])} == {
+        mine["id"],
+        shared["id"],
+    }
