@@ -7,6 +7,8 @@ import csv
 import io
 import json
 
+from pydantic import BaseModel
+
 from chalicelib.domain.exports import KINDS, ExportFormat, ExportKindName, encoded
 from chalicelib.domain.findings import Finding
 from chalicelib.domain.reports import InventoryRow
@@ -16,7 +18,10 @@ EXAMPLES = {
     ExportKindName.INVENTORY: InventoryRow.model_json_schema()["examples"][0],
     ExportKindName.FINDINGS: Finding.model_json_schema()["examples"][0],
 }
-SHAPES = {ExportKindName.INVENTORY: InventoryRow, ExportKindName.FINDINGS: Finding}
+SHAPES: dict[ExportKindName, type[BaseModel]] = {
+    ExportKindName.INVENTORY: InventoryRow,
+    ExportKindName.FINDINGS: Finding,
+}
 
 
 def test_every_kind_is_declared_once_with_a_writer_and_roles() -> None:
