@@ -13,12 +13,14 @@ from chalicelib.api import (
     artifacts,
     audit,
     deployments,
+    exports,
     findings,
     meta,
     metrics,
     models,
     policy,
     principals,
+    reports,
     scans,
     tenants,
     webhooks,
@@ -27,6 +29,7 @@ from chalicelib.api.http import edge_problem
 from chalicelib.handlers import artifacts as artifact_handlers
 from chalicelib.handlers import audit as audit_schedules
 from chalicelib.handlers import compliance as compliance_handlers
+from chalicelib.handlers import exports as export_handlers
 from chalicelib.handlers import relay, workflow
 from chalicelib.handlers import webhooks as webhook_handlers
 
@@ -46,6 +49,8 @@ for blueprint in (
     audit.bp,
     findings.bp,
     scans.bp,
+    reports.bp,
+    exports.bp,
 ):
     app.register_blueprint(blueprint)
 # Entry points no HTTP request starts (chalicelib.entrypoints declares them).
@@ -56,6 +61,7 @@ for blueprint in (
     webhook_handlers.bp,
     audit_schedules.bp,
     compliance_handlers.bp,
+    export_handlers.bp,
 ):
     app.register_blueprint(blueprint)
 

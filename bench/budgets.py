@@ -212,6 +212,57 @@ WEBHOOK_BUDGETS = {
 }
 
 
+def _compliance_limits(answer: Any) -> Limits:
+    """The summary pages through the tenant's models, then its findings, 1,000 a Query
+    (fewer past 1 MB)."""
+    from chalicelib.store.reports import COUNT_PAGE
+
+    pages = 0
+    for part in ("models", "findings"):
+        counted = answer.get(part) if isinstance(answer, dict) else None
+        total = int(counted.get("total", 0)) if isinstance(counted, dict) else 0
+        pages += 1 + math.ceil(total / COUNT_PAGE)
+    return {"DynamoDB.Query": pages}
+
+
+def _inventory_limits(answer: Any) -> Limits:
+    """A page of rows: its Query, the production history's (1,000 deployments a Query:
+    the benchmark's worlds hold fewer), and a BatchGetItem per 100 keys of what the rows
+    name: versions, approval requests, principals, the models' finding counts (and, as of
+    a moment, the models)."""
+    rows = answer.get("items", []) if isinstance(answer, dict) else []
+    versions = sum(int(r.get("version_count") or 0) for r in rows)
+    approved = sum(1 for r in rows if r.get("approved_version"))
+    people = {p["id"] for r in rows for p in (r["owner"], *r["developers"], *r["validators"])}
+    models = len(rows) if isinstance(answer, dict) and answer.get("as_of") else 0
+    counted = (versions, approved, len(people), models, len(rows))  # rows: finding counts
+    batches = sum(math.ceil(n / 100) for n in counted)
+    return {"DynamoDB.Query": 2, "DynamoDB.BatchGetItem": batches}
+
+
+REPORT_BUDGETS = {
+    "GET /v1/reports/compliance": Budget(
+        "2+ceil(models/1000)+ceil(findings/1000) Query",
+        "exception to 'a list page is one Query': the summary is counted live, paging "
+        "through the tenant's models, then its findings, with only the counted attributes "
+        "projected, so its Queries grow with pages of models and findings (1,000 a Query, "
+        "fewer where 1 MB comes first), not with models",
+        _compliance_limits,
+    ),
+    "GET /v1/reports/inventory": Budget(
+        "<=2 Query + a BatchGetItem per 100 versions, requests, principals, finding counts "
+        "(models as_of)",
+        "a page of models is one Query (as_of: the production history in force then, a "
+        "Query per 1,000 deployments, and the page's models in BatchGetItems); the page's "
+        "open production deployments one Query; then what the rows name in BatchGetItems "
+        "of 100 keys: every version of its models (the current approved one), their "
+        "approval requests (validators), the principals named, the models' finding counts. "
+        "Never a request per model",
+        _inventory_limits,
+    ),
+}
+
+
 def _parts_pages(answer: Any) -> int:
     """ListParts pages of a multipart upload (1,000 parts a page); 0 for a single upload."""
     from chalicelib.config import settings
@@ -353,6 +404,7 @@ EXPLICIT: dict[str, Budget] = {
     **DEPLOYMENT_BUDGETS,
     **METRIC_BUDGETS,
     **WEBHOOK_BUDGETS,
+    **REPORT_BUDGETS,
     "GET /v1/health": Budget(
         NO_CALLS.text,
         "a liveness probe answers from the process alone; it must not fail with DynamoDB",

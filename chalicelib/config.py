@@ -37,6 +37,15 @@ class WebhookSettings(NamedTuple):
     lease_seconds: int  # an attempt in flight holds its delivery this long
 
 
+class ExportSettings(NamedTuple):
+    """Where export files go and how they are written (the README's "Reports and exports")."""
+
+    bucket: str  # the exports bucket (its own, with a lifecycle expiry)
+    part_bytes: int  # the multipart upload's part size (S3: at least 5 MiB but the last)
+    download_seconds: int  # how long a download URL stays valid (signed at each read)
+    lease_seconds: int  # a run holds its export this long (above the consumer's timeout)
+
+
 class Settings(NamedTuple):
     table: str
     bucket: str
@@ -49,6 +58,7 @@ class Settings(NamedTuple):
     max_body_bytes: int
     artifact: ArtifactSettings
     webhooks: WebhookSettings
+    exports: ExportSettings
     # Where clients reach the API (`https://custos.example.com`), for absolute links in
     # events; empty when the deployment does not say, and events carry paths only.
     public_base_url: str
@@ -86,6 +96,12 @@ def settings() -> Settings:
             allow_loopback=env.get("CUSTOS_WEBHOOKS_ALLOW_LOOPBACK", "").lower() == "true",
             queue_delay_max_seconds=int(env.get("CUSTOS_WEBHOOKS_QUEUE_DELAY_MAX_SECONDS", "900")),
             lease_seconds=int(env.get("CUSTOS_WEBHOOKS_LEASE_SECONDS", "30")),
+        ),
+        exports=ExportSettings(
+            bucket=env.get("CUSTOS_EXPORTS_BUCKET", "custos-exports"),
+            part_bytes=max(5 * MIB, int(env.get("CUSTOS_EXPORT_PART_BYTES", str(8 * MIB)))),
+            download_seconds=int(env.get("CUSTOS_EXPORT_DOWNLOAD_SECONDS", "900")),
+            lease_seconds=int(env.get("CUSTOS_EXPORT_LEASE_SECONDS", "960")),
         ),
         public_base_url=env.get("CUSTOS_PUBLIC_BASE_URL", "").rstrip("/"),
         scans_queue_url=env.get("CUSTOS_COMPLIANCE_SCANS_QUEUE_URL", ""),

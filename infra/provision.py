@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from infra.resources import RESOURCES, Resources, StateMachine, Topic
+from infra.resources import RESOURCES, Bucket, Resources, StateMachine, Topic
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / "chalicelib" / "workflows"
 # moto does not check roles; on AWS the CDK stack makes the state machine's own role.
@@ -54,6 +54,11 @@ def provision(
                 Bucket=physical[bucket.logical_id],
                 VersioningConfiguration={"Status": "Enabled"},
             )
+        if bucket.expiration_days is not None:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=physical[bucket.logical_id],
+                LifecycleConfiguration={"Rules": [_expiry_rule(bucket)]},
+            )
         env[bucket.env_var] = physical[bucket.logical_id]
     sqs = session.client("sqs")
     for queue in resources.queues:
@@ -84,6 +89,19 @@ def provision(
             State="ENABLED",
         )
     return env
+
+
+def _expiry_rule(bucket: Bucket) -> dict[str, Any]:
+    """The lifecycle rule deleting a bucket's objects after its expiry (and stale uploads)."""
+    return {
+        "ID": "expire",
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "Expiration": {"Days": bucket.expiration_days},
+        "AbortIncompleteMultipartUpload": {
+            "DaysAfterInitiation": bucket.abort_incomplete_multipart_days
+        },
+    }
 
 
 def _convention(name: str, what: str) -> str:

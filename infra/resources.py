@@ -66,6 +66,8 @@ class Bucket:
     env_var: str
     versioned: bool = True
     abort_incomplete_multipart_days: int = 7
+    # Objects are deleted this many days after they were written (None: kept).
+    expiration_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,15 @@ MAIN_TABLE = Table(
 )
 
 ARTIFACTS_BUCKET = Bucket(logical_id="Artifacts", env_var="CUSTOS_BUCKET")
+# Export files (`tenants/<t>/exports/<id>.<ext>`): regenerated on request, so unversioned,
+# and deleted 30 days after they were written.
+EXPORTS_BUCKET = Bucket(
+    logical_id="Exports",
+    env_var="CUSTOS_EXPORTS_BUCKET",
+    versioned=False,
+    abort_incomplete_multipart_days=1,
+    expiration_days=30,
+)
 
 PLATFORM_KEY_SECRET = Secret(
     logical_id="PlatformKeyHash",
@@ -159,7 +170,7 @@ def _declared() -> Resources:
 
     return Resources(
         tables=(MAIN_TABLE,),
-        buckets=(ARTIFACTS_BUCKET,),
+        buckets=(ARTIFACTS_BUCKET, EXPORTS_BUCKET),
         queues=tuple(entrypoints.QUEUES.values()),
         secrets=(PLATFORM_KEY_SECRET, CURSOR_KEY_SECRET),
         stream_consumers=tuple(entrypoints.STREAM_CONSUMERS),

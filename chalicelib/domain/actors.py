@@ -35,6 +35,7 @@ class SystemPart(StrEnum):
     WEBHOOK_DELIVERY = "webhook-delivery"
     RELAY = "relay"
     VERIFIER = "verifier"  # reads uploaded artifacts and records what it computed
+    EXPORTER = "exporter"  # writes requested exports' files
 
 
 class Actor(NamedTuple):

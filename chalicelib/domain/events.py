@@ -15,6 +15,7 @@ from chalicelib.domain import approvals as a
 from chalicelib.domain import artifacts as art
 from chalicelib.domain import deployments as dep
 from chalicelib.domain import evidence as ev
+from chalicelib.domain import exports as exp
 from chalicelib.domain import findings as fnd
 from chalicelib.domain import models as m
 from chalicelib.domain import policy as pol
@@ -226,6 +227,12 @@ WEBHOOK_REDELIVERY_REQUESTED = declare(
     "webhook.redelivery_requested",
     wh.Redelivery,
     "An admin asked for a delivery to be attempted again now",
+    internal=True,
+)
+EXPORT_REQUESTED = declare(
+    "export.requested",
+    exp.Export,
+    "Someone asked for an export: the exporter writes its file",
     internal=True,
 )
 FINDING_OPENED = declare(

@@ -17,6 +17,7 @@ PREFIXES = {
     "webhook": "whk",
     "delivery": "dlv",
     "request": "req",
+    "export": "exp",
     "finding": "fnd",
     "scan": "scn",
 }

@@ -587,7 +587,8 @@ class AuditActor(Outbound):
     system: str | None = Field(
         default=None,
         description=(
-            "For system actors: scheduler, workflow, scan, webhook-delivery, relay or verifier"
+            "For system actors: scheduler, workflow, scan, webhook-delivery, relay, verifier or"
+            " exporter"
         ),
     )
 

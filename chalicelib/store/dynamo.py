@@ -104,13 +104,20 @@ def get(key: Mapping[str, str], *, consistent: bool = True) -> Item | None:
     return deserialize(raw) if raw else None
 
 
-def batch_get(keys: list[Mapping[str, str]], *, consistent: bool = True) -> list[Item]:
-    """One BatchGetItem for up to 100 keys (unprocessed keys are retried)."""
+def batch_get(
+    keys: list[Mapping[str, str]],
+    *,
+    consistent: bool = True,
+    projection: tuple[str, ...] = (),
+) -> list[Item]:
+    """One BatchGetItem for up to 100 keys (unprocessed keys are retried); with
+    `projection`, only those attributes of each item (and its keys)."""
     if not keys:
         return []
-    request: dict[str, Any] = {
-        table_name(): {"Keys": [serialize(k) for k in keys], "ConsistentRead": consistent}
-    }
+    table: dict[str, Any] = {"Keys": [serialize(k) for k in keys], "ConsistentRead": consistent}
+    if projection:
+        table.update(_projection(("pk", "sk", *projection)))
+    request: dict[str, Any] = {table_name(): table}
     found: list[Item] = []
     for attempt in range(5):
         try:
@@ -167,8 +174,10 @@ def query(
     values: Mapping[str, Any] | None = None,
     forward: bool = True,
     consistent: bool = False,
+    projection: tuple[str, ...] = (),
 ) -> tuple[list[Item], dict[str, Any] | None]:
-    """One Query page: (items, LastEvaluatedKey in DynamoDB's typed form or None)."""
+    """One Query page: (items, LastEvaluatedKey in DynamoDB's typed form or None); with
+    `projection`, only those attributes of each item (a smaller answer, the same reads)."""
     attr_names = {"#pk": partition[0], **(names or {})}
     attr_values: dict[str, Any] = {":pk": partition[1], **(values or {})}
     condition = "#pk = :pk"
@@ -196,12 +205,23 @@ def query(
         params["ExclusiveStartKey"] = start_key
     if filter_expression:
         params["FilterExpression"] = filter_expression
+    if projection:
+        named = _projection(projection)
+        params["ProjectionExpression"] = named["ProjectionExpression"]
+        params["ExpressionAttributeNames"].update(named["ExpressionAttributeNames"])
     try:
         answer = _ddb().query(**params)
     except ClientError as exc:
         _raise_translated(exc)
         raise
     return [deserialize(i) for i in answer.get("Items", [])], answer.get("LastEvaluatedKey")
+
+
+def _projection(attributes: tuple[str, ...]) -> dict[str, Any]:
+    """A ProjectionExpression of top-level `attributes`, each through a name placeholder
+    (`#p0`, …: some are reserved words, such as `status`)."""
+    names = {f"#p{i}": name for i, name in enumerate(dict.fromkeys(attributes))}
+    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
 
 def put_if(

@@ -27,12 +27,16 @@ outbox) does not share a partition with its inventory:
 | `T#<t>#FINDING` | finding id | findings (gsi1 `T#<t>#FINDINGS#<status>`, sorted `<model>#<id>`) |
 | `T#<t>#FINDINGSUM` | model id | a model's counts: open findings by severity, accepted, blocking |
 | `T#<t>#SCAN` | scan id | compliance scans: status, phase, counts (operational, TTL) |
+| `T#<t>#EXPORT` | export id | exports: kind, format, status, the file's digest (operational) |
 | `APIKEY#<key>` | `APIKEY` | API-key lookup; index gsi1 `T#<t>#APIKEYS` |
 | `PLATFORM#IDEMPOTENCY` | `<digest>` | the platform operator's stored answers |
 
 An artifact's bytes live in S3 under `tenants/<t>/models/<model>/versions/000001/artifacts/<name>`
 (`TenantKeys.object_key`): the same zero-padded numbers, so one listing of the tenant's
 object versions walks in the order of its version and artifact items.
+
+An export's file lives in the exports bucket under `tenants/<t>/exports/<export>.<csv|jsonl>`
+(`TenantKeys.export_object_key`).
 
 The only items outside a tenant's partitions are the API-key lookup items (authentication
 must find the tenant from the key id) and the platform's; they carry the tenant id as an
@@ -204,6 +208,17 @@ class TenantKeys:
     def evidence_object_key(self, request_id: str, name: str) -> str:
         """The S3 key of an evidence file of an approval request."""
         return f"{self.objects}approvals/{request_id}/evidence/{name}"
+
+    def export_object_key(self, export_id: str, extension: str) -> str:
+        """The S3 key of an export's file (in the exports bucket)."""
+        return f"{self.objects}exports/{export_id}.{extension}"
+
+    @property
+    def exports(self) -> str:
+        return f"{self.root}#EXPORT"
+
+    def export(self, export_id: str) -> Key:
+        return {"pk": self.exports, "sk": export_id}
 
     def audit_head(self) -> Key:
         return {"pk": self.audit, "sk": "HEAD"}

@@ -21,11 +21,14 @@ if TYPE_CHECKING:
     from chalicelib.store.artifacts import Artifacts
     from chalicelib.store.audit import AuditLog
     from chalicelib.store.deployments import Deployments
+    from chalicelib.store.export_files import ExportFiles
+    from chalicelib.store.exports import Exports
     from chalicelib.store.findings import Findings
     from chalicelib.store.metrics import Metrics
     from chalicelib.store.objects import ArtifactObjects
     from chalicelib.store.operational import Operational
     from chalicelib.store.policy import Policies
+    from chalicelib.store.reports import ReportReads
     from chalicelib.store.unit import UnitOfWork
     from chalicelib.store.webhooks import Webhooks
 
@@ -103,6 +106,24 @@ class TenantStore:
         from chalicelib.store.metrics import Metrics
 
         return Metrics(self.keys)
+
+    @cached_property
+    def reports(self) -> ReportReads:
+        from chalicelib.store.reports import ReportReads
+
+        return ReportReads(self.keys)
+
+    @cached_property
+    def exports(self) -> Exports:
+        from chalicelib.store.exports import Exports
+
+        return Exports(self.keys)
+
+    @cached_property
+    def export_files(self) -> ExportFiles:
+        from chalicelib.store.export_files import ExportFiles
+
+        return ExportFiles(self.keys)
 
     def commit(self, actor: Actor, unit: UnitOfWork) -> int:
         """Commit `unit` as `actor` into this tenant's chain; returns its last sequence."""

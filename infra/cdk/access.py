@@ -79,6 +79,12 @@ ARTIFACT_OBJECTS = (
 # yet" would read as a permission failure.
 ARTIFACT_BUCKET = ("s3:ListBucket",)
 
+# Export files: the API signs download URLs (GetObject); the exporter streams files up
+# (PutObject covers the multipart upload's create, parts and completion) and aborts one
+# that failed. Under tenants/* of the exports bucket only.
+EXPORT_DOWNLOAD = ("s3:GetObject",)
+EXPORT_WRITE = ("s3:PutObject", "s3:AbortMultipartUpload")
+
 DELIVERER = (
     Grant("table", "Main", TABLE_READ + TABLE_WRITE),
     Grant("key", "Webhooks", OPEN_SEALED),
@@ -94,6 +100,7 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant("objects", "Artifacts", ARTIFACT_OBJECTS, TENANT_OBJECTS),
         Grant("bucket", "Artifacts", ARTIFACT_BUCKET),
         Grant("key", "Webhooks", SEAL),
+        Grant("objects", "Exports", EXPORT_DOWNLOAD, TENANT_OBJECTS),
     ),
     "outbox_relay": (
         Grant("topic", "DomainEvents", TOPIC_PUBLISH),
@@ -131,6 +138,11 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
     "scan_tenant": (
         Grant("table", "Main", TABLE_READ + TABLE_WRITE),
         Grant("bucket", "Artifacts", ("s3:ListBucketVersions",)),
+    ),
+    # Claims a requested export, reads what its kind needs, streams the file, records it.
+    "run_export": (
+        Grant("table", "Main", TABLE_READ + TABLE_WRITE),
+        Grant("objects", "Exports", EXPORT_WRITE, TENANT_OBJECTS),
     ),
     "sweep_webhook_deliveries": (
         Grant("table", "Main", TABLE_READ),

@@ -159,7 +159,12 @@ class DataPlane(Construct):
                 s3.LifecycleRule(
                     abort_incomplete_multipart_upload_after=Duration.days(
                         decl.abort_incomplete_multipart_days
-                    )
+                    ),
+                    expiration=(
+                        Duration.days(decl.expiration_days)
+                        if decl.expiration_days is not None
+                        else None
+                    ),
                 )
             ],
             removal_policy=RemovalPolicy.RETAIN,

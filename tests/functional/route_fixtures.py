@@ -143,6 +143,14 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     # read audit events: auditor, admin
     ("GET", "/v1/audit-events"): _AUDIT_READERS,
     ("GET", "/v1/audit/verify"): _AUDIT_READERS,
+    # reports: every role of the tenant reads them
+    ("GET", "/v1/reports/compliance"): _EVERY_TENANT_ROLE,
+    ("GET", "/v1/reports/inventory"): _EVERY_TENANT_ROLE,
+    # exports of the inventory (and findings): every role of the tenant requests and reads
+    # them; the audit trail's and evidence packs' kinds are to be the auditors' and admins'
+    ("POST", "/v1/exports"): _EVERY_TENANT_ROLE,
+    ("GET", "/v1/exports"): _EVERY_TENANT_ROLE,
+    ("GET", "/v1/exports/{export_id}"): _EVERY_TENANT_ROLE,
 }
 
 

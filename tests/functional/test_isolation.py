@@ -58,6 +58,7 @@ PARAM_IDS: dict[str, tuple[str, ...]] = {
     "delivery_id": ("webhook_id", "delivery_id"),
     "finding_id": ("finding_id",),
     "scan_id": ("scan_id",),
+    "export_id": ("export_id",),
 }
 
 # A valid body for every route that takes one, so a foreign id is the only reason to fail.
@@ -225,6 +226,12 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
         queued = api.post(f"/v1/webhooks/{webhook_ids[-1]}/test", admin)
         assert queued.status == 202, queued.json
         delivery_ids.append(queued.json["delivery_id"])
+    # Exports (B two, A one), requested only: no exporter runs here.
+    export_ids = []
+    for _ in range(versions):
+        export = api.post("/v1/exports", admin, {"kind": "inventory", "format": "csv"})
+        assert export.status == 202, export.json
+        export_ids.append(export.json["id"])
     fan_out(api)
     # Findings a validator raised on the first model (B two, A one), and scans asked for.
     finding_ids, scan_ids = [], []
@@ -250,9 +257,11 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
         "delivery_id": delivery_ids[-1],
         "finding_id": finding_ids[-1],
         "scan_id": scan_ids[-1],
+        "export_id": export_ids[-1],
     }
     marks = {name, tenant.id, *tenant.ids.values(), *ids.values(), *version_ids}
     marks |= set(webhook_ids) | set(delivery_ids) | set(finding_ids) | set(scan_ids)
+    marks |= set(export_ids)
     marks |= set(artifact_names) | set(requests_made) | set(deployments) | {metric}
     marks |= {m["id"] for m in made} | {k["id"] for k in items_of(api, "/v1/api-keys", admin)}
     marks.discard(str(versions))
@@ -371,6 +380,7 @@ def b_state(world: World) -> dict[str, Any]:
             for h in items_of(api, "/v1/webhooks", admin)
         },
         "requests": items_of(api, "/v1/approval-requests", key(b, "auditor")),
+        "exports": items_of(api, "/v1/exports", key(b, "auditor")),
         "victim_key": api.get("/v1/me", b.victim_key).status,
     }
 
@@ -453,6 +463,8 @@ LISTS: dict[Route, ListCase] = {
     ("GET", "/v1/webhooks/{webhook_id}/deliveries"): ListCase("auditor"),
     ("GET", "/v1/findings"): ListCase("auditor", ("model_id={model_id}",)),
     ("GET", "/v1/compliance-scans"): ListCase("auditor"),
+    ("GET", "/v1/exports"): ListCase("auditor"),
+    ("GET", "/v1/reports/inventory"): ListCase("auditor"),
 }
 
 
@@ -567,6 +579,26 @@ def test_audit_verification_covers_only_the_callers_own_chain(world: World) -> N
     assert answer.status == 200, answer.json
     assert answer.json["valid"] is True
     assert answer.json["head_seq"] == max(e["seq"] for e in a_events)
+    assert_no_b_data(world, answer)
+
+
+def test_an_export_requested_by_tenant_a_lives_only_in_tenant_a(world: World) -> None:
+    before = b_state(world)
+    body = {"kind": "inventory", "format": "jsonl"}
+    made = world.api.post("/v1/exports", key(world.a, "auditor"), body)
+    assert made.status == 202, made.json
+    assert_no_b_data(world, made)
+    assert world.api.get(f"/v1/exports/{made.json['id']}", key(world.b, "auditor")).status == 404
+    a_exports = items_of(world.api, "/v1/exports", key(world.a, "auditor"))
+    assert made.json["id"] in {e["id"] for e in a_exports}
+    assert b_state(world) == before
+
+
+def test_the_compliance_report_counts_only_the_callers_own_models(world: World) -> None:
+    answer = world.api.get("/v1/reports/compliance", key(world.a, "monitor"))
+    assert answer.status == 200, answer.json
+    a_models = items_of(world.api, "/v1/models", key(world.a, "auditor"))
+    assert answer.json["models"]["total"] == len(a_models) == 1
     assert_no_b_data(world, answer)
 
 
@@ -686,6 +718,11 @@ PARAMLESS: dict[Route, str] = {
     ): "test_a_body_naming_tenant_bs_object_is_answered_as_if_it_did_not_exist",
     ("GET", "/v1/audit/verify"): "test_audit_verification_covers_only_the_callers_own_chain",
     ("GET", "/v1/policy"): "test_the_policy_in_force_is_the_callers_own",
+    ("POST", "/v1/exports"): "test_an_export_requested_by_tenant_a_lives_only_in_tenant_a",
+    (
+        "GET",
+        "/v1/reports/compliance",
+    ): "test_the_compliance_report_counts_only_the_callers_own_models",
     (
         "POST",
         "/v1/findings",

@@ -72,6 +72,7 @@ def test_every_deliverable_event_type_is_a_webhook_with_its_payload_schema(api: 
     assert internal == {
         "webhook.redelivery_requested",
         "compliance_scan.requested",
+        "export.requested",
     } and not internal & set(hooks)
     signed = hooks["model.created"]["post"]["parameters"]
     assert [p["name"] for p in signed] == ["webhook-id", "webhook-timestamp", "webhook-signature"]

@@ -32,6 +32,7 @@ from tests.functional.route_fixtures import (
 
 STAGING = {"environment": "staging", "target": "k8s://staging/probe"}
 OBSERVED = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+EXPORT = {"kind": "inventory", "format": "csv"}
 WEBHOOK = {"url": "https://hooks.acme.example/custos", "events": ["approval.*"]}
 ARTIFACT = {
     "name": "model.onnx",
@@ -96,6 +97,8 @@ def world() -> Iterator[World]:
         assert finding.status == 201, finding.json
         scan = api.post("/v1/compliance-scans", tenant.keys["validator"], {})
         assert scan.status == 202, scan.json
+        export = api.post("/v1/exports", tenant.keys["auditor"], EXPORT)
+        assert export.status == 202, export.json
         yield World(
             api,
             tenant,
@@ -113,6 +116,7 @@ def world() -> Iterator[World]:
                 "delivery_id": "dlv_" + "0" * 26,
                 "finding_id": finding.json["id"],
                 "scan_id": scan.json["id"],
+                "export_id": export.json["id"],
             },
         )
 
@@ -153,6 +157,7 @@ def body_for(route: Route, role: str, world: World) -> dict[str, Any] | None:
             "points": [{"name": f"probe.{role}", "value": 1, "observed_at": OBSERVED}]
         },
         ("POST", "/v1/webhooks"): WEBHOOK,
+        ("POST", "/v1/exports"): EXPORT,
         ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": f"By {role}"},
         ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): {"overlap_seconds": 60},
         ("POST", "/v1/findings"): finding_body(world.ids["model_id"]),

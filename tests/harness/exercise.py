@@ -110,6 +110,8 @@ def role_for(op: Operation) -> str:
 MADE_BY = {
     "delivery_id": ("POST", "/v1/webhooks/{webhook_id}/test"),
     "scan_id": ("POST", "/v1/compliance-scans"),
+    # Requesting an export answers 202 (its file comes later), not 201.
+    "export_id": ("POST", "/v1/exports"),
 }
 # Example bodies the harness changes: a webhook receiver on this machine's discard port
 # (loopback receivers are allowed under make run and in the tests), so nothing is sent

@@ -124,7 +124,11 @@ def _answer(request: AWSPreparedRequest, wire: Wire) -> AWSResponse:
 
 
 def _body(request: AWSPreparedRequest) -> bytes:
-    body = request.body or b""
+    body: Any = request.body or b""
+    if hasattr(body, "read"):  # a streamed body (an UploadPart's): read it, and rewind
+        data = body.read()
+        body.seek(0)
+        return data.encode() if isinstance(data, str) else bytes(data)
     return body.encode() if isinstance(body, str) else bytes(body)
 
 

@@ -9,6 +9,7 @@ Lambda would, while moto's Step Functions executes the approval workflow. The fi
 request is approved by its approver; the second is rejected, its SendTaskSuccess lost on
 the way, so the callback reconciler has one to answer when the schedules fire. Stages wait
 the policy's default week, so none escalates while fault cases replay what was captured.
+An auditor requests an inventory export, which the exporter consumer writes.
 
 An entry point this does not reach gets no input, and the fault tests' coverage test
 names it: reaching it means adding what triggers it here.
@@ -67,6 +68,7 @@ class Scenario:
     def run(self) -> Tenant:
         self._webhook_delivered()
         self._artifact_verified_by_the_consumer()
+        self._export_written()
         first = self._submitted("Credit PD")
         until(lambda: self._status(first) == "in_review", self._pump)
         self._decide(first, "approve")
@@ -167,6 +169,16 @@ class Scenario:
             ),
             self._pump,
         )
+
+    def _export_written(self) -> None:
+        """An inventory export, requested through the API and written by the exporter,
+        which the fan-out hands `export.requested`."""
+        auditor = self.tenant.keys["auditor"]
+        body = {"kind": "inventory", "format": "csv"}
+        requested = self.api.post("/v1/exports", auditor, body)
+        assert requested.status == 202, requested.json
+        location = f"/v1/exports/{requested.json['id']}"
+        until(lambda: self.api.get(location, auditor).json["status"] == "completed", self._pump)
 
     def _decide(self, request_id: str, outcome: str) -> None:
         body = {"outcome": outcome, "comment": "scenario"}

@@ -172,16 +172,25 @@ def _bucket(bucket: Bucket, found: Template) -> list[str]:
         for rule in props.get("LifecycleConfiguration", {}).get("Rules", [])
         if rule.get("Status") == "Enabled" and "AbortIncompleteMultipartUpload" in rule
     ]
+    expiries = [
+        rule["ExpirationInDays"]
+        for rule in props.get("LifecycleConfiguration", {}).get("Rules", [])
+        if rule.get("Status") == "Enabled" and "ExpirationInDays" in rule
+    ]
     block = props.get("PublicAccessBlockConfiguration", {})
     expect = {
         "versioning": "Enabled" if bucket.versioned else None,
         "abort incomplete uploads after days": [bucket.abort_incomplete_multipart_days],
+        "objects expire after days": (
+            [] if bucket.expiration_days is None else [bucket.expiration_days]
+        ),
         "encrypted": True,
         "public access blocked": True,
     }
     actual = {
         "versioning": props.get("VersioningConfiguration", {}).get("Status"),
         "abort incomplete uploads after days": aborts,
+        "objects expire after days": expiries,
         "encrypted": bool(props.get("BucketEncryption")),
         "public access blocked": len(block) == 4 and all(block.values()),
     }

@@ -154,11 +154,39 @@ def test_artifact_objects_are_granted_under_the_tenants_prefix_only(
         "verify_artifact": {"s3:GetObject", "s3:GetObjectVersion"},
     }
     for function, actions in expected.items():
-        on_objects = [
-            s
-            for s in role_statements(synthesized.template, function)
-            if any(a.startswith("s3:") and a != "s3:ListBucket" for a in as_list(s["Action"]))
-        ]
+        on_objects = _object_statements(synthesized, function, "Artifacts")
         assert [(set(as_list(s["Action"])), s["Resource"]) for s in on_objects] == [
             (actions, prefix)
         ], function
+
+
+def _object_statements(synthesized: Synthesized, function: str, bucket: str) -> list[Any]:
+    """The function's statements on objects of `bucket` (its ARN joined with a key pattern)."""
+    arn = {"Fn::GetAtt": [logical_id("bucket", bucket), "Arn"]}
+
+    def joined(resource: Any) -> list[Any]:
+        return list(resource.get("Fn::Join", ["", []])[1]) if isinstance(resource, dict) else []
+
+    return [
+        s
+        for s in role_statements(synthesized.template, function)
+        if any(a.startswith("s3:") and a != "s3:ListBucket" for a in as_list(s["Action"]))
+        and arn in joined(s["Resource"])
+    ]
+
+
+def test_export_files_are_written_by_the_exporter_and_read_by_the_api_under_tenants_only(
+    synthesized: Synthesized,
+) -> None:
+    # The API signs download URLs (GetObject); the exporter streams files up; nobody else.
+    prefix = {
+        "Fn::Join": ["", [{"Fn::GetAtt": [logical_id("bucket", "Exports"), "Arn"]}, "/tenants/*"]]
+    }
+    expected = {
+        "api_handler": {"s3:GetObject"},
+        "run_export": {"s3:PutObject", "s3:AbortMultipartUpload"},
+    }
+    for function in ACCESS:
+        on_objects = _object_statements(synthesized, function, "Exports")
+        found = [(set(as_list(s["Action"])), s["Resource"]) for s in on_objects]
+        assert found == ([(expected[function], prefix)] if function in expected else []), function

@@ -53,7 +53,7 @@ def test_table_is_encrypted_recoverable_and_protected_from_deletion(template: Te
 
 def test_every_bucket_is_encrypted_and_never_public(synthesized: Synthesized) -> None:
     buckets = resources_of(synthesized.template, "AWS::S3::Bucket")
-    assert len(buckets) == 2  # the artifacts bucket and its access-log bucket
+    assert len(buckets) == 3  # the artifacts and exports buckets, and their access-log bucket
     for name, bucket in buckets.items():
         props = bucket["Properties"]
         assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"], name
@@ -73,6 +73,19 @@ def test_artifacts_bucket_is_versioned_logged_and_aborts_stale_uploads(
     assert props["LoggingConfiguration"]["DestinationBucketName"]
     assert {
         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+        "Status": "Enabled",
+    } in props["LifecycleConfiguration"]["Rules"]
+
+
+def test_exports_bucket_expires_files_after_30_days_and_stale_uploads_after_1(
+    synthesized: Synthesized,
+) -> None:
+    props = synthesized.template["Resources"][logical_id("bucket", "Exports")]["Properties"]
+    assert "VersioningConfiguration" not in props  # files are made anew on request
+    assert props["LoggingConfiguration"]["DestinationBucketName"]
+    assert {
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        "ExpirationInDays": 30,
         "Status": "Enabled",
     } in props["LifecycleConfiguration"]["Rules"]
 

@@ -69,6 +69,7 @@ def test_a_delivery_is_named_by_its_event() -> None:
 def test_the_fan_out_queue_takes_every_deliverable_event_family() -> None:
     for kind in events.deliverable():
         assert kind.name.startswith(FAMILIES), f"{kind.name} would never reach webhooks"
-    # Families of internal events only (a scan request) need not reach the fan-out.
+    # Families of internal events only (a scan request, an export request) need not reach
+    # the fan-out.
     families = {kind.name.split(".", 1)[0] + "." for kind in events.deliverable()}
     assert set(FAMILIES) == families
