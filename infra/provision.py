@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from infra.resources import RESOURCES, Resources, StateMachine, Topic
+from infra.resources import RESOURCES, Bucket, Resources, StateMachine, Topic
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / "chalicelib" / "workflows"
 # moto does not check roles; on AWS the CDK stack makes the state machine's own role.
@@ -48,7 +48,12 @@ def provision(
         env[table.env_var] = physical[table.logical_id]
     s3 = session.client("s3")
     for bucket in resources.buckets:
-        s3.create_bucket(Bucket=physical[bucket.logical_id])
+        name = physical[bucket.logical_id]
+        s3.create_bucket(
+            Bucket=name, ObjectLockEnabledForBucket=bucket.object_lock_days is not None
+        )
+        if bucket.object_lock_days is not None:
+            s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=lock(bucket))
         if bucket.versioned:
             s3.put_bucket_versioning(
                 Bucket=physical[bucket.logical_id],
@@ -84,6 +89,14 @@ def provision(
             State="ENABLED",
         )
     return env
+
+
+def lock(bucket: Bucket) -> dict[str, Any]:
+    """The bucket's Object Lock configuration: compliance mode, its default retention."""
+    return {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": bucket.object_lock_days}},
+    }
 
 
 def _convention(name: str, what: str) -> str:

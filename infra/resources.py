@@ -66,6 +66,10 @@ class Bucket:
     env_var: str
     versioned: bool = True
     abort_incomplete_multipart_days: int = 7
+    # Object Lock on, with this default retention in compliance mode (days); None: off.
+    # Objects can then only be added: no version is deleted or overwritten before its
+    # retention ends, by anyone, the account's root included.
+    object_lock_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,9 @@ MAIN_TABLE = Table(
 )
 
 ARTIFACTS_BUCKET = Bucket(logical_id="Artifacts", env_var="CUSTOS_BUCKET")
+# The audit chain's anchors (`chalicelib/store/anchors.py`): every object is written with
+# its tenant's retention; the default retention is the floor (the EU AI Act's six months).
+ANCHORS_BUCKET = Bucket(logical_id="Anchors", env_var="CUSTOS_ANCHORS_BUCKET", object_lock_days=183)
 
 PLATFORM_KEY_SECRET = Secret(
     logical_id="PlatformKeyHash",
@@ -159,7 +166,7 @@ def _declared() -> Resources:
 
     return Resources(
         tables=(MAIN_TABLE,),
-        buckets=(ARTIFACTS_BUCKET,),
+        buckets=(ARTIFACTS_BUCKET, ANCHORS_BUCKET),
         queues=tuple(entrypoints.QUEUES.values()),
         secrets=(PLATFORM_KEY_SECRET, CURSOR_KEY_SECRET),
         stream_consumers=tuple(entrypoints.STREAM_CONSUMERS),

@@ -23,6 +23,7 @@ FAMILIES = (
     "approval.",
     "artifact.",
     "webhook.",
+    "audit.",
 )
 WEBHOOK_EVENTS = Queue(
     logical_id="WebhookEvents",
