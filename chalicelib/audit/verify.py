@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 if __package__:  # part of the package: python -m chalicelib.audit.verify
     from chalicelib.audit.canonical import GENESIS_HASH, canonical, chain_hash
 else:  # the copy inside an export, beside its canonical.py: python verify.py DIR
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # also under python -I
     from canonical import (  # type: ignore[no-redef]
         GENESIS_HASH,
         canonical,
@@ -103,7 +104,8 @@ def verify(directory: Path) -> Report:
     damage = [*([chain.damage] if chain.damage else []), *problems]
     last_seq = max(chain.hashes, default=first_seq - 1)
     anchors, anchor_damage = _anchors(directory / ANCHORS, chain.hashes, first_seq, last_seq)
-    damage += anchor_damage
+    # Past a break the chain proves nothing: only anchors before it can add to the damage.
+    damage += [d for d in anchor_damage if not chain.damage or d.kind != "truncated"]
     damage += _declared(manifest, chain, first_seq, last_seq)
     notes = []
     anchored_to = max((a for a in anchors if a in chain.hashes), default=0)
