@@ -127,6 +127,7 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     # read audit events: auditor, admin
     ("GET", "/v1/audit-events"): _AUDIT_READERS,
     ("GET", "/v1/audit/verify"): _AUDIT_READERS,
+    ("GET", "/v1/audit/anchors"): _AUDIT_READERS,
 }
 
 
