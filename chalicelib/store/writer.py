@@ -70,15 +70,22 @@ def commit_unchained(keys: TenantKeys, actor: Actor, unit: UnitOfWork) -> None:
     if unit.size() > MAX_ITEMS:
         raise ValueError(f"a unit of work of {unit.size()} items exceeds {MAX_ITEMS}")
     names = [step.name for step in unit.steps]
-    try:
-        dynamo.transact([step.op for step in unit.steps] + _outbox_ops(keys, actor, unit, now()))
-    except dynamo.TransactionCancelledError as exc:
-        failed = [name for index, name in enumerate(names) if exc.failed(index)]
-        if failed:
-            raise unit.failure(failed) from exc
-        if exc.throttled:
-            raise busy() from exc
-        raise
+    outbox = _outbox_ops(keys, actor, unit, now())
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            dynamo.transact([step.op for step in unit.steps] + outbox)
+            return
+        except dynamo.TransactionCancelledError as exc:
+            failed = [name for index, name in enumerate(names) if exc.failed(index)]
+            if failed:
+                raise unit.failure(failed) from exc
+            if exc.contended:  # another transaction on the same items: try again
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                continue
+            if exc.throttled:
+                raise busy() from exc
+            raise
+    raise TransientConflictError("the records are busy; retry")
 
 
 def _append(keys: TenantKeys, actor: Actor, unit: UnitOfWork) -> int:

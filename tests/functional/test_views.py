@@ -46,8 +46,7 @@ def test_every_get_answering_a_viewed_model_is_held_to_it_here() -> None:
         answered.add(shown.__name__)
     # The GETs still answered through pydantic (artifacts, approval requests, deployments,
     # the policy, webhooks and audit anchors: none is the cold path's, each imports pydantic
-    # on its own first
-    # request) are not viewed.
+    # on its own first request) are not viewed.
     assert viewed - {"AuditActor", "AuditSubject", "VersionApproval"} <= answered
     assert answered - viewed == {
         "ArtifactView",

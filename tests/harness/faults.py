@@ -125,6 +125,10 @@ def _answer(request: AWSPreparedRequest, wire: Wire) -> AWSResponse:
 
 def _body(request: AWSPreparedRequest) -> bytes:
     body = request.body or b""
+    if hasattr(body, "read"):  # an S3 PUT's stream (an anchor): read it, then rewind it
+        data = body.read()
+        body.seek(0)
+        return data.encode() if isinstance(data, str) else bytes(data)
     return body.encode() if isinstance(body, str) else bytes(body)
 
 
