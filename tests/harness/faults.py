@@ -124,7 +124,7 @@ def _answer(request: AWSPreparedRequest, wire: Wire) -> AWSResponse:
 
 
 def _body(request: AWSPreparedRequest) -> bytes:
-    body = request.body or b""
+    body: Any = request.body or b""
     if hasattr(body, "read"):  # an S3 PUT's stream (an anchor): read it, then rewind it
         data = body.read()
         body.seek(0)
