@@ -4,17 +4,31 @@ event) written to S3 under Object Lock, where the table's writers cannot rewrite
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.domain.models import ListPage, Outbound
+from chalicelib.domain.models import ListPage, Outbound, WholeNumber
 
 # Retention of anchor objects, from the tenant's policy (`audit_anchor_retention_days`).
 DEFAULT_RETENTION_DAYS = 2557  # seven years (SR 11-7 practice, SOX record keeping)
 MIN_RETENTION_DAYS = 183  # the EU AI Act keeps logs for at least six months (art. 19, 26)
 MAX_RETENTION_DAYS = 3653  # ten years, leap days included
 ANCHOR_FORMAT = "custos-audit-anchor/1"
+AnchorRetentionDays = Annotated[
+    int, Field(ge=MIN_RETENTION_DAYS, le=MAX_RETENTION_DAYS), WholeNumber
+]
+
+
+def anchor_retention() -> Any:
+    """The policy's `audit_anchor_retention_days` field: its default and description."""
+    return Field(
+        default=DEFAULT_RETENTION_DAYS,
+        description="Days each anchor of the audit chain stays locked in S3 (compliance"
+        " mode): at least 183 (the EU AI Act's six months), at most 3653; 2557 (seven"
+        " years) by default",
+    )
+
 
 EXAMPLE: dict[str, Any] = {
     "seq": 42,

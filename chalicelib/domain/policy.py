@@ -14,11 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from chalicelib.domain.anchors import (
-    DEFAULT_RETENTION_DAYS,
-    MAX_RETENTION_DAYS,
-    MIN_RETENTION_DAYS,
-)
+from chalicelib.domain.anchors import AnchorRetentionDays, anchor_retention
 from chalicelib.domain.models import (
     SCOPE_PATTERN,
     Inbound,
@@ -139,15 +135,6 @@ DEFAULT_BODY: dict[str, Any] = {
 }
 
 
-# How long each anchor of the audit chain stays locked (Object Lock, compliance mode).
-AnchorRetention = Annotated[int, Field(ge=MIN_RETENTION_DAYS, le=MAX_RETENTION_DAYS), WholeNumber]
-ANCHOR_RETENTION = Field(
-    default=DEFAULT_RETENTION_DAYS,
-    description="Days each anchor of the audit chain stays locked in S3 (compliance mode):"
-    " at least 183 (the EU AI Act's six months), at most 3653; 2557 (seven years) by default",
-)
-
-
 class PolicyBody(Inbound):
     """The whole policy; PUT replaces it (a new version) with the ETag last read."""
 
@@ -169,7 +156,7 @@ class PolicyBody(Inbound):
             "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": SCOPE_PATTERN}
         },
     )
-    audit_anchor_retention_days: AnchorRetention = ANCHOR_RETENTION
+    audit_anchor_retention_days: AnchorRetentionDays = anchor_retention()
 
 
 class StageView(Outbound):
@@ -200,8 +187,7 @@ class Policy(Outbound):
     required_model_card_fields_by_scope: dict[str, list[CardField]]
     created_by: str | None = Field(default=None, description="null for the defaults")
     created_at: datetime | None = None
-    # Stored before this field existed: read with the default.
-    audit_anchor_retention_days: int = ANCHOR_RETENTION
+    audit_anchor_retention_days: int = anchor_retention()  # stored before it: the default
 
     def tier(self, tier: int) -> TierView:
         return self.tiers[str(tier)]
