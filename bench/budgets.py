@@ -423,6 +423,13 @@ EXPLICIT: dict[str, Budget] = {
         "when there was something new to check",
         _verify_limits,
     ),
+    "GET /v1/audit-events": Budget(
+        "1 Query + 1 TransactWriteItems (+1 GetItem when cold)",
+        "reading the audit trail is itself audited: the page is one Query, and the "
+        "audit.read entry naming what was read is one TransactWriteItems more (the chain "
+        "head read once in a cold process), committed before the page is answered",
+        _fixed({"DynamoDB.Query": 1, "DynamoDB.TransactWriteItems": 1, "DynamoDB.GetItem": 1}),
+    ),
     "GET /v1/models/{model_id}/versions": Budget(
         "1 Query (+1 GetItem on an empty first page)",
         "a page of the model's versions is one Query; an empty first page reads the model to "

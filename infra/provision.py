@@ -48,7 +48,12 @@ def provision(
         env[table.env_var] = physical[table.logical_id]
     s3 = session.client("s3")
     for bucket in resources.buckets:
-        s3.create_bucket(Bucket=physical[bucket.logical_id])
+        name = physical[bucket.logical_id]
+        s3.create_bucket(
+            Bucket=name, ObjectLockEnabledForBucket=bucket.object_lock_days is not None
+        )
+        if bucket.object_lock_days is not None:
+            s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=lock(bucket))
         if bucket.versioned:
             s3.put_bucket_versioning(
                 Bucket=physical[bucket.logical_id],
@@ -101,6 +106,14 @@ def _expiry_rule(bucket: Bucket) -> dict[str, Any]:
         "AbortIncompleteMultipartUpload": {
             "DaysAfterInitiation": bucket.abort_incomplete_multipart_days
         },
+    }
+
+
+def lock(bucket: Bucket) -> dict[str, Any]:
+    """The bucket's Object Lock configuration: compliance mode, its default retention."""
+    return {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": bucket.object_lock_days}},
     }
 
 

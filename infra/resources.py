@@ -68,6 +68,10 @@ class Bucket:
     abort_incomplete_multipart_days: int = 7
     # Objects are deleted this many days after they were written (None: kept).
     expiration_days: int | None = None
+    # Object Lock on, with this default retention in compliance mode (days); None: off.
+    # Objects can then only be added: no version is deleted or overwritten before its
+    # retention ends, by anyone, the account's root included.
+    object_lock_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,9 @@ EXPORTS_BUCKET = Bucket(
     abort_incomplete_multipart_days=1,
     expiration_days=30,
 )
+# The audit chain's anchors (`chalicelib/store/anchors.py`): every object is written with
+# its tenant's retention; the default retention is the floor (the EU AI Act's six months).
+ANCHORS_BUCKET = Bucket(logical_id="Anchors", env_var="CUSTOS_ANCHORS_BUCKET", object_lock_days=183)
 
 PLATFORM_KEY_SECRET = Secret(
     logical_id="PlatformKeyHash",
@@ -170,7 +177,7 @@ def _declared() -> Resources:
 
     return Resources(
         tables=(MAIN_TABLE,),
-        buckets=(ARTIFACTS_BUCKET, EXPORTS_BUCKET),
+        buckets=(ARTIFACTS_BUCKET, EXPORTS_BUCKET, ANCHORS_BUCKET),
         queues=tuple(entrypoints.QUEUES.values()),
         secrets=(PLATFORM_KEY_SECRET, CURSOR_KEY_SECRET),
         stream_consumers=tuple(entrypoints.STREAM_CONSUMERS),

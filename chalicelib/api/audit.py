@@ -1,4 +1,5 @@
-"""The audit trail: paging through events and verifying the chain."""
+"""The audit trail: paging through events (each read audited), verifying the chain, and
+the anchors an examiner checks it against."""
 
 from __future__ import annotations
 
@@ -46,3 +47,19 @@ def verify_audit_chain(req: ApiRequest) -> Reply:
     from chalicelib.services import audit
 
     return Reply(audit.verify(req.actor, full=req.query.get("full") == "true").view())
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/v1/audit/anchors",
+    summary="Page through the chain heads anchored to S3 under Object Lock",
+    tag="Audit",
+    roles=READERS,
+    response="chalicelib.domain.anchors:AuditAnchorList",
+    query=(LIMIT, CURSOR),
+)
+def list_audit_anchors(req: ApiRequest) -> Reply:
+    from chalicelib.services import anchors
+
+    return Reply(anchors.list_anchors(req.actor, req.limit, req.cursor))

@@ -1,20 +1,16 @@
-"""The audit chain's pure rules: canonical form and hashing."""
+"""The audit chain's pure rules: canonical form and hashing (`chalicelib/audit/canonical.py`),
+changes as diffs, sides bounded in size."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
+# The canonical form and the hash live in one standard-library module, which the offline
+# verifier uses and every export carries: the writer and the verifier cannot drift apart.
+from chalicelib.audit.canonical import canonical, chain_hash
 
-def canonical(event: dict[str, Any]) -> str:
-    """Canonical JSON of an event: sorted keys, no spaces, UTF-8 text."""
-    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def chain_hash(prev_hash: str, body: str) -> str:
-    """hash = sha256(prev_hash + canonical event)."""
-    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+__all__ = ["bounded", "canonical", "chain_hash", "diff"]
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
+from chalicelib.domain import anchors as anc
 from chalicelib.domain import approvals as a
 from chalicelib.domain import artifacts as art
 from chalicelib.domain import deployments as dep
@@ -261,4 +262,10 @@ COMPLIANCE_SCAN_REQUESTED = declare(
     fnd.ScanRequested,
     "Someone asked for a compliance scan of the tenant now",
     internal=True,
+)
+AUDIT_ANCHORED = declare(
+    "audit.anchored",
+    anc.AuditAnchor,
+    "The tenant's audit chain head was written to S3 under Object Lock (compliance mode):"
+    " the chain up to `seq` can be checked against it. Not itself an audit event",
 )

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
 
+from chalicelib.domain.anchors import AnchorRetentionDays, anchor_retention
 from chalicelib.domain.metrics import MetricName, Number, Segment
 from chalicelib.domain.models import (
     SCOPE_PATTERN,
@@ -260,6 +261,7 @@ class PolicyBody(Inbound):
     metric_retention_days: Annotated[int, Field(ge=30, le=3650), WholeNumber] = Field(
         default=RETENTION_DAYS, description="How long data points are kept"
     )
+    audit_anchor_retention_days: AnchorRetentionDays = anchor_retention()
 
 
 class StageView(Outbound):
@@ -323,6 +325,7 @@ class Policy(Outbound):
     metric_retention_days: int = RETENTION_DAYS
     created_by: str | None = Field(default=None, description="null for the defaults")
     created_at: datetime | None = None
+    audit_anchor_retention_days: int = anchor_retention()  # stored before it: the default
 
     def tier(self, tier: int) -> TierView:
         return self.tiers[str(tier)]

@@ -25,6 +25,7 @@ FAMILIES = (
     "webhook.",
     "finding.",
     "revalidation.",
+    "audit.",
 )
 WEBHOOK_EVENTS = Queue(
     logical_id="WebhookEvents",

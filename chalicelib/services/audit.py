@@ -1,4 +1,4 @@
-"""Reading and verifying a tenant's hash-chained audit trail."""
+"""Reading (audited) and verifying a tenant's hash-chained audit trail."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from chalicelib.domain import views
 from chalicelib.domain.actors import Actor
 from chalicelib.domain.audit import chain_hash
 from chalicelib.store.audit_head import GENESIS_HASH
-from chalicelib.store.scope import for_actor
+from chalicelib.store.scope import TenantStore, for_actor
 from chalicelib.store.writer import iso, now
 
 VERIFY_BUDGET = 5_000  # events checked per call; a longer chain goes on from the checkpoint
@@ -35,7 +35,11 @@ class Verification(NamedTuple):
 def list_events(
     actor: Actor, limit: int, cursor_text: str | None, from_seq: int = 1
 ) -> dict[str, Any]:
-    """A page of the tenant's audit events in sequence order, as the API answers it."""
+    """A page of the tenant's audit events in sequence order, as the API answers it.
+
+    Reading the trail is itself audited: the page is answered only once an `audit.read`
+    entry naming what was read (the sequence numbers and the query) is in the chain, so
+    an examiner sees who looked at the evidence, and when."""
     store = for_actor(actor)
     items, next_cursor = store.page(
         lambda n, start: store.audit.list_page(n, start, from_seq),
@@ -45,7 +49,32 @@ def list_events(
         from_seq=from_seq,
     )
     events = [{**json.loads(i["body"]), "hash": i["hash"]} for i in items]
+    _record_read(actor, store, events, from_seq, limit, cursor_text is not None)
     return views.AUDIT_EVENT.page(events, next_cursor)
+
+
+def _record_read(
+    actor: Actor,
+    store: TenantStore,
+    events: list[dict[str, Any]],
+    from_seq: int,
+    limit: int,
+    continued: bool,
+) -> None:
+    """Append `audit.read` for a page of events (one TransactWriteItems)."""
+    from chalicelib.store.unit import UnitOfWork
+
+    seqs = [int(e["seq"]) for e in events]
+    read = {
+        "from_seq": from_seq,
+        "limit": limit,
+        "continued": continued,
+        "first_seq": seqs[0] if seqs else None,
+        "last_seq": seqs[-1] if seqs else None,
+        "count": len(seqs),
+    }
+    unit = UnitOfWork().record("audit.read", "audit_events", store.tenant_id, after=read)
+    store.commit(actor, unit)
 
 
 def verify(actor: Actor, full: bool = False) -> Verification:

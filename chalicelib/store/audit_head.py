@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import threading
 
+from chalicelib.audit.canonical import GENESIS_HASH
 from chalicelib.bootstrap import caches
 from chalicelib.store import dynamo
 from chalicelib.store.keys import TenantKeys
-
-GENESIS_HASH = "0" * 64
 
 _cache: dict[str, tuple[int, str]] = {}
 _lock = threading.Lock()

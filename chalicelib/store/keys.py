@@ -14,6 +14,7 @@ outbox) does not share a partition with its inventory:
 | `T#<t>#MODEL#<model>` | `DEPLOYMENT#000001#<id>` | a version's deployments, oldest first |
 | `T#<t>#MODEL#<model>` | `DEPLOYED#000001#<env>#<digest>` | which deployment holds a target open |
 | `T#<t>#AUDIT` | `EVENT#<seq:012>`, `HEAD`, `CHECKPOINT` | the audit chain |
+| `T#<t>#ANCHOR` | `ANCHOR#<seq:012>` | the chain heads anchored to S3 under Object Lock |
 | `T#<t>#OUTBOX` | `OUTBOX#<event id>` | domain events on their way out (TTL) |
 | `T#<t>#IDEMPOTENCY` | `<principal>#<digest>` | stored first answers (TTL) |
 | `T#<t>#POLICY` | `CURRENT`, `VERSION#000001` | the policy in force, and every version of it |
@@ -33,7 +34,8 @@ outbox) does not share a partition with its inventory:
 
 An artifact's bytes live in S3 under `tenants/<t>/models/<model>/versions/000001/artifacts/<name>`
 (`TenantKeys.object_key`): the same zero-padded numbers, so one listing of the tenant's
-object versions walks in the order of its version and artifact items.
+object versions walks in the order of its version and artifact items. The chain's anchors
+live in a bucket of their own (Object Lock), under `tenants/<t>/audit/anchors/<seq:012>.json`.
 
 An export's file lives in the exports bucket under `tenants/<t>/exports/<export>.<csv|jsonl>`
 (`TenantKeys.export_object_key`).
@@ -69,6 +71,7 @@ DEPLOYMENT_PREFIX = "DEPLOYMENT#"
 OPEN_DEPLOYMENT = "OPEN#"
 POLICY_VERSION_PREFIX = "VERSION#"
 AUDIT_EVENT_PREFIX = "EVENT#"
+ANCHOR_PREFIX = "ANCHOR#"
 MAX_SEQ = 10**12 - 1
 DELIVERY_PREFIX = "DELIVERY#"
 # Deliveries due an attempt, spread over a few gsi1 partitions so a busy hour of retries
@@ -228,6 +231,23 @@ class TenantKeys:
 
     def audit_event(self, seq: int) -> Key:
         return {"pk": self.audit, "sk": audit_event_sk(seq)}
+
+    @property
+    def anchors(self) -> str:
+        """The partition of the tenant's audit anchors, by sequence number."""
+        return f"{self.root}#ANCHOR"
+
+    def anchor(self, seq: int) -> Key:
+        return {"pk": self.anchors, "sk": f"{ANCHOR_PREFIX}{seq:012d}"}
+
+    @property
+    def anchor_objects(self) -> str:
+        """The prefix of the tenant's anchor objects (in the anchors bucket)."""
+        return f"{self.objects}audit/anchors/"
+
+    def anchor_object_key(self, seq: int) -> str:
+        """The S3 key of the anchor of chain head `seq`: one object per anchored sequence."""
+        return f"{self.anchor_objects}{seq:012d}.json"
 
     def outbox(self, event_id: str) -> Key:
         return {"pk": f"{self.root}#OUTBOX", "sk": OUTBOX_PREFIX + event_id}

@@ -17,6 +17,7 @@ from chalicelib.store.keys import Key, TenantKeys
 from chalicelib.store.principals import Principals
 
 if TYPE_CHECKING:
+    from chalicelib.store.anchors import Anchors
     from chalicelib.store.approvals import Approvals
     from chalicelib.store.artifacts import Artifacts
     from chalicelib.store.audit import AuditLog
@@ -52,6 +53,12 @@ class TenantStore:
         from chalicelib.store.audit import AuditLog
 
         return AuditLog(self.keys)
+
+    @cached_property
+    def anchors(self) -> Anchors:
+        from chalicelib.store.anchors import Anchors
+
+        return Anchors(self.keys)
 
     @cached_property
     def operational(self) -> Operational:

@@ -54,6 +54,40 @@ def commit(keys: TenantKeys, actor: Actor, unit: UnitOfWork) -> int:
     return seq
 
 
+def commit_unchained(keys: TenantKeys, actor: Actor, unit: UnitOfWork) -> None:
+    """Commit a unit that records no audit entry: its operations and its outbox events in
+    one TransactWriteItems, the chain untouched.
+
+    For operational records whose announcement must leave exactly when they commit (an
+    audit anchor is a fact about the chain, not a change in it: chaining it would move the
+    head it anchors). `commit` refuses such a unit, since a governed change is audited; this
+    keeps the outbox's guarantee all the same: the events are in the record's transaction.
+    """
+    if unit.entries or unit.answer is not None:
+        raise ValueError("an unchained unit carries no audit entry and no stored answer")
+    if not unit.steps:
+        raise ValueError("an unchained unit writes at least one record")
+    if unit.size() > MAX_ITEMS:
+        raise ValueError(f"a unit of work of {unit.size()} items exceeds {MAX_ITEMS}")
+    names = [step.name for step in unit.steps]
+    outbox = _outbox_ops(keys, actor, unit, now())
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            dynamo.transact([step.op for step in unit.steps] + outbox)
+            return
+        except dynamo.TransactionCancelledError as exc:
+            failed = [name for index, name in enumerate(names) if exc.failed(index)]
+            if failed:
+                raise unit.failure(failed) from exc
+            if exc.contended:  # another transaction on the same items: try again
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                continue
+            if exc.throttled:
+                raise busy() from exc
+            raise
+    raise TransientConflictError("the records are busy; retry")
+
+
 def _append(keys: TenantKeys, actor: Actor, unit: UnitOfWork) -> int:
     names = [step.name for step in unit.steps]
     for attempt in range(MAX_ATTEMPTS):

@@ -14,8 +14,8 @@ added by the binding itself, in `infra/cdk/functions.py`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 GrantKind = Literal[
     "table", "bucket", "objects", "queue", "secret", "key", "state_machine", "executions", "topic"
@@ -36,6 +36,9 @@ class Grant:
     actions: tuple[str, ...]
     # For "objects": the keys granted, as a pattern under the bucket (every tenant's prefix).
     objects: str = "*"
+    # IAM conditions on the statement ({"StringEquals": {key: value}}), when the action
+    # alone grants more than the code needs.
+    conditions: dict[str, Any] = field(default_factory=dict)
 
 
 # Reads are keyed: GetItem, BatchGetItem, Query. Scan is never granted to a
@@ -84,6 +87,21 @@ ARTIFACT_BUCKET = ("s3:ListBucket",)
 # that failed. Under tenants/* of the exports bucket only.
 EXPORT_DOWNLOAD = ("s3:GetObject",)
 EXPORT_WRITE = ("s3:PutObject", "s3:AbortMultipartUpload")
+# The audit chain's anchors (Anchors bucket, Object Lock): a PUT with retention needs
+# PutObject and PutObjectRetention, and the conditions hold every PUT to compliance mode
+# and at least the EU AI Act's six months, so no role can write an anchor that expires
+# early. In compliance mode S3 refuses to shorten a retention or delete a locked version
+# to anyone; on top of that no role holds s3:DeleteObjectVersion, s3:BypassGovernanceRetention,
+# s3:PutBucketObjectLockConfiguration or s3:PutObjectLegalHold on this bucket
+# (tests/infra/test_access.py).
+ANCHOR_WRITE = ("s3:PutObject", "s3:PutObjectRetention")
+ANCHOR_CONDITIONS: dict[str, Any] = {
+    "StringEquals": {"s3:object-lock-mode": "COMPLIANCE"},
+    "NumericGreaterThanEquals": {"s3:object-lock-remaining-retention-days": "183"},
+}
+# Reading anchors back (an audit export): object versions and their listing.
+ANCHOR_READ = ("s3:GetObject", "s3:GetObjectVersion")
+ANCHOR_LIST = ("s3:ListBucket", "s3:ListBucketVersions")
 
 DELIVERER = (
     Grant("table", "Main", TABLE_READ + TABLE_WRITE),
@@ -113,6 +131,16 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant("executions", "approval", ("states:SendTaskSuccess",)),
     ),
     "verify_audit_chains": (Grant("table", "Main", (*TABLE_READ, "dynamodb:PutItem")),),
+    # Pages the tenants (gsi1) and queues one anchoring message per tenant.
+    "anchor_audit_chains": (
+        Grant("table", "Main", TABLE_READ),
+        Grant("queue", "AuditAnchors", SEND),
+    ),
+    # Reads the tenant's head and policy, writes the anchor locked, records it (+ outbox).
+    "anchor_audit_chain": (
+        Grant("table", "Main", (*TABLE_READ, "dynamodb:PutItem")),
+        Grant("objects", "Anchors", ANCHOR_WRITE, TENANT_OBJECTS, ANCHOR_CONDITIONS),
+    ),
     # Reads the object version to verify and records the verdict.
     "verify_artifact": (
         Grant("table", "Main", TABLE_READ + TABLE_WRITE),

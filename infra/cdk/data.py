@@ -168,6 +168,12 @@ class DataPlane(Construct):
                 )
             ],
             removal_policy=RemovalPolicy.RETAIN,
+            object_lock_enabled=decl.object_lock_days is not None or None,
+            object_lock_default_retention=(
+                s3.ObjectLockRetention.compliance(Duration.days(decl.object_lock_days))
+                if decl.object_lock_days is not None
+                else None
+            ),
         )
         _pin(bucket, "bucket", decl.logical_id)
         self.environment[decl.env_var] = bucket.bucket_name

@@ -81,7 +81,11 @@ class FunctionWiring(Construct):
             )
         ]
         statements += [
-            iam.PolicyStatement(actions=list(grant.actions), resources=self.data.arns(grant))
+            iam.PolicyStatement(
+                actions=list(grant.actions),
+                resources=self.data.arns(grant),
+                conditions=grant.conditions or None,
+            )
             for grant in self.grants[function]
         ]
         statements += self._binding_statements(function)

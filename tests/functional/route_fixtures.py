@@ -151,6 +151,7 @@ PERMISSIONS: dict[Route, frozenset[str]] = {
     ("POST", "/v1/exports"): _EVERY_TENANT_ROLE,
     ("GET", "/v1/exports"): _EVERY_TENANT_ROLE,
     ("GET", "/v1/exports/{export_id}"): _EVERY_TENANT_ROLE,
+    ("GET", "/v1/audit/anchors"): _AUDIT_READERS,
 }
 
 

@@ -9,7 +9,9 @@ import pytest
 from tests.conftest import Api, Tenant, new_model
 
 
-def events(api: Api, tenant: Tenant) -> list[dict]:
+def events(api: Api, tenant: Tenant, *, reads: bool = False) -> list[dict]:
+    """The tenant's audit trail (each page read is itself audited: `audit.read`, left out
+    unless `reads`)."""
     found, cursor = [], None
     for _ in range(50):
         page = api.get(
@@ -19,7 +21,7 @@ def events(api: Api, tenant: Tenant) -> list[dict]:
         found += page["items"]
         cursor = page["next_cursor"]
         if not cursor:
-            return found
+            return found if reads else [e for e in found if e["action"] != "audit.read"]
     raise AssertionError("too many pages")
 
 
@@ -31,8 +33,9 @@ def test_every_change_appends_one_chained_event(api: Api, tenant: Tenant) -> Non
     after = events(api, tenant)
     added = after[len(before) :]
     assert [e["action"] for e in added] == ["model.created", "model.updated", "version.created"]
-    assert [e["seq"] for e in after] == list(range(1, len(after) + 1))
-    for prev, event in itertools.pairwise(after):
+    whole = events(api, tenant, reads=True)
+    assert [e["seq"] for e in whole] == list(range(1, len(whole) + 1))
+    for prev, event in itertools.pairwise(whole):
         assert event["prev_hash"] == prev["hash"]
     assert added[1]["before"]["purpose"] == "Probability of default"
     assert added[1]["after"]["purpose"] == "p2"
@@ -40,7 +43,9 @@ def test_every_change_appends_one_chained_event(api: Api, tenant: Tenant) -> Non
     assert added[0]["subject"] == {"type": "model", "id": model["id"]}
 
 
-def test_reads_and_refused_writes_are_not_audited(api: Api, tenant: Tenant) -> None:
+def test_reads_of_other_resources_and_refused_writes_are_not_audited(
+    api: Api, tenant: Tenant
+) -> None:
     model = new_model(api, tenant)
     count = len(events(api, tenant))
     api.get(f"/v1/models/{model['id']}", tenant.keys["developer"])
@@ -100,6 +105,29 @@ def test_audit_events_can_start_at_a_sequence_number(api: Api, tenant: Tenant) -
     new_model(api, tenant)
     page = api.get("/v1/audit-events?from_seq=3&limit=2", tenant.keys["auditor"]).json
     assert [e["seq"] for e in page["items"]] == [3, 4]
+
+
+def test_each_read_of_the_audit_events_is_itself_audited(api: Api, tenant: Tenant) -> None:
+    # GIVEN an auditor reading two events of the trail
+    new_model(api, tenant)
+    page = api.get("/v1/audit-events?from_seq=2&limit=2", tenant.keys["auditor"])
+    assert page.status == 200
+    # THEN the trail records who read which events, after what was read
+    trail = events(api, tenant, reads=True)
+    read = next(e for e in trail if e["action"] == "audit.read")
+    assert read["actor"]["principal_id"] == tenant.ids["auditor"]
+    assert read["subject"] == {"type": "audit_events", "id": tenant.id}
+    assert read["after"] == {
+        "from_seq": 2,
+        "limit": 2,
+        "continued": False,
+        "first_seq": 2,
+        "last_seq": 3,
+        "count": 2,
+    }
+    assert read["seq"] > 3
+    verified = api.get("/v1/audit/verify?full=true", tenant.keys["auditor"]).json
+    assert verified["valid"], verified
 
 
 def test_verify_with_nothing_new_since_the_checkpoint_does_not_write_it_again(

@@ -22,7 +22,9 @@ from typing import Any
 import pytest
 import requests
 
+from chalicelib.domain.actors import Actor, SystemPart
 from chalicelib.domain.policy import DEFAULT_BODY
+from chalicelib.services.anchors import anchor_tenant
 from tests.conftest import PLATFORM_KEY, Answer, Api, Tenant, make_tenant, new_model
 from tests.functional.route_fixtures import (
     PERMISSIONS,
@@ -232,6 +234,10 @@ def build_side(api: Api, name: str, models: list[str], versions: int) -> Side:
         export = api.post("/v1/exports", admin, {"kind": "inventory", "format": "csv"})
         assert export.status == 202, export.json
         export_ids.append(export.json["id"])
+    # Anchors of its chain (B two, A one); a read of the trail moves the head between them.
+    for _ in range(versions):
+        items_of(api, "/v1/audit-events", tenant.keys["auditor"])
+        assert anchor_tenant(Actor.of_system(SystemPart.SCHEDULER, "world", tenant.id))
     fan_out(api)
     # Findings a validator raised on the first model (B two, A one), and scans asked for.
     finding_ids, scan_ids = [], []
@@ -349,7 +355,13 @@ def b_state(world: World) -> dict[str, Any]:
         "tenant": api.get(f"/v1/tenants/{b.tenant.id}", PLATFORM_KEY).json,
         "principals": items_of(api, "/v1/principals", admin),
         "api_keys": items_of(api, "/v1/api-keys", admin),
-        "audit": items_of(api, "/v1/audit-events", key(b, "auditor")),
+        # Reading the trail appends audit.read (reads are audited): the rest must not move.
+        "audit": [
+            e
+            for e in items_of(api, "/v1/audit-events", key(b, "auditor"))
+            if e["action"] != "audit.read"
+        ],
+        "anchors": items_of(api, "/v1/audit/anchors", key(b, "auditor")),
         "models": models,
         "versions": versions,
         "artifacts": {
@@ -453,6 +465,7 @@ LISTS: dict[Route, ListCase] = {
     ("GET", "/v1/api-keys"): ListCase("admin", ("principal_id={principal_id}",)),
     ("GET", "/v1/me/api-keys"): ListCase("auditor"),
     ("GET", "/v1/audit-events"): ListCase("auditor"),
+    ("GET", "/v1/audit/anchors"): ListCase("auditor"),
     ("GET", "/v1/models/{model_id}/versions"): ListCase("auditor"),
     ("GET", "/v1/models/{model_id}/versions/{number}/artifacts"): ListCase("auditor"),
     ("GET", "/v1/policy/versions"): ListCase("auditor"),
@@ -578,7 +591,14 @@ def test_audit_verification_covers_only_the_callers_own_chain(world: World) -> N
     answer = world.api.get("/v1/audit/verify?full=true", key(world.a, "auditor"))
     assert answer.status == 200, answer.json
     assert answer.json["valid"] is True
-    assert answer.json["head_seq"] == max(e["seq"] for e in a_events)
+    # Beyond what A read, only A's own reads of its trail (each is audited)
+    read_to = max(e["seq"] for e in a_events)
+    reads = world.api.get(f"/v1/audit-events?from_seq={read_to + 1}", key(world.a, "auditor"))
+    since = [e for e in reads.json["items"] if e["seq"] <= answer.json["head_seq"]]
+    assert len(since) == answer.json["head_seq"] - read_to
+    assert {(e["action"], e["actor"]["principal_id"]) for e in since} == {
+        ("audit.read", world.a.tenant.ids["auditor"])
+    }
     assert_no_b_data(world, answer)
 
 

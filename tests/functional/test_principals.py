@@ -116,7 +116,10 @@ def test_role_changes_are_audited_and_take_effect(api: Api, tenant: Tenant) -> N
     auth.clear_cache()
     assert api.get("/v1/audit-events", tenant.keys["monitor"]).status == 200
     events = api.get("/v1/audit-events?limit=100", admin).json["items"]
-    last = events[-1]
+    # the monitor's read, now an auditor's, is the last entry; the change comes before it
+    assert events[-1]["action"] == "audit.read"
+    assert events[-1]["actor"]["principal_id"] == tenant.ids["monitor"]
+    last = events[-2]
     assert last["action"] == "principal.roles_changed"
     assert last["before"] == {
         "revision": 1,

@@ -125,7 +125,7 @@ def _answer(request: AWSPreparedRequest, wire: Wire) -> AWSResponse:
 
 def _body(request: AWSPreparedRequest) -> bytes:
     body: Any = request.body or b""
-    if hasattr(body, "read"):  # a streamed body (an UploadPart's): read it, and rewind
+    if hasattr(body, "read"):  # a streamed body (an UploadPart's, an anchor's): read, rewind
         data = body.read()
         body.seek(0)
         return data.encode() if isinstance(data, str) else bytes(data)

@@ -186,6 +186,16 @@ def _bucket(bucket: Bucket, found: Template) -> list[str]:
         ),
         "encrypted": True,
         "public access blocked": True,
+        "object lock": (
+            {
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {
+                    "DefaultRetention": {"Mode": "COMPLIANCE", "Days": bucket.object_lock_days}
+                },
+            }
+            if bucket.object_lock_days is not None
+            else None
+        ),
     }
     actual = {
         "versioning": props.get("VersioningConfiguration", {}).get("Status"),
@@ -193,6 +203,9 @@ def _bucket(bucket: Bucket, found: Template) -> list[str]:
         "objects expire after days": expiries,
         "encrypted": bool(props.get("BucketEncryption")),
         "public access blocked": len(block) == 4 and all(block.values()),
+        "object lock": (
+            props.get("ObjectLockConfiguration") if props.get("ObjectLockEnabled") else None
+        ),
     }
     return problems + _compare(f"bucket {bucket.logical_id}", expect, actual)
 

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("aws_cdk", reason="needs the cdk extra: pip install -e '.[dev,cdk]'")
 
-from infra.cdk.access import ACCESS, ARTIFACT_OBJECTS
+from infra.cdk.access import ACCESS, ANCHOR_WRITE, ARTIFACT_OBJECTS
 from infra.cdk.functions import QUEUE_RECEIVE, STREAM_LIST, STREAM_READ
 from infra.cdk.names import logical_id
 from infra.resources import RESOURCES
@@ -190,3 +190,75 @@ def test_export_files_are_written_by_the_exporter_and_read_by_the_api_under_tena
         on_objects = _object_statements(synthesized, function, "Exports")
         found = [(set(as_list(s["Action"])), s["Resource"]) for s in on_objects]
         assert found == ([(expected[function], prefix)] if function in expected else []), function
+
+
+# Object Lock holds an anchor against everyone in compliance mode; IAM makes sure no role
+# of the app could even ask to weaken it (moto enforces no IAM, so this is where it shows).
+NEVER_ON_ANCHORS = {
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:BypassGovernanceRetention",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutObjectLegalHold",
+    "s3:PutBucketVersioning",
+    "s3:PutBucketPolicy",
+    "s3:PutLifecycleConfiguration",
+    "s3:DeleteBucket",
+}
+
+
+def _anchor_statements(synthesized: Synthesized, function: str) -> list[dict[str, Any]]:
+    bucket = logical_id("bucket", "Anchors")
+    return [
+        s for s in role_statements(synthesized.template, function) if bucket in refs(s["Resource"])
+    ]
+
+
+def test_no_role_may_delete_unlock_or_bypass_an_anchor(synthesized: Synthesized) -> None:
+    for function in synthesized.stack.wiring.roles:
+        allowed = {
+            action
+            for s in _anchor_statements(synthesized, function)
+            if s["Effect"] == "Allow"
+            for action in as_list(s["Action"])
+        }
+        assert not allowed & NEVER_ON_ANCHORS, (function, allowed & NEVER_ON_ANCHORS)
+        assert not {a for a in allowed if a.endswith("*")}, function
+
+
+def test_only_the_anchoring_consumer_writes_anchors_and_only_in_compliance_mode(
+    synthesized: Synthesized,
+) -> None:
+    writers = {
+        function
+        for function in synthesized.stack.wiring.roles
+        if any(
+            a in ANCHOR_WRITE
+            for s in _anchor_statements(synthesized, function)
+            for a in as_list(s["Action"])
+        )
+    }
+    assert writers == {"anchor_audit_chain"}
+    (statement,) = _anchor_statements(synthesized, "anchor_audit_chain")
+    assert set(as_list(statement["Action"])) == {"s3:PutObject", "s3:PutObjectRetention"}
+    # Every PUT and every retention change must name compliance mode and keep the anchor
+    # at least six months: a shorter or governance-mode retention is refused by IAM too.
+    assert statement["Condition"] == {
+        "StringEquals": {"s3:object-lock-mode": "COMPLIANCE"},
+        "NumericGreaterThanEquals": {"s3:object-lock-remaining-retention-days": "183"},
+    }
+    bucket = logical_id("bucket", "Anchors")
+    prefix = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/tenants/*"]]}
+    assert statement["Resource"] == prefix
+
+
+def test_the_anchors_bucket_is_locked_in_compliance_mode_and_versioned(
+    synthesized: Synthesized,
+) -> None:
+    props = synthesized.template["Resources"][logical_id("bucket", "Anchors")]["Properties"]
+    assert props["ObjectLockEnabled"] is True
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["ObjectLockConfiguration"]["Rule"]["DefaultRetention"] == {
+        "Mode": "COMPLIANCE",
+        "Days": 183,
+    }

@@ -53,7 +53,7 @@ def test_table_is_encrypted_recoverable_and_protected_from_deletion(template: Te
 
 def test_every_bucket_is_encrypted_and_never_public(synthesized: Synthesized) -> None:
     buckets = resources_of(synthesized.template, "AWS::S3::Bucket")
-    assert len(buckets) == 3  # the artifacts and exports buckets, and their access-log bucket
+    assert len(buckets) == 4  # artifacts, exports, anchors (Object Lock), the access-log bucket
     for name, bucket in buckets.items():
         props = bucket["Properties"]
         assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"], name
