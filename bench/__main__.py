@@ -34,6 +34,7 @@ PARTS = {  # results.json key -> module; run and printed in this order
     "artifacts": "bench.artifacts",
     "approvals": "bench.approvals",
     "webhooks": "bench.webhooks",
+    "scan": "bench.scan",
 }
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -88,6 +88,11 @@ class Plan:
         pool = self.reads if rng.random() < self.read_share else self.writes
         return rng.choice(pool)
 
+    def first_pass_pending(self) -> bool:
+        """Whether some operation is still waiting for its first turn."""
+        with self._lock:
+            return bool(self._first)
+
     def sent(self, op: Operation) -> None:
         with self._lock:
             self._sent.add(f"{op.method} {op.path}")
@@ -118,7 +123,10 @@ class LoadClient:
 
     def run(self) -> None:
         exercisers = [Exerciser(self.api, t, self.platform_key) for t in self.tenants]
-        while time.monotonic() < self.deadline:
+        # Past the deadline only while some operation has not been handed out once yet
+        # (its first pass can outlast a short run: setups that wait for a workflow take
+        # seconds); the hard stop still ends everything.
+        while time.monotonic() < self.deadline or self.plan.first_pass_pending():
             op = self.plan.next(self.rng)
             index = self.rng.randrange(len(exercisers))
             try:

@@ -239,6 +239,11 @@ def _events_by_request(chains: list[Chain]) -> dict[str, list[tuple[str, int]]]:
     return where
 
 
+# Writes of operational records only (metric data points): outside the audit chain, they
+# record no audit event however they are answered.
+OPERATIONAL_WRITES = frozenset({"POST /v1/models/{model_id}/versions/{number}/metrics"})
+
+
 def _exactly_once(
     found: Findings, calls: list[Call], where: dict[str, list[tuple[str, int]]], routes: Routes
 ) -> None:
@@ -264,6 +269,10 @@ def _exactly_once(
             found.counts["unchanged_writes"] += 1
             if seen:
                 found.fail("unchanged_write_recorded", what)
+        elif call.route in OPERATIONAL_WRITES:
+            found.counts["operational_writes"] += 1
+            if seen:
+                found.fail("operational_write_recorded", what)
         else:
             found.counts["acknowledged_writes"] += 1
             if len(seen) == 1:

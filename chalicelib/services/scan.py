@@ -49,6 +49,7 @@ from chalicelib.store.unit import RetryError, UnitOfWork
 from chalicelib.store.writer import iso
 
 PAGE = 100  # items per Query page (and keys per BatchGetItem)
+SEEN_BATCH = 100  # sightings written per TransactWriteItems
 BATCH = 16  # findings per unit of work: each takes its item, an audit entry and up to 2 events
 Fetch = Callable[[int, dict[str, Any] | None], tuple[list[dict[str, Any]], dict[str, Any] | None]]
 
@@ -76,6 +77,8 @@ class Upserter:
         self.at = iso(now)
         self.policy, self.now = policy, _parsed(self.at)
         self.pending: dict[str, Observation] = {}
+        # Ids of findings only seen again, not yet written (a dict: one sighting each).
+        self.seen: dict[str, None] = {}
         self.counts = ScanCounts()
 
     def see(self, observations: list[Observation]) -> None:
@@ -120,8 +123,9 @@ class Upserter:
         self._add_counts(unit, deltas)
         if unit.entries:
             self.store.commit(self.actor, unit)
-        for item in seen_only:
-            self._mark_seen(item)
+        self.seen.update((str(item["id"]), None) for item in seen_only if item)
+        if len(self.seen) >= SEEN_BATCH:
+            self.note_sightings()
 
     def _next(
         self, observation: Observation, before: dict[str, Any] | None
@@ -220,11 +224,12 @@ class Upserter:
             if counted is not None:
                 unit.add(f"counts:{model_id}", counted)
 
-    def _mark_seen(self, item: dict[str, Any]) -> None:
-        if not item:
-            return
-        self.counts.updated += 1
-        self.store.findings.mark_seen(str(item["id"]), self.at, self.scan_id)
+    def note_sightings(self) -> None:
+        """Write the sightings gathered so far (findings only seen again)."""
+        seen, self.seen = list(self.seen), {}
+        self.counts.updated += len(seen)
+        if seen:
+            self.store.findings.mark_seen(seen, self.at, self.scan_id)
 
     # --- the sweep ---------------------------------------------------------------------
 
@@ -355,6 +360,7 @@ def run(actor: Actor, tenant_id: str, scan_id: str, trigger: str = "schedule") -
             _progress(store, scan, phase, upserter.counts)
             evaluate()
         upserter.flush()
+        upserter.note_sightings()  # before the sweep, which reads them
         _progress(store, scan, "sweep", upserter.counts)
         upserter.sweep()
     except Exception as exc:

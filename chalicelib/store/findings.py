@@ -131,16 +131,21 @@ class Findings:
         )
         return items
 
-    def mark_seen(self, finding_id: str, at: str, scan_id: str) -> None:
-        """Note that scan `scan_id` saw a finding's condition again (bookkeeping, outside
-        the chain: nothing about the finding changed)."""
-        dynamo.update_if(
-            self.keys.finding(finding_id),
-            "SET #seen = :at, #scan = :scan",
-            {"#seen": "last_seen_at", "#scan": "last_scan_id"},
-            {":at": at, ":scan": scan_id},
-            "attribute_exists(pk)",
-        )
+    def mark_seen(self, finding_ids: list[str], at: str, scan_id: str) -> None:
+        """Note that scan `scan_id` saw these findings' conditions again (bookkeeping,
+        outside the chain: nothing about them changed), up to 100 a TransactWriteItems, so a
+        scan that only sees its findings again pays a call per hundred, not per finding."""
+        for start in range(0, len(finding_ids), 100):
+            dynamo.transact(
+                dynamo.update_op(
+                    self.keys.finding(finding_id),
+                    "SET #seen = :at, #scan = :scan",
+                    "attribute_exists(pk)",
+                    names={"#seen": "last_seen_at", "#scan": "last_scan_id"},
+                    values={":at": at, ":scan": scan_id},
+                )
+                for finding_id in finding_ids[start : start + 100]
+            )
 
     # --- per-model counts --------------------------------------------------------------
 

@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("load")]
 
 def test_thirty_two_concurrent_clients_lose_no_write_and_double_none() -> None:
     # GIVEN the local stack and three tenants
-    # WHEN 32 clients send every kind of request for six seconds
+    # WHEN 32 clients send every kind of request for six seconds (every route once first,
+    # however long that takes within the hard stop)
     result = load.run(clients=32, seconds=6, tenants=3, request_timeout=30)
 
     # THEN nothing failed on the server or the wire: no 5xx but a 503 with Retry-After, no

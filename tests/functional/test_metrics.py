@@ -22,6 +22,14 @@ from tests.functional.route_fixtures import items_of
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
+@pytest.fixture(autouse=True)
+def now_is_now() -> None:
+    """Times are relative to each test's start, not the module's import: under a loaded
+    run a test may start minutes after collection, and "6 minutes ahead" must stay ahead."""
+    global NOW
+    NOW = datetime.now(UTC).replace(microsecond=0)
+
+
 def at(minutes_ago: float) -> str:
     return (NOW - timedelta(minutes=minutes_ago)).isoformat().replace("+00:00", "Z")
 
