@@ -191,6 +191,14 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
+Seq = Annotated[int, Field(ge=1), WholeNumber]  # a sequence or version number
+
+
+class EmptyRangeError(Exception):
+    """An audit range holds no event of the chain (a time range before the first, …): the
+    export fails at once, as no retry would find one."""
+
+
 class ExportCreate(Inbound):
     model_config = ConfigDict(
         json_schema_extra={
@@ -219,11 +227,11 @@ class ExportCreate(Inbound):
         " an impossible one (2026-02-30) is a 422",
         pattern=AS_OF_PATTERN,
     )
-    from_seq: Annotated[int, WholeNumber] | None = Field(
-        default=None, ge=1, description="For the audit trail: its first sequence number"
+    from_seq: Seq | None = Field(
+        default=None, description="For the audit trail: its first sequence number"
     )
-    to_seq: Annotated[int, WholeNumber] | None = Field(
-        default=None, ge=1, description="For the audit trail: its last sequence number"
+    to_seq: Seq | None = Field(
+        default=None, description="For the audit trail: its last sequence number"
     )
     from_time: str | None = Field(
         default=None,
@@ -240,8 +248,8 @@ class ExportCreate(Inbound):
         pattern=AS_OF_PATTERN,
     )
     model_id: ModelId | None = Field(default=None, description="For an evidence pack")
-    version_number: Annotated[int, WholeNumber] | None = Field(
-        default=None, ge=1, description="For an evidence pack: the model's version"
+    version_number: Seq | None = Field(
+        default=None, description="For an evidence pack: the model's version"
     )
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.domain.actors import Actor
-from chalicelib.domain.exports import Export, ExportKindName, ExportParams
+from chalicelib.domain.exports import EmptyRangeError, Export, ExportKindName, ExportParams
 from chalicelib.services.audit_export import write_export
 from chalicelib.store.scope import TenantStore
 from chalicelib.store.writer import iso, now
@@ -39,10 +39,6 @@ PAGE = 100  # records of one kind a read
 CHAIN_PAGE = 500  # audit events a read, walking the chain
 BLOCK = 1024 * 1024  # bytes of the archive a chunk streamed up
 EVIDENCE = "evidence.json"
-
-
-class EmptyRangeError(Exception):
-    """The range holds no event of the chain (a time range before the first, …)."""
 
 
 def write(actor: Actor, store: TenantStore, export: Export, key: str) -> Item:

@@ -24,6 +24,7 @@ from chalicelib.domain.exports import (
     KINDS,
     PARAMS,
     SUBJECT_PARAMS,
+    EmptyRangeError,
     Export,
     ExportCreate,
     ExportFormat,
@@ -251,8 +252,12 @@ def run(actor: Actor, message: Message, max_receives: int) -> str:
         if fresh.get("run_id") != run_id:
             raise ExportBusyError(f"export {requested.id} is being written by another run")
     export = to_model(Export, item)
+    archive = KINDS[export.kind].formats == ARCHIVE
     try:
-        written = _write_pack(actor, store, export) if export.params else _write(store, export)
+        written = _write_pack(actor, store, export) if archive else _write(store, export)
+    except EmptyRangeError as exc:  # no retry finds what the chain does not hold
+        store.exports.fail(export.id, run_id, timestamp(), f"{exc}; request another range")
+        return "failed"
     except Exception as exc:
         if message.receive_count < max_receives:
             store.exports.release(export.id, run_id)

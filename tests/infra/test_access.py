@@ -278,9 +278,7 @@ def test_only_the_exporter_reads_anchors_back_and_only_reads_and_lists_them(
         )
     }
     assert readers == {"run_export"}
-    found = {
-        frozenset(as_list(s["Action"])) for s in _anchor_statements(synthesized, "run_export")
-    }
+    found = {frozenset(as_list(s["Action"])) for s in _anchor_statements(synthesized, "run_export")}
     assert found == {
         frozenset({"s3:GetObject", "s3:GetObjectVersion"}),
         frozenset({"s3:ListBucket", "s3:ListBucketVersions"}),
