@@ -262,6 +262,24 @@ REPORT_BUDGETS = {
     ),
 }
 
+EXPORT_BUDGETS = {
+    "POST /v1/exports": Budget(
+        "1 TransactWriteItems + <=3 GetItem",
+        "a write, and for the archives one read more: an audit range is checked against the "
+        "chain's head, an evidence pack's version must be the tenant's (one GetItem); the "
+        "stored answer with an Idempotency-Key, the chain head when cold",
+        _fixed({"DynamoDB.TransactWriteItems": 1, "DynamoDB.GetItem": 3}),
+    ),
+    "GET /v1/exports/{export_id}": Budget(
+        "1 GetItem (+1 TransactWriteItems +1 GetItem cold for an audit or evidence archive)",
+        "exception to 'a read is one GetItem': handing out the download URL of an audit or "
+        "evidence archive is itself audited, an audit.exported_read entry committed before "
+        "the URL is answered (one TransactWriteItems, the chain head read once in a cold "
+        "process); any other kind's read is the one GetItem",
+        _fixed({"DynamoDB.GetItem": 2, "DynamoDB.TransactWriteItems": 1}),
+    ),
+}
+
 
 def _parts_pages(answer: Any) -> int:
     """ListParts pages of a multipart upload (1,000 parts a page); 0 for a single upload."""
@@ -405,6 +423,7 @@ EXPLICIT: dict[str, Budget] = {
     **METRIC_BUDGETS,
     **WEBHOOK_BUDGETS,
     **REPORT_BUDGETS,
+    **EXPORT_BUDGETS,
     "GET /v1/health": Budget(
         NO_CALLS.text,
         "a liveness probe answers from the process alone; it must not fail with DynamoDB",

@@ -261,7 +261,13 @@ def _manifest(directory: Path) -> tuple[dict[str, Any], list[Damage]]:
         problems.append(Damage("manifest", f"kind is not one of {KINDS}", None, None, MANIFEST))
     files = manifest.get("files")
     listed: dict[str, Any] = files if isinstance(files, dict) else {}
-    for name in FILES:
+    # Every file the manifest lists is checked: the verifier's own, and any other an export
+    # carries beside them (an evidence pack's records), named plainly inside the directory.
+    others = sorted(n for n in listed if n not in FILES and n != MANIFEST)
+    for name in (*FILES, *others):
+        if "/" in name or "\\" in name or name.startswith("."):
+            problems.append(Damage("manifest", "a file outside the export", None, None, name))
+            continue
         entry = listed.get(name)
         expected = entry.get("sha256") if isinstance(entry, dict) else None
         try:

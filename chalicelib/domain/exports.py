@@ -2,8 +2,10 @@
 
 Each kind of export is declared once in `KINDS`: who may request (and read) it, whether it
 takes `as_of`, and the columns a CSV file has. The rows themselves come from the kind's
-writer (`services.export_kinds`), a page at a time. Kinds for the audit trail and evidence
-packs are to be declared the same way, open only to auditors and admins.
+writer (`services.export_kinds`), a page at a time. The audit trail (`audit`) and a
+model version's evidence pack (`evidence`), open only to auditors and admins, are archives
+instead (`zip`): the export directory the offline verifier checks
+(`services/export_packs.py`, docs/audit-evidence.md).
 
 An export's status is an operational record: its request is a unit of work (audited, with
 the internal `export.requested` event the exporter consumer takes), its progress after
@@ -18,11 +20,11 @@ import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.domain.models import Inbound, ListPage, Outbound
+from chalicelib.domain.models import Inbound, ListPage, ModelId, Outbound, WholeNumber
 from chalicelib.domain.reports import AS_OF_PATTERN
 from chalicelib.domain.roles import ALL_ROLES, Role
 
@@ -33,11 +35,14 @@ Column = tuple[str, Callable[[Row], Any]]
 class ExportKindName(StrEnum):
     INVENTORY = "inventory"
     FINDINGS = "findings"
+    AUDIT = "audit"
+    EVIDENCE = "evidence"
 
 
 class ExportFormat(StrEnum):
     CSV = "csv"
     JSONL = "jsonl"
+    ZIP = "zip"  # an archive of the audit export directory (kinds audit and evidence)
 
 
 class ExportStatus(StrEnum):
@@ -118,6 +123,15 @@ class ExportKind(NamedTuple):
     roles: frozenset[Role]
     columns: tuple[Column, ...]
     takes_as_of: bool = False
+    params: frozenset[str] = frozenset()  # the other body fields it takes
+    formats: frozenset[ExportFormat] = frozenset({ExportFormat.CSV, ExportFormat.JSONL})
+
+
+AUDIT_ROLES = frozenset({Role.AUDITOR, Role.ADMIN})
+RANGE_PARAMS = frozenset({"from_seq", "to_seq", "from", "to"})
+SUBJECT_PARAMS = frozenset({"model_id", "version_number"})
+PARAMS = RANGE_PARAMS | SUBJECT_PARAMS
+ARCHIVE = frozenset({ExportFormat.ZIP})
 
 
 KINDS: dict[ExportKindName, ExportKind] = {
@@ -133,6 +147,25 @@ KINDS: dict[ExportKindName, ExportKind] = {
         "Every finding of the tenant, open, resolved and accepted",
         ALL_ROLES,
         FINDING_COLUMNS,
+    ),
+    ExportKindName.AUDIT: ExportKind(
+        ExportKindName.AUDIT,
+        "The audit trail, whole or a range by sequence (from_seq, to_seq) or by time (from,"
+        " to), with the anchors that cover it: a zip the offline verifier checks",
+        AUDIT_ROLES,
+        (),
+        params=RANGE_PARAMS,
+        formats=ARCHIVE,
+    ),
+    ExportKindName.EVIDENCE: ExportKind(
+        ExportKindName.EVIDENCE,
+        "A model version's evidence pack (model_id, version_number): its records, approval"
+        " requests, deployments, findings and the audit events about them, as a zip the"
+        " offline verifier checks",
+        AUDIT_ROLES,
+        (),
+        params=SUBJECT_PARAMS,
+        formats=ARCHIVE,
     ),
 }
 
@@ -158,6 +191,14 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
+Seq = Annotated[int, Field(ge=1), WholeNumber]  # a sequence or version number
+
+
+class EmptyRangeError(Exception):
+    """An audit range holds no event of the chain (a time range before the first, …): the
+    export fails at once, as no retry would find one."""
+
+
 class ExportCreate(Inbound):
     model_config = ConfigDict(
         json_schema_extra={
@@ -165,6 +206,15 @@ class ExportCreate(Inbound):
                 {"kind": "inventory", "format": "csv"},
                 {"kind": "inventory", "format": "jsonl", "as_of": "2026-03-31"},
                 {"kind": "findings", "format": "csv"},
+                {"kind": "audit", "format": "zip"},
+                {"kind": "audit", "format": "zip", "from_seq": 1, "to_seq": 500},
+                {"kind": "audit", "format": "zip", "from": "2026-11-01", "to": "2026-11-30"},
+                {
+                    "kind": "evidence",
+                    "format": "zip",
+                    "model_id": "mdl_01JDQ4W9V3N8Y6Z5X2K7M1P0RS",
+                    "version_number": 1,
+                },
             ]
         }
     )
@@ -177,6 +227,45 @@ class ExportCreate(Inbound):
         " an impossible one (2026-02-30) is a 422",
         pattern=AS_OF_PATTERN,
     )
+    from_seq: Seq | None = Field(
+        default=None, description="For the audit trail: its first sequence number"
+    )
+    to_seq: Seq | None = Field(
+        default=None, description="For the audit trail: its last sequence number"
+    )
+    from_time: str | None = Field(
+        default=None,
+        alias="from",
+        description="For the audit trail: the events committed at or after this date (its"
+        " start, UTC) or RFC 3339 time",
+        pattern=AS_OF_PATTERN,
+    )
+    to_time: str | None = Field(
+        default=None,
+        alias="to",
+        description="For the audit trail: the events committed at or before this date (its"
+        " end, UTC) or RFC 3339 time",
+        pattern=AS_OF_PATTERN,
+    )
+    model_id: ModelId | None = Field(default=None, description="For an evidence pack")
+    version_number: Seq | None = Field(
+        default=None, description="For an evidence pack: the model's version"
+    )
+
+
+class ExportParams(Outbound):
+    """What an audit or evidence export was asked for (the range as resolved to moments)."""
+
+    model_config = ConfigDict(
+        validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
+
+    from_seq: int | None = None
+    to_seq: int | None = None
+    from_time: datetime | None = Field(default=None, alias="from")
+    to_time: datetime | None = Field(default=None, alias="to")
+    model_id: str | None = None
+    version_number: int | None = None
 
 
 class Export(Outbound):
@@ -184,6 +273,9 @@ class Export(Outbound):
     kind: ExportKindName
     format: ExportFormat
     as_of: datetime | None = None
+    params: ExportParams | None = Field(
+        default=None, description="For kinds audit and evidence: the range or the version"
+    )
     status: ExportStatus
     failure_reason: str | None = Field(default=None, description="Why it failed, when it did")
     row_count: int | None = Field(default=None, description="Rows in the file, once completed")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,23 +33,44 @@ COPIED = ("verify.py", "canonical.py")
 
 
 def write_export(
-    actor: Actor, directory: Path, *, carry: Iterable[int] | None = None
+    actor: Actor,
+    directory: Path,
+    *,
+    carry: Iterable[int] | None = None,
+    span: tuple[int, int] | None = None,
+    extra: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Write the tenant's chain into `directory` (created if need be); returns the manifest.
 
     Without `carry`, the whole chain from seq 1 to the head as it is now (kind `audit`).
     With `carry`, an evidence pack (kind `evidence`): those events whole, the others from
     the first of them to the anchor covering the last as links, so the pack is checked up
-    to a hash held under Object Lock without disclosing the events in between."""
+    to a hash held under Object Lock without disclosing the events in between. With
+    `span` (first, last), the events of that range whole and the links after it to the
+    covering anchor, in the pack's form (a range from seq 1 to the head is kind `audit`);
+    memory stays flat however long the range. `extra` names files already written into
+    `directory` that the manifest lists (with their SHA-256) beside the verifier's own."""
     store = for_actor(actor)
     head = store.audit.head()
     head_seq = int(head["seq"]) if head else 0
-    whole = None if carry is None else {int(s) for s in carry if 1 <= int(s) <= head_seq}
-    if whole is not None and not whole:
-        raise ValueError("an evidence pack carries at least one event of the chain")
-    first = 1 if whole is None else min(whole)
+    whole: Callable[[int], bool] | None = None
+    if span is not None:
+        low, high = max(1, span[0]), min(head_seq, span[1])
+        if low > high:
+            raise ValueError("a range of the chain holds at least one event")
+        if (low, high) != (1, head_seq):
+            whole = lambda seq: low <= seq <= high  # noqa: E731
+        first, last_whole = low, high
+    elif carry is not None:
+        carried = {int(s) for s in carry if 1 <= int(s) <= head_seq}
+        if not carried:
+            raise ValueError("an evidence pack carries at least one event of the chain")
+        whole = carried.__contains__
+        first, last_whole = min(carried), max(carried)
+    else:
+        first, last_whole = 1, head_seq
     anchors = _anchors(store, first)
-    last = head_seq if whole is None else _covered_to(max(whole), anchors)
+    last = head_seq if whole is None else _covered_to(last_whole, anchors)
     anchors = [a for a in anchors if a["seq"] <= last]
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / verify.EVENTS).open("w", encoding="utf-8", newline="\n") as out:
@@ -70,7 +91,7 @@ def write_export(
         "last_hash": last_hash,
         "events": count,
         "anchors": len(anchors),
-        "files": {name: _digest(directory / name) for name in verify.FILES},
+        "files": {name: _digest(directory / name) for name in (*verify.FILES, *extra)},
     }
     (directory / verify.MANIFEST).write_text(
         json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
@@ -84,7 +105,7 @@ def _covered_to(last_carried: int, anchors: list[dict[str, Any]]) -> int:
 
 
 def _write_events(
-    store: TenantStore, out: IO[str], first: int, last: int, whole: set[int] | None
+    store: TenantStore, out: IO[str], first: int, last: int, whole: Callable[[int], bool] | None
 ) -> tuple[str, str, int]:
     """Write records `first`..`last`; returns (prev_hash of the first, last hash, count)."""
     prev_hash, last_hash, count = GENESIS_HASH, GENESIS_HASH, 0
@@ -92,7 +113,7 @@ def _write_events(
         event = json.loads(item["body"])
         if count == 0:
             prev_hash = str(event["prev_hash"])
-        if whole is None or int(item["seq"]) in whole:
+        if whole is None or whole(int(item["seq"])):
             record = {**event, "hash": item["hash"]}
         else:
             record = {"seq": event["seq"], "prev_hash": event["prev_hash"], "hash": item["hash"]}

@@ -20,11 +20,16 @@ from chalicelib.config import settings
 from chalicelib.domain import events
 from chalicelib.domain.actors import Actor
 from chalicelib.domain.exports import (
+    ARCHIVE,
     KINDS,
+    PARAMS,
+    SUBJECT_PARAMS,
+    EmptyRangeError,
     Export,
     ExportCreate,
     ExportFormat,
     ExportKind,
+    ExportParams,
     ExportStatus,
     encoded,
 )
@@ -40,7 +45,11 @@ from chalicelib.store.unit import UnitOfWork
 from chalicelib.store.writer import iso, now
 
 Item = dict[str, Any]
-MEDIA_TYPES = {ExportFormat.CSV: "text/csv; charset=utf-8", ExportFormat.JSONL: "application/jsonl"}
+MEDIA_TYPES = {
+    ExportFormat.CSV: "text/csv; charset=utf-8",
+    ExportFormat.JSONL: "application/jsonl",
+    ExportFormat.ZIP: "application/zip",
+}
 
 
 class ExportBusyError(Exception):
@@ -60,14 +69,20 @@ def request(actor: Actor, body: ExportCreate, claim: Claim | None = None) -> Exp
     if body.as_of is not None and not kind.takes_as_of:
         message = f"a {kind.name} export takes no as_of"
         raise DomainRuleError(message, errors=[FieldError("body.as_of", message)])
+    if body.format not in kind.formats:
+        shown = ", ".join(sorted(kind.formats))
+        message = f"a {kind.name} export is written as {shown}"
+        raise DomainRuleError(message, errors=[FieldError("body.format", message)])
     as_of = _moment(body.as_of) if body.as_of else None
     store = for_actor(actor)
+    params = _params(store, kind, body)
     at = timestamp()
     export = Export(
         id=new_id("export"),
         kind=kind.name,
         format=body.format,
         as_of=as_of,
+        params=params,
         status=ExportStatus.QUEUED,
         requested_by=str(actor.principal_id),
         created_at=datetime.fromisoformat(at),
@@ -81,14 +96,68 @@ def request(actor: Actor, body: ExportCreate, claim: Claim | None = None) -> Exp
     return export
 
 
-def _moment(text: str) -> datetime:
-    """The moment a well-formed `as_of` names; 422 for one no calendar has (2026-02-30)."""
+def _moment(text: str, field: str = "as_of", start: bool = False) -> datetime:
+    """The moment a well-formed `as_of` (or range bound) names: a date is the end of that
+    day (its start with `start`); 422 for one no calendar has (2026-02-30)."""
     try:
-        return as_of_moment(text)
+        moment = as_of_moment(text)
     except ValueError as exc:
         raise DomainRuleError(
-            f"as_of {AS_OF_HINT}", errors=[FieldError("body.as_of", AS_OF_HINT)]
+            f"{field} {AS_OF_HINT}", errors=[FieldError(f"body.{field}", AS_OF_HINT)]
         ) from exc
+    if start and "T" not in text:
+        return datetime.fromisoformat(f"{text}T00:00:00+00:00")
+    return moment
+
+
+def _params(store: TenantStore, kind: ExportKind, body: ExportCreate) -> ExportParams | None:
+    """The audit range or the evidence pack's version, checked (422 naming the field; 404
+    for a version that is not the tenant's); None for the kinds that take neither."""
+    given = {
+        "from_seq": body.from_seq,
+        "to_seq": body.to_seq,
+        "from": body.from_time,
+        "to": body.to_time,
+        "model_id": body.model_id,
+        "version_number": body.version_number,
+    }
+    for name in sorted(PARAMS - kind.params):
+        if given[name] is not None:
+            _refuse(name, f"a {kind.name} export takes no {name}")
+    if not kind.params:
+        return None
+    if kind.params == SUBJECT_PARAMS:
+        return _version(store, body)
+    if (body.from_seq or body.to_seq) and (body.from_time or body.to_time):
+        _refuse("from", "a range is by sequence (from_seq, to_seq) or by time (from, to)")
+    head = store.audit.head()
+    head_seq = int(head["seq"]) if head else 0
+    if body.from_seq and body.to_seq and body.from_seq > body.to_seq:
+        _refuse("to_seq", f"to_seq {body.to_seq} is before from_seq {body.from_seq}")
+    for name, seq in (("from_seq", body.from_seq), ("to_seq", body.to_seq)):
+        if seq and seq > head_seq:
+            _refuse(name, f"{name} {seq} is past the chain's head, seq {head_seq}")
+    start = _moment(body.from_time, "from", start=True) if body.from_time else None
+    end = _moment(body.to_time, "to") if body.to_time else None
+    if start and end and start > end:
+        _refuse("to", "to is before from")
+    return ExportParams.model_validate(
+        {"from_seq": body.from_seq, "to_seq": body.to_seq, "from": start, "to": end}
+    )
+
+
+def _version(store: TenantStore, body: ExportCreate) -> ExportParams:
+    for name in ("model_id", "version_number"):
+        if getattr(body, name) is None:
+            _refuse(name, f"an evidence pack needs {name}")
+    assert body.model_id is not None and body.version_number is not None
+    if store.inventory.get_version(body.model_id, body.version_number) is None:
+        raise NotFoundError(f"no version {body.version_number} of model {body.model_id}")
+    return ExportParams(model_id=body.model_id, version_number=body.version_number)
+
+
+def _refuse(name: str, message: str) -> None:
+    raise DomainRuleError(message, errors=[FieldError(f"body.{name}", message)])
 
 
 def _stored(record: Item) -> Item:
@@ -109,7 +178,25 @@ def get(actor: Actor, export_id: str) -> Export:
     kind = KINDS.get(item["kind"])
     if kind is None or not _may(actor, kind):
         raise ForbiddenError(f"a {item['kind']} export is not yours to read")
-    return _view(store, item)
+    shown = _view(store, item)
+    if shown.download_url and kind.formats == ARCHIVE:
+        _record_read(actor, store, shown)
+    return shown
+
+
+def _record_read(actor: Actor, store: TenantStore, export: Export) -> None:
+    """Append `audit.exported_read` before handing out the URL of an audit or evidence
+    archive (one TransactWriteItems): who took a copy of the trail is itself in it."""
+    read = {
+        "kind": str(export.kind),
+        "sha256": export.sha256,
+        "byte_size": export.byte_size,
+        "download_expires_at": iso(export.download_expires_at)
+        if export.download_expires_at
+        else None,
+    }
+    unit = UnitOfWork().record("audit.exported_read", "export", export.id, after=read)
+    store.commit(actor, unit)
 
 
 def list_exports(
@@ -127,12 +214,13 @@ def list_exports(
     items, next_cursor = store.page(
         fetch, query="exports", limit=limit, cursor_text=cursor_text, filtered=filtered
     )
-    return [_view(store, i) for i in items], next_cursor
+    # An audit or evidence archive's URL is handed out by its own (audited) read only.
+    return [_view(store, i, KINDS[i["kind"]].formats != ARCHIVE) for i in items], next_cursor
 
 
-def _view(store: TenantStore, item: Item) -> Export:
+def _view(store: TenantStore, item: Item, sign: bool = True) -> Export:
     export = to_model(Export, item)
-    if export.status is not ExportStatus.COMPLETED or not item.get("object_key"):
+    if not sign or export.status is not ExportStatus.COMPLETED or not item.get("object_key"):
         return export
     seconds = settings().exports.download_seconds
     filename = f"{export.kind}-{export.id}.{export.format}"
@@ -164,8 +252,12 @@ def run(actor: Actor, message: Message, max_receives: int) -> str:
         if fresh.get("run_id") != run_id:
             raise ExportBusyError(f"export {requested.id} is being written by another run")
     export = to_model(Export, item)
+    archive = KINDS[export.kind].formats == ARCHIVE
     try:
-        written = _write(store, export)
+        written = _write_pack(actor, store, export) if archive else _write(store, export)
+    except EmptyRangeError as exc:  # no retry finds what the chain does not hold
+        store.exports.fail(export.id, run_id, timestamp(), f"{exc}; request another range")
+        return "failed"
     except Exception as exc:
         if message.receive_count < max_receives:
             store.exports.release(export.id, run_id)
@@ -198,3 +290,11 @@ def _write(store: TenantStore, export: Export) -> Item:
         "sha256": done.sha256,
         "object_key": key,
     }
+
+
+def _write_pack(actor: Actor, store: TenantStore, export: Export) -> Item:
+    """An audit or evidence export: the verifier's directory, zipped, streamed up."""
+    from chalicelib.services import export_packs
+
+    key = store.export_files.key(export.id, str(export.format))
+    return export_packs.write(actor, store, export, key)

@@ -167,10 +167,14 @@ ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant("table", "Main", TABLE_READ + TABLE_WRITE),
         Grant("bucket", "Artifacts", ("s3:ListBucketVersions",)),
     ),
-    # Claims a requested export, reads what its kind needs, streams the file, records it.
+    # Claims a requested export, reads what its kind needs, streams the file, records it;
+    # an audit or evidence export reads the tenant's anchors back from their locked
+    # versions (read and list only: no delete, no retention, no lock change).
     "run_export": (
         Grant("table", "Main", TABLE_READ + TABLE_WRITE),
         Grant("objects", "Exports", EXPORT_WRITE, TENANT_OBJECTS),
+        Grant("objects", "Anchors", ANCHOR_READ, TENANT_OBJECTS),
+        Grant("bucket", "Anchors", ANCHOR_LIST),
     ),
     "sweep_webhook_deliveries": (
         Grant("table", "Main", TABLE_READ),

@@ -9,7 +9,8 @@ Lambda would, while moto's Step Functions executes the approval workflow. The fi
 request is approved by its approver; the second is rejected, its SendTaskSuccess lost on
 the way, so the callback reconciler has one to answer when the schedules fire. Stages wait
 the policy's default week, so none escalates while fault cases replay what was captured.
-An auditor requests an inventory export, which the exporter consumer writes.
+An auditor requests an inventory export and an audit export (the chain zipped with its
+anchors read back), which the exporter consumer writes.
 
 An entry point this does not reach gets no input, and the fault tests' coverage test
 names it: reaching it means adding what triggers it here.
@@ -171,14 +172,18 @@ class Scenario:
         )
 
     def _export_written(self) -> None:
-        """An inventory export, requested through the API and written by the exporter,
-        which the fan-out hands `export.requested`."""
+        """An inventory export and an audit export, requested through the API and written
+        by the exporter, which the fan-out hands `export.requested`."""
         auditor = self.tenant.keys["auditor"]
-        body = {"kind": "inventory", "format": "csv"}
-        requested = self.api.post("/v1/exports", auditor, body)
-        assert requested.status == 202, requested.json
-        location = f"/v1/exports/{requested.json['id']}"
-        until(lambda: self.api.get(location, auditor).json["status"] == "completed", self._pump)
+        for body in ({"kind": "inventory", "format": "csv"}, {"kind": "audit", "format": "zip"}):
+            requested = self.api.post("/v1/exports", auditor, body)
+            assert requested.status == 202, requested.json
+            location = f"/v1/exports/{requested.json['id']}"
+
+            def completed(at: str = location) -> bool:
+                return bool(self.api.get(at, auditor).json["status"] == "completed")
+
+            until(completed, self._pump)
 
     def _decide(self, request_id: str, outcome: str) -> None:
         body = {"outcome": outcome, "comment": "scenario"}

@@ -262,3 +262,24 @@ def test_the_anchors_bucket_is_locked_in_compliance_mode_and_versioned(
         "Mode": "COMPLIANCE",
         "Days": 183,
     }
+
+
+def test_only_the_exporter_reads_anchors_back_and_only_reads_and_lists_them(
+    synthesized: Synthesized,
+) -> None:
+    # An audit or evidence export carries the anchors read back from their locked versions.
+    readers = {
+        function
+        for function in synthesized.stack.wiring.roles
+        if any(
+            a in ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucketVersions")
+            for s in _anchor_statements(synthesized, function)
+            for a in as_list(s["Action"])
+        )
+    }
+    assert readers == {"run_export"}
+    found = {frozenset(as_list(s["Action"])) for s in _anchor_statements(synthesized, "run_export")}
+    assert found == {
+        frozenset({"s3:GetObject", "s3:GetObjectVersion"}),
+        frozenset({"s3:ListBucket", "s3:ListBucketVersions"}),
+    }
