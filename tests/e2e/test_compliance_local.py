@@ -37,7 +37,11 @@ def approved(stack: LocalStack) -> tuple[dict[str, Any], str]:
     assert submitted.status_code == 201, submitted.text
     request = f"/v1/approval-requests/{submitted.json()['id']}"
     for index, stage in enumerate(submitted.json()["stages"]):
-        eventually(lambda i=index: read(stack, request)["stages"][i]["status"] == "open")
+
+        def opened(i: int = index) -> bool:
+            return bool(read(stack, request)["stages"][i]["status"] == "open")
+
+        eventually(opened)
         for n in range(stage["quorum"]):
             key = stack.key(stage["role"], n)
             decided = call(stack, "POST", f"{request}/decisions", key, {"outcome": "approve"})
