@@ -105,6 +105,7 @@ def get_finding(req: ApiRequest, finding_id: str) -> Reply:
     response=SHAPES + "Finding",
     status=201,
     idempotent=True,
+    errors=(404,),  # the model or version the body names is not the tenant's
 )
 def raise_finding(req: ApiRequest) -> Reply:
     from chalicelib.services import findings

@@ -129,7 +129,13 @@ class FindingCreate(Inbound):
                     "severity": "high",
                     "title": "Population drift not analysed",
                     "detail": "The validation report omits the 2026 applicant population.",
-                }
+                },
+                {
+                    "model_id": "mdl_01JDQ4W9V3N8Y6Z5X2K7M1P0RS",
+                    "version_number": 1,
+                    "severity": "critical",
+                    "title": "Fairness across age bands not tested",
+                },
             ]
         }
     )
@@ -149,7 +155,8 @@ class FindingAcceptance(Inbound):
                 {
                     "reason": "Compensating control: monthly manual review until retraining.",
                     "expires_at": "2027-06-30T00:00:00Z",
-                }
+                },
+                {"reason": "Accepted until the Q3 retrain", "expires_at": "2027-03-31T00:00:00Z"},
             ]
         }
     )

@@ -124,14 +124,23 @@ EXAMPLE_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
 # recent, within the retention and not ahead: `recent` sets them to a minute ago, since an
 # example's fixed time falls out of the retention one day.
 OBSERVED_FIELDS = ("observed_at",)
+# Fields holding when something lapses (a risk acceptance's `expires_at`) must be ahead, and
+# not too far: `recent` sets them to a month ahead.
+AHEAD_FIELDS = ("expires_at",)
+VERSION_PATH = "/v1/models/{model_id}/versions/{number}"
 
 
 def recent(value: Any) -> Any:
     """`value` with every field of OBSERVED_FIELDS, at any depth, a minute ago."""
     if isinstance(value, dict):
         moment = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+        ahead = (datetime.now(UTC) + timedelta(days=30)).isoformat()
         return {
-            k: moment if k in OBSERVED_FIELDS and isinstance(v, str) else recent(v)
+            k: moment
+            if k in OBSERVED_FIELDS and isinstance(v, str)
+            else ahead
+            if k in AHEAD_FIELDS and isinstance(v, str)
+            else recent(v)
             for k, v in value.items()
         }
     if isinstance(value, list):
@@ -422,7 +431,14 @@ class Exerciser:
     def fill_ids(self, value: Any) -> Any:
         """`value` with every id in it (`prn_…`) replaced by a fresh object of that kind."""
         if isinstance(value, dict):
-            return {k: self.fill_ids(v) for k, v in value.items()}
+            filled = {k: self.fill_ids(v) for k, v in value.items()}
+            model_id, number = filled.get("model_id"), filled.get("version_number")
+            fresh = isinstance(model_id, str) and model_id != value.get("model_id")
+            if fresh and isinstance(number, int) and not isinstance(number, bool):
+                # a version of the fresh model (a finding on version 1 of it, say)
+                made = self.make(VERSION_PATH, "number", {"model_id": str(model_id)})
+                filled["version_number"] = int(made)
+            return filled
         if isinstance(value, list):
             return [self.fill_ids(v) for v in value]
         if isinstance(value, str) and (match := _ID.match(value)):
