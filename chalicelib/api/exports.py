@@ -30,7 +30,7 @@ def _queued(export: Export) -> Reply:
     response=SHAPES + "Export",
     status=202,
     idempotent=True,
-    errors=(422,),
+    errors=(404, 422),  # 404: an evidence pack of a version the tenant does not have
 )
 def create_export(req: ApiRequest) -> Reply:
     from chalicelib.services import exports

@@ -28,6 +28,7 @@ left out, and why (each also marked where it is configured below):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -44,7 +45,16 @@ from schemathesis.config import OperationConfig
 from chalicelib.api.openapi import document
 from infra.local import free_port
 from tests.harness.clients import HttpApi
-from tests.harness.exercise import ANONYMOUS, PLATFORM, Exerciser, operations, recent, role_for
+from tests.harness.exercise import (
+    ANONYMOUS,
+    PLATFORM,
+    ExerciseFailed,
+    Exerciser,
+    UnsupportedOperation,
+    operations,
+    recent,
+    role_for,
+)
 from tests.harness.stack import LocalStack, start
 from tests.harness.world import Tenant
 
@@ -120,7 +130,12 @@ for _extra, _names in sorted(_by_statuses.items()):
             }
         )
     )
-ROLES = {name: role_for(op) for name, op in OPERATIONS.items()}
+# The role each operation is fuzzed as: the first the route admits, except where the route
+# admits every role but the service narrows by the body. An export of any kind (audit and
+# evidence ones included) is the auditor's to request, so generated bodies of every kind,
+# and every example, can succeed.
+ROLE_OVERRIDES = {"create_export": "auditor"}
+ROLES = {name: ROLE_OVERRIDES.get(name, role_for(op)) for name, op in OPERATIONS.items()}
 TURNS: dict[str, int] = {}
 ANSWERED: dict[str, set[int]] = {}  # operation -> statuses seen, stateless and stateful
 
@@ -241,12 +256,20 @@ def test_following_the_documents_links_keeps_every_answer_conformant(
     )
 
 
-def test_every_operation_was_reached_and_succeeded_at_least_once() -> None:
+def test_every_operation_was_reached_and_succeeded_at_least_once(exerciser: Exerciser) -> None:
     """Every check tolerates 401, 403 and 404: a run whose keys were wrong, or whose ids
-    never existed, would pass them all. This one would not."""
-    labels = [f"{op.method} {op.path}" for op in OPERATIONS.values()]
+    never existed, would pass them all. This one would not.
+
+    An operation the drawn cases happened never to get a 2xx from (an open stage the
+    drawn approver may decide, a merge patch the team may make: which cases are drawn is
+    chance) is sent once more as the harness builds it, on the same live server: it must
+    succeed then."""
+    labels = {f"{op.method} {op.path}": op for op in OPERATIONS.values()}
     missing = [label for label in labels if label not in ANSWERED]
     assert not missing, f"never fuzzed (did the parametrized test run?): {missing}"
+    for label in [label for label in labels if not any(s < 300 for s in ANSWERED[label])]:
+        with contextlib.suppress(ExerciseFailed, UnsupportedOperation):
+            ANSWERED[label].add(exerciser.run(labels[label]).status)
     never = [label for label in labels if not any(s < 300 for s in ANSWERED[label])]
     assert not never, f"no 2xx answer at all for {never}: {ANSWERED}"
 
