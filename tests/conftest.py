@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 # moto before anything that builds a boto3 client (or module-level clients escape the mock).
@@ -19,6 +20,7 @@ from tests.harness import world
 from tests.harness.clients import Answer as Answer
 from tests.harness.clients import Api
 from tests.harness.faults import Faults
+from tests.harness.moto_state import Calls, Checkpoints, MotoState
 from tests.harness.world import Tenant
 
 os.environ.update(
@@ -92,16 +94,39 @@ def atomic_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(BotocoreStubber, "process_request", serialized)
 
 
+# (prefix, config) -> what provisioning returned and moto's state right after it, once per
+# test process: later tests start from a copy (tests/harness/moto_state.py).
+PROVISIONED: dict[tuple[str, str], tuple[dict[str, str], MotoState]] = {}
+# The fixtures' tenants, made once per process from a fresh provisioning, then replayed.
+CHECKPOINTS = Checkpoints()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def aws_calls_counted() -> Iterator[None]:
+    """Checkpoints replay a step only if nothing but the steps before it called AWS."""
+    stop = Calls.counting()
+    yield
+    stop()
+
+
 @contextmanager
 def provisioned(
     monkeypatch: pytest.MonkeyPatch, prefix: str = "test", config: dict[str, Any] | None = None
 ) -> Iterator[dict[str, str]]:
-    """moto (with `config`) and every resource of infra/resources.py; the app's env vars."""
+    """moto (with `config`) and every resource of infra/resources.py; the app's env vars.
+    The first test of a process provisions them; the others get a copy of the result."""
     from chalicelib import bootstrap
     from infra.provision import provision
 
     with mock_aws(config=cast(Any, config)) if config else mock_aws():
-        env = provision(boto3.session.Session(), prefix, PLATFORM_KEY)
+        key = (prefix, json.dumps(config, sort_keys=True))
+        if key in PROVISIONED:
+            env, state = PROVISIONED[key]
+            state.restore()
+        else:
+            env = provision(boto3.session.Session(), prefix, PLATFORM_KEY)
+            PROVISIONED[key] = env, MotoState.capture()
+        CHECKPOINTS.provisioned(key)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         bootstrap.reset()
@@ -148,19 +173,23 @@ JUDGES = world.JUDGES
 
 @pytest.fixture
 def tenant(api: Api) -> Tenant:
-    return make_tenant(api, "Acme")
+    """Acme, made through the API (or, after the first test of a process, a copy of what
+    that left in moto: tests/harness/moto_state.py)."""
+    return CHECKPOINTS.step(("tenant", "Acme"), lambda: make_tenant(api, "Acme"))
 
 
 @pytest.fixture
 def judges(api: Api, tenant: Tenant) -> Tenant:
     """`tenant`, its validators and approvers holding keys of their own (one rotation
     each), as they must to classify a model, decide an approval stage or accept risk."""
-    return own_keys(api, tenant, *JUDGES)
+    rotated = CHECKPOINTS.step(("judges", tenant.id), lambda: own_keys(api, tenant, *JUDGES))
+    vars(tenant).update(vars(rotated))  # the `tenant` of the same test holds them too
+    return tenant
 
 
 @pytest.fixture
 def other_tenant(api: Api) -> Tenant:
-    return make_tenant(api, "Globex")
+    return CHECKPOINTS.step(("tenant", "Globex"), lambda: make_tenant(api, "Globex"))
 
 
 def new_model(api: Api, tenant: Tenant, **fields: Any) -> dict[str, Any]:
