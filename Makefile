@@ -7,7 +7,7 @@ CDK_STAMP := $(VENV)/.installed-cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: run test test-fast test-faults lint bench fuzz setup setup-cdk clean
+.PHONY: run test test-suite test-fuzz test-fast test-faults lint bench fuzz setup setup-cdk clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
@@ -31,9 +31,17 @@ setup-cdk: $(CDK_STAMP)
 run: $(STAMP)
 	$(BIN)/python -m infra.local
 
-# tests/fuzz runs in a process of its own: schemathesis's tests do not run under xdist.
+# tests/fuzz runs in a process of its own (schemathesis's tests do not run under xdist),
+# beside the suite's two workers: the fuzzer keeps one core about busy, the suite leaves
+# some of two idle. --output-sync prints each one's output whole, when it ends.
 test: $(CDK_STAMP)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-suite test-fuzz
+
+test-suite: $(CDK_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --ignore=tests/fuzz
+
+# (on $(CDK_STAMP) too, so that `make -j2 test-suite test-fuzz` never runs two pips at once)
+test-fuzz: $(CDK_STAMP)
 	$(BIN)/python -m pytest tests/fuzz
 
 test-fast: $(STAMP)

@@ -438,11 +438,14 @@ def _deployments(store: TenantStore, upserter: Upserter, policy: Policy, now: da
     for page in pages(lambda size, start: store.deployments.open_page("production", size, start)):
         upserter.counts.deployments += len(page)
         pairs = list(dict.fromkeys((str(d["model_id"]), int(d["version_number"])) for d in page))
-        keys = [store.keys.version(m, n) for m, n in pairs]
-        keys += [store.keys.model(m) for m in dict.fromkeys(m for m, _ in pairs)]
-        found = [item for item in _get_all(store, keys) if item]
-        versions = {(str(i["model_id"]), int(i["number"])): i for i in found if "number" in i}
-        models = {str(i["id"]): i for i in found if "number" not in i}
+        model_ids = list(dict.fromkeys(m for m, _ in pairs))
+        # One batched read of both kinds; its answers come in the order of the keys.
+        found = _get_all(
+            store,
+            [store.keys.version(m, n) for m, n in pairs] + [store.keys.model(m) for m in model_ids],
+        )
+        versions = {p: item for p, item in zip(pairs, found[: len(pairs)], strict=True) if item}
+        models = {m: item for m, item in zip(model_ids, found[len(pairs) :], strict=True) if item}
         summaries = store.metrics.latest_many(pairs)
         for deployment in page:
             pair = (str(deployment["model_id"]), int(deployment["version_number"]))

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_deployments_local import call, eventually, read
+from tests.harness.over_http import approved_version, call, eventually, read
 from tests.harness.stack import LocalStack, start
 
 PLATFORM_KEY = "cusp_e2e-compliance-key-0123456789"
@@ -23,33 +23,6 @@ def stack() -> Any:
     running.stop()
 
 
-def approved(stack: LocalStack) -> tuple[dict[str, Any], str]:
-    developer = stack.key("developer")
-    body = {"name": "E2E scanned", "purpose": "p", "risk_tier": 3}
-    model = call(stack, "POST", "/v1/models", developer, body).json()
-    version = f"/v1/models/{model['id']}/versions/1"
-    card = {"intended_use": "e2e", "metrics": "AUC 0.8"}
-    made = call(
-        stack, "POST", f"/v1/models/{model['id']}/versions", developer, {"model_card": card}
-    )
-    assert made.status_code == 201, made.text
-    submitted = call(stack, "POST", f"{version}/approval-requests", developer, {})
-    assert submitted.status_code == 201, submitted.text
-    request = f"/v1/approval-requests/{submitted.json()['id']}"
-    for index, stage in enumerate(submitted.json()["stages"]):
-
-        def opened(i: int = index) -> bool:
-            return bool(read(stack, request)["stages"][i]["status"] == "open")
-
-        eventually(opened)
-        for n in range(stage["quorum"]):
-            key = stack.key(stage["role"], n)
-            decided = call(stack, "POST", f"{request}/decisions", key, {"outcome": "approve"})
-            assert decided.status_code == 201, decided.text
-    eventually(lambda: read(stack, version)["status"] == "approved")
-    return model, version
-
-
 def scan(stack: LocalStack) -> dict[str, Any]:
     asked = call(stack, "POST", "/v1/compliance-scans", stack.key("validator"))
     assert asked.status_code == 202, asked.text
@@ -60,7 +33,7 @@ def scan(stack: LocalStack) -> dict[str, Any]:
 def test_a_finding_blocks_production_until_accepted_and_a_scan_finds_stale_metrics(
     stack: LocalStack,
 ) -> None:
-    model, version = approved(stack)
+    model, version = approved_version(stack, "E2E scanned")
     production = {"environment": "production", "target": "sagemaker:endpoint/e2e-scan"}
     # GIVEN a validator's high finding on the version
     body = {"model_id": model["id"], "version_number": 1, "severity": "high", "title": "E2E"}

@@ -4,13 +4,11 @@ ends, and the version is retired."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
-import requests
 
+from tests.harness.over_http import approved_version, call, read
 from tests.harness.stack import LocalStack, start
 
 PLATFORM_KEY = "cusp_e2e-deploy-key-0123456789"
@@ -24,62 +22,10 @@ def stack() -> Iterator[LocalStack]:
     running.stop()
 
 
-def call(stack: LocalStack, method: str, path: str, key: str, body: Any = None) -> Any:
-    return requests.request(
-        method,
-        stack.base_url + path,
-        json=body,
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=10,
-    )
-
-
-def read(stack: LocalStack, path: str) -> Any:
-    answer = call(stack, "GET", path, stack.key("auditor"))
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
-def eventually(condition: Callable[[], Any], seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"not reached within {seconds} s")
-
-
 def test_an_approved_version_runs_in_production_then_is_retired(stack: LocalStack) -> None:
     developer = stack.key("developer")
     # GIVEN a version approved through every stage its policy gives it
-    body = {"name": "E2E deploy", "purpose": "p", "risk_tier": 3}
-    model = call(stack, "POST", "/v1/models", developer, body).json()
-    version = f"/v1/models/{model['id']}/versions/1"
-    card = {"intended_use": "e2e", "metrics": "AUC 0.8"}
-    made = call(
-        stack, "POST", f"/v1/models/{model['id']}/versions", developer, {"model_card": card}
-    )
-    assert made.status_code == 201, made.text
-    submitted = call(stack, "POST", f"{version}/approval-requests", developer, {})
-    assert submitted.status_code == 201, submitted.text
-    request = f"/v1/approval-requests/{submitted.json()['id']}"
-
-    def opened(index: int) -> Callable[[], bool]:
-        return lambda: read(stack, request)["stages"][index]["status"] == "open"
-
-    for index, stage in enumerate(submitted.json()["stages"]):
-        eventually(opened(index))
-        for n in range(stage["quorum"]):
-            decided = call(
-                stack,
-                "POST",
-                f"{request}/decisions",
-                stack.key(stage["role"], n),
-                {"outcome": "approve"},
-            )
-            assert decided.status_code == 201, decided.text
-    eventually(lambda: read(stack, version)["status"] == "approved")
+    model, version = approved_version(stack, "E2E deploy")
     assert read(stack, f"/v1/models/{model['id']}")["status"] == "approved"
     # WHEN the monitor records it in production
     production = {"environment": "production", "target": "sagemaker:endpoint/e2e"}

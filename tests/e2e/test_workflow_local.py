@@ -5,13 +5,13 @@ consumers; everything is done over HTTP, as a user of `make run` does it."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
+from tests.harness.over_http import eventually
 from tests.harness.stack import LocalStack, start
 
 PLATFORM_KEY = "cusp_e2e-workflow-key-0123456789"
@@ -51,15 +51,6 @@ def actions(stack: LocalStack) -> list[str]:
             return found
         path = f"/v1/audit-events?limit=100&from_seq=1&cursor={page['next_cursor']}"
     raise AssertionError("the trail did not end in 50 pages")
-
-
-def eventually(condition: Callable[[], bool], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"not reached within {seconds} s")
 
 
 def test_a_version_is_approved_through_the_stacks_own_state_machine(stack: LocalStack) -> None:

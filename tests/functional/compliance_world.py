@@ -8,30 +8,17 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
 from tests.conftest import Api, Tenant, confirm_tier, new_model
+from tests.harness.machinery import FakeClock, drain
 from tests.harness.uploads import artifact_body, put
 
 CARD = {"intended_use": "Retail credit decisions", "metrics": "AUC 0.81 on the 2025 holdout"}
 WORKFLOW = "apply_workflow_message"
-
-
-class FakeClock:
-    """A clock that stands still until moved."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 class Compliance:
@@ -135,11 +122,8 @@ class Compliance:
 
     # --- acting ------------------------------------------------------------------------
 
-    def drain(self, passes: int = 200) -> None:
-        for _ in range(passes):
-            if not self.dispatcher.pump_all():
-                return
-        raise AssertionError("the dispatcher kept finding work")
+    def drain(self) -> None:
+        drain(self.dispatcher)
 
     def scan(self, role: str = "validator") -> dict[str, Any]:
         """Ask for a scan over the API, let the relay, fan-out and consumer run it, and

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from chalicelib.domain.actors import Actor, SystemPart
 from chalicelib.domain.policy import DEFAULT_BODY
 from tests.conftest import Api, Tenant, new_model
+from tests.harness.machinery import drain
 from tests.harness.tap import EventTap
 
 
@@ -24,11 +25,7 @@ def anchor_all(aws: dict[str, str]) -> None:
     from infra.dispatch import Dispatcher
 
     anchor_audit_chains(Actor.of_system(SystemPart.SCHEDULER, "test-run"))
-    dispatcher = Dispatcher(app, boto3.session.Session(), aws)
-    for _ in range(50):  # one message per tenant, one message per run
-        if not dispatcher.pump_all():
-            return
-    raise AssertionError("the queues did not drain")
+    drain(Dispatcher(app, boto3.session.Session(), aws), passes=50)
 
 
 def anchors(api: Api, tenant: Tenant, key: str = "auditor") -> list[dict[str, Any]]:

@@ -6,28 +6,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
 from tests.conftest import Api, Tenant
+from tests.harness.machinery import FakeClock, drain
 
 SWEEPER = "sweep_webhook_deliveries"
-
-
-class FakeClock:
-    """A clock that stands still until moved."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 class Hooks:
@@ -48,15 +35,9 @@ class Hooks:
         assert answer.status == 201, answer.json
         return answer.json
 
-    def drain(self, passes: int = 300) -> int:
+    def drain(self) -> int:
         """Pump the relay and every queue until nothing moves; returns what was handed on."""
-        moved = 0
-        for _ in range(passes):
-            step = self.dispatcher.pump_all()
-            if not step:
-                return moved
-            moved += step
-        raise AssertionError("the dispatcher kept finding work")
+        return drain(self.dispatcher)
 
     def sweep(self) -> dict[str, int]:
         """Run the sweeper once, at the clock's time, then deliver what it queued."""
