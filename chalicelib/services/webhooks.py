@@ -24,7 +24,6 @@ from chalicelib.domain.signatures import new_secret
 from chalicelib.domain.webhooks import (
     ALL,
     DELIVERY_RETENTION,
-    OPEN_STATUSES,
     WEBHOOK_NOT_NULL,
     Delivery,
     DeliveryStatus,
@@ -349,8 +348,3 @@ def redeliver(actor: Actor, webhook_id: str, delivery_id: str) -> Delivery:
     )
     store.commit(actor, unit)
     return to_model(Delivery, again)
-
-
-def is_open(item: dict[str, Any]) -> bool:
-    """Whether a delivery has an attempt to come."""
-    return item.get("status") in OPEN_STATUSES

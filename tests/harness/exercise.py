@@ -17,7 +17,8 @@ operations come from `chalicelib.api.http.REGISTRY`, and for each one
   workflow); in process, where moto does not execute state machines, a fake of the
   workflow plays its part (`tests.harness.fake_workflow`);
 - an operation that needs its objects in a state of their own (reopening takes a rejected
-  version) gets them there first (`PRECONDITIONS`);
+  version) gets them there first (`PRECONDITIONS`), and one whose caller depends on their
+  state (a decision: the open stage's role) calls as that role (`CALLERS`);
 - the body is the request model's first OpenAPI example, with every id in it
   (`prn_…`) replaced by a fresh object of that kind, made the same way, and every time of
   a measurement (`observed_at`) a minute ago (`recent`);
@@ -274,6 +275,25 @@ PRECONDITIONS: dict[tuple[str, str], Callable[[Exerciser, dict[str, str]], None]
 }
 
 
+def _open_stage_decider(ex: Exerciser, values: dict[str, str], role: str) -> str:
+    """A decision is the open stage's role's to make: which role decides first is the
+    tenant's policy (a policy whose first stage is the approvers' is as valid as one
+    whose first is the validators')."""
+    location = f"/v1/approval-requests/{values['request_id']}"
+    request = ex.api.get(location, ex.key("auditor"))
+    if request.status != 200:
+        raise ExerciseFailed(f"reading {location}: {request.status} {request.json}")
+    stages = [stage for stage in request.json["stages"] if stage.get("status") == "open"]
+    return str(stages[0]["role"]) if stages else role
+
+
+# Operations whose caller depends on the state of the objects made for them (after they
+# are made): the role to call as, given the one the route admits first.
+CALLERS: dict[tuple[str, str], Callable[[Exerciser, dict[str, str], str], str]] = {
+    ("POST", "/v1/approval-requests/{request_id}/decisions"): _open_stage_decider,
+}
+
+
 class Exerciser:
     """Builds and sends accepted requests for every operation, within one tenant."""
 
@@ -347,6 +367,9 @@ class Exerciser:
         precondition = PRECONDITIONS.get((op.method, op.path))
         if precondition is not None:
             precondition(self, values)
+        caller = CALLERS.get((op.method, op.path))
+        if caller is not None:
+            role = caller(self, values, role)
         path = re.sub(r"{(\w+)}", lambda m: values[m.group(1)], op.path)
         body = self.fill_ids(example_of(op)) if op.request is not None else None
         headers: dict[str, str] = {}
