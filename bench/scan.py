@@ -1,8 +1,9 @@
 """A compliance scan of one tenant holding 1,000 and then 5,000 models: its AWS calls and the
 peak memory of the scan itself.
 
-Under in-process moto (every resource of infra/resources.py), a tenant per size is seeded
-beside two small ones: each model with an owner, an approved version 1 (its model card,
+Against moto in a process of its own (make run's server, its patches installed; every
+resource of infra/resources.py provisioned), a tenant per size is seeded beside two small
+ones: each model with an owner, an approved version 1 (its model card,
 its approval naming the artifact's S3 object version), the artifact's object in S3, and one
 model in five deployed to production with a metric summary. Some are out of policy, in the
 same proportions at every size: one model in ten has a model card missing a section the
@@ -14,8 +15,9 @@ API: seeding 5,000 models through HTTP would measure the seeding.
 Then the scan runs (`services.scan.run`, as the consumer calls it) twice: once to open the
 findings, once more with nothing changed (every finding only seen again). For each run:
 its DynamoDB and S3 calls by operation (botocore's event hooks, bench/counting.py), the
-findings it opened, and the peak of memory allocated by chalicelib's own code while it ran
-(tracemalloc, filtered to chalicelib: moto's table lives in this process and is left out).
+findings it opened, and the peak of memory this process allocated while it ran
+(tracemalloc's peak: the scan and the boto3 calls it makes; moto's tables are in the other
+process, so they are not counted).
 
 The figures asked for: calls grow with pages of models (a Query page is 100 items, a
 BatchGetItem 100 keys, a ListObjectVersions page 1,000 object versions), not with models;

@@ -204,28 +204,38 @@ class ArtifactObjects:
         in key order: one walk of ListObjectVersions pages, memory one page at a time."""
         prefix = f"{self.keys.objects}models/"
         params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": 1000}
-        while True:
-            try:
-                answer = _s3().list_object_versions(**params)
-            except ClientError as exc:
-                raise _translated(exc) from exc
-            latest = [
-                (str(v["Key"]), str(v.get("VersionId") or "null"))
-                for v in answer.get("Versions") or []
-                if v.get("IsLatest")
-            ]
-            latest += [
-                (str(m["Key"]), "") for m in answer.get("DeleteMarkers") or [] if m.get("IsLatest")
-            ]
-            for key, version_id in sorted(latest):
+        more = True
+        while more:
+            latest, more = self._latest_versions(params)
+            for key, version_id in latest:
                 parts = key.removeprefix(prefix).split("/")
                 # models/<model>/versions/<number>/artifacts/<name>
                 if len(parts) == 5 and parts[1] == "versions" and parts[3] == "artifacts":
                     yield parts[0], int(parts[2]), parts[4], version_id or None
-            if not answer.get("IsTruncated"):
-                return
+            del latest  # not held while the next page is read
+
+    def _latest_versions(self, params: dict[str, Any]) -> tuple[list[tuple[str, str]], bool]:
+        """One ListObjectVersions page: each key's latest version id ("" for a delete
+        marker), in key order, and whether more pages follow (`params` then points at the
+        next). Only those pairs outlive the call: the parsed page is dropped before the
+        walk goes on, so two pages are never held at once."""
+        try:
+            answer = _s3().list_object_versions(**params)
+        except ClientError as exc:
+            raise _translated(exc) from exc
+        latest = [
+            (str(v["Key"]), str(v.get("VersionId") or "null"))
+            for v in answer.get("Versions") or []
+            if v.get("IsLatest")
+        ]
+        latest += [
+            (str(m["Key"]), "") for m in answer.get("DeleteMarkers") or [] if m.get("IsLatest")
+        ]
+        more = bool(answer.get("IsTruncated"))
+        if more:
             params["KeyMarker"] = answer.get("NextKeyMarker")
             params["VersionIdMarker"] = answer.get("NextVersionIdMarker")
+        return sorted(latest), more
 
     def head(self, key: str) -> Stored | None:
         """The current version of `key` and its size; None if nothing is there."""
