@@ -249,6 +249,7 @@ def run() -> dict[str, Any]:
 
     from bench.counting import CallCounter
     from bench.seed import PLATFORM_KEY
+    from infra.local import aws_environment
 
     child = subprocess.Popen(
         [sys.executable, "-m", "bench.scan", "--serve-moto"],
@@ -257,14 +258,7 @@ def run() -> dict[str, Any]:
         text=True,
     )
     assert child.stdout is not None and child.stdin is not None
-    port = int(child.stdout.readline())
-    os.environ.update(
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
-    )
+    aws_environment(int(child.stdout.readline()))  # the child's moto, as make run points at it
     counter = CallCounter()
     counter.install()
     figures: dict[str, Any] = {"moto": "another process (make run's server)", "sizes": {}}

@@ -132,16 +132,14 @@ VERSION_PATH = "/v1/models/{model_id}/versions/{number}"
 
 
 def recent(value: Any) -> Any:
-    """`value` with every field of OBSERVED_FIELDS, at any depth, a minute ago."""
+    """`value` with every field of OBSERVED_FIELDS, at any depth, a minute ago, and every
+    field of AHEAD_FIELDS a month ahead."""
     if isinstance(value, dict):
-        moment = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-        ahead = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+        now = datetime.now(UTC)
+        times = dict.fromkeys(OBSERVED_FIELDS, (now - timedelta(minutes=1)).isoformat())
+        times |= dict.fromkeys(AHEAD_FIELDS, (now + timedelta(days=30)).isoformat())
         return {
-            k: moment
-            if k in OBSERVED_FIELDS and isinstance(v, str)
-            else ahead
-            if k in AHEAD_FIELDS and isinstance(v, str)
-            else recent(v)
+            k: times[k] if k in times and isinstance(v, str) else recent(v)
             for k, v in value.items()
         }
     if isinstance(value, list):
